@@ -1,0 +1,122 @@
+/**
+ * The Linux ABIs vfio-uapi lays headers out for, as data.
+ *
+ * Everything ABI-specific that the layout engine, the constant evaluator and the
+ * emitter need is in this table: byte order, the size and alignment of each C
+ * scalar type, the `_IOC` bit layout, and how to reach the ABI with clang and
+ * Debian's multiarch include tree (for the conformance checks). No other code
+ * branches on an ABI's name.
+ */
+
+/** Size and alignment (in bytes) of one C scalar type, as a struct member. */
+export interface ScalarLayout {
+  readonly size: number;
+  readonly align: number;
+}
+
+/** The `_IOC` encoding of `<asm/ioctl.h>` for one ABI. */
+export interface IocLayout {
+  /** Width of the number, type, size and direction fields, low bits first. */
+  readonly nrBits: number;
+  readonly typeBits: number;
+  readonly sizeBits: number;
+  readonly dirBits: number;
+  /** Values of `_IOC_NONE`, `_IOC_READ`, `_IOC_WRITE`. */
+  readonly none: number;
+  readonly read: number;
+  readonly write: number;
+}
+
+/** The C scalar types whose layout differs between ABIs. */
+export type ScalarName =
+  | 'char' | 'short' | 'int' | 'long' | 'long long' | 'pointer'
+  | 'float' | 'double' | 'long double' | '_Bool';
+
+/** One Linux ABI. */
+export interface Abi {
+  /** The name used everywhere (CLI, JSON, generated files). */
+  readonly name: string;
+  readonly endian: 'little' | 'big';
+  /** Whether plain `char` is signed. */
+  readonly charSigned: boolean;
+  readonly scalars: Readonly<Record<ScalarName, ScalarLayout>>;
+  /** Alignment given by a bare `__attribute__((aligned))`. */
+  readonly maxAlign: number;
+  readonly ioc: IocLayout;
+  /** clang `--target` triple. */
+  readonly clangTarget: string;
+  /** Debian multiarch triplet: `linux-libc-dev` puts this ABI's `asm/` under `usr/include/<triplet>/`. */
+  readonly debianTriplet: string;
+  /** Node.js `process.arch` (and byte order) that runs on this ABI, if Node.js runs there. */
+  readonly node?: { readonly arch: string; readonly endian: 'LE' | 'BE' };
+  /** Oldest clang major version that targets this ABI (most need 14). */
+  readonly minClang: number;
+}
+
+const GENERIC_IOC: IocLayout = { nrBits: 8, typeBits: 8, sizeBits: 14, dirBits: 2, none: 0, read: 2, write: 1 };
+/** powerpc, mips and sparc: 13 size bits, 3 direction bits, and `_IOC_NONE` is 1. */
+const THREE_DIR_BIT_IOC: IocLayout = { nrBits: 8, typeBits: 8, sizeBits: 13, dirBits: 3, none: 1, read: 2, write: 4 };
+
+function scalars(model: 'LP64' | 'ILP32', overrides: Partial<Record<ScalarName, ScalarLayout>> = {}): Record<ScalarName, ScalarLayout> {
+  const word = model === 'LP64' ? 8 : 4;
+  return {
+    char: { size: 1, align: 1 },
+    _Bool: { size: 1, align: 1 },
+    short: { size: 2, align: 2 },
+    int: { size: 4, align: 4 },
+    long: { size: word, align: word },
+    'long long': { size: 8, align: 8 },
+    pointer: { size: word, align: word },
+    float: { size: 4, align: 4 },
+    double: { size: 8, align: 8 },
+    'long double': { size: 16, align: 16 },
+    ...overrides,
+  };
+}
+
+/** Every supported ABI, in the order reports list them. */
+export const ABIS: readonly Abi[] = [
+  { name: 'x86_64', endian: 'little', charSigned: true, scalars: scalars('LP64'), maxAlign: 16, ioc: GENERIC_IOC,
+    clangTarget: 'x86_64-linux-gnu', debianTriplet: 'x86_64-linux-gnu', node: { arch: 'x64', endian: 'LE' }, minClang: 14 },
+  { name: 'i386', endian: 'little', charSigned: true,
+    scalars: scalars('ILP32', { 'long long': { size: 8, align: 4 }, double: { size: 8, align: 4 }, 'long double': { size: 12, align: 4 } }),
+    maxAlign: 16, ioc: GENERIC_IOC, clangTarget: 'i386-linux-gnu', debianTriplet: 'i386-linux-gnu', node: { arch: 'ia32', endian: 'LE' }, minClang: 14 },
+  { name: 'aarch64', endian: 'little', charSigned: false, scalars: scalars('LP64'), maxAlign: 16, ioc: GENERIC_IOC,
+    clangTarget: 'aarch64-linux-gnu', debianTriplet: 'aarch64-linux-gnu', node: { arch: 'arm64', endian: 'LE' }, minClang: 14 },
+  { name: 'arm', endian: 'little', charSigned: false, scalars: scalars('ILP32', { 'long double': { size: 8, align: 8 } }), maxAlign: 8,
+    ioc: GENERIC_IOC, clangTarget: 'armv7a-linux-gnueabihf', debianTriplet: 'arm-linux-gnueabihf', node: { arch: 'arm', endian: 'LE' }, minClang: 14 },
+  { name: 'ppc64le', endian: 'little', charSigned: false, scalars: scalars('LP64'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
+    clangTarget: 'powerpc64le-linux-gnu', debianTriplet: 'powerpc64le-linux-gnu', node: { arch: 'ppc64', endian: 'LE' }, minClang: 14 },
+  { name: 'ppc64', endian: 'big', charSigned: false, scalars: scalars('LP64'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
+    clangTarget: 'powerpc64-linux-gnu', debianTriplet: 'powerpc64-linux-gnu', node: { arch: 'ppc64', endian: 'BE' }, minClang: 14 },
+  { name: 'ppc', endian: 'big', charSigned: false, scalars: scalars('ILP32'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
+    clangTarget: 'powerpc-linux-gnu', debianTriplet: 'powerpc-linux-gnu', node: { arch: 'ppc', endian: 'BE' }, minClang: 14 },
+  { name: 's390x', endian: 'big', charSigned: false, scalars: scalars('LP64', { 'long double': { size: 16, align: 8 } }), maxAlign: 8,
+    ioc: GENERIC_IOC, clangTarget: 's390x-linux-gnu', debianTriplet: 's390x-linux-gnu', node: { arch: 's390x', endian: 'BE' }, minClang: 14 },
+  { name: 'riscv64', endian: 'little', charSigned: false, scalars: scalars('LP64'), maxAlign: 16, ioc: GENERIC_IOC,
+    clangTarget: 'riscv64-linux-gnu', debianTriplet: 'riscv64-linux-gnu', node: { arch: 'riscv64', endian: 'LE' }, minClang: 14 },
+  { name: 'mips64el', endian: 'little', charSigned: true, scalars: scalars('LP64'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
+    clangTarget: 'mips64el-linux-gnuabi64', debianTriplet: 'mips64el-linux-gnuabi64', node: { arch: 'mips64el', endian: 'LE' }, minClang: 14 },
+  { name: 'mips', endian: 'big', charSigned: true, scalars: scalars('ILP32', { 'long double': { size: 8, align: 8 } }), maxAlign: 8,
+    ioc: THREE_DIR_BIT_IOC, clangTarget: 'mips-linux-gnu', debianTriplet: 'mips-linux-gnu', node: { arch: 'mips', endian: 'BE' }, minClang: 14 },
+  { name: 'sparc64', endian: 'big', charSigned: true, scalars: scalars('LP64'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
+    clangTarget: 'sparc64-linux-gnu', debianTriplet: 'sparc64-linux-gnu', minClang: 14 },
+  { name: 'loongarch64', endian: 'little', charSigned: true, scalars: scalars('LP64'), maxAlign: 16, ioc: GENERIC_IOC,
+    clangTarget: 'loongarch64-linux-gnu', debianTriplet: 'loongarch64-linux-gnu', node: { arch: 'loong64', endian: 'LE' }, minClang: 19 },
+];
+
+/** Names of every ABI, in table order. */
+export const ABI_NAMES: readonly string[] = ABIS.map((a) => a.name);
+
+/** Looks an ABI up by name; throws with the list of valid names when there is none. */
+export function abiByName(name: string): Abi {
+  const abi = ABIS.find((a) => a.name === name);
+  if (!abi) throw new Error(`unknown ABI '${name}'; expected one of: ${ABI_NAMES.join(', ')}`);
+  return abi;
+}
+
+/** Parses `all` or a comma-separated list of ABI names. */
+export function parseAbiList(spec: string): Abi[] {
+  if (spec === 'all') return [...ABIS];
+  return spec.split(',').map((s) => abiByName(s.trim()));
+}

@@ -1,0 +1,1 @@
+export * from "./generator/abi/abis.js";
