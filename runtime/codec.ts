@@ -1,0 +1,58 @@
+/**
+ * The contract between generated bindings and the runtime.
+ *
+ * Generated struct/union codecs implement {@link Codec}; ioctl descriptors are
+ * {@link IoctlDescriptor}s. The runtime only depends on these shapes, never on a
+ * particular generated module.
+ */
+
+/** Where a field sits in its record, for tools (verify, diff, pretty-printers). */
+export interface FieldLayout {
+  /** C member-access path (`argsz`, `header.id`; anonymous members flattened). */
+  readonly path: string;
+  readonly offset: number;
+  readonly size: number;
+  /** C type as written in the header (`__u32`, `struct vfio_info_cap_header`, `__u8[16]`). */
+  readonly type: string;
+  /** Signedness, for integer fields. */
+  readonly signed?: boolean;
+  /** Array element count; 0 for a flexible array member. */
+  readonly count?: number;
+}
+
+/** A fixed-layout struct or union codec for one ABI. */
+export interface Codec<T> {
+  /** C name, `struct vfio_region_info`. */
+  readonly cName: string;
+  /** sizeof, for the fixed part (a flexible array member adds nothing). */
+  readonly size: number;
+  readonly align: number;
+  readonly fields: readonly FieldLayout[];
+  /** Flexible array member, if the record ends in one. */
+  readonly flex?: { readonly path: string; readonly elementSize: number };
+  /** Reads a value at `offset`; throws RangeError if the bytes are too short. */
+  decode(bytes: Uint8Array, offset?: number): T;
+  /** A new buffer of `size` bytes holding `value`, padding zero. */
+  encode(value: Partial<T>): Uint8Array;
+  /** Writes `value` into `view` at `offset`. */
+  encodeInto(view: DataView, offset: number, value: Partial<T>): void;
+}
+
+/** What an ioctl takes as its third argument. */
+export type IoctlArgument =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'int' }
+  | { readonly kind: 'int-pointer' }
+  | { readonly kind: 'struct'; readonly codec: Codec<unknown>; readonly direction: 'in' | 'out' | 'inout' }
+  | { readonly kind: 'unknown' };
+
+/** The kind of file descriptor an ioctl applies to. */
+export type FdKind = 'container' | 'group' | 'device' | 'iommufd' | 'unknown';
+
+/** One ioctl of a header, for one ABI. */
+export interface IoctlDescriptor {
+  readonly name: string;
+  readonly request: number;
+  readonly fd: FdKind;
+  readonly arg: IoctlArgument;
+}
