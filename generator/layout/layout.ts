@@ -1,0 +1,353 @@
+/**
+ * Per-ABI layout: sizes, alignments and offsets of every record, and the values
+ * of every integer constant, for one ABI of the table. Reads the IR; never
+ * changes it.
+ */
+import type { Abi, ScalarName } from '../abi/abis.js';
+import { ABI_BUILTIN_PREFIX } from '../preprocess/builtins.js';
+import { HeaderError, type SourceLoc } from '../errors.js';
+import type { TypeName } from '../expr/ast.js';
+import { evaluate, intTypes, type EvalEnv, type IntType, type IntValue } from '../expr/evaluate.js';
+import type { CType, EnumDecl, Field, HeaderIR, RecordDecl } from '../ir/types.js';
+import type { Expr } from '../expr/ast.js';
+
+/** Size and alignment of a type, in bytes. */
+export interface TypeLayout {
+  readonly size: number;
+  readonly align: number;
+}
+
+/** Where one member of a record sits. */
+export interface MemberLayout {
+  readonly field: Field;
+  /** Byte offset from the start of the enclosing record. */
+  readonly offset: number;
+  readonly size: number;
+  readonly align: number;
+  /** For bit-fields: the first bit, counted from the record's start in allocation order, and the width. */
+  readonly bitOffset?: number;
+  readonly bitWidth?: number;
+  /** The member's type with typedefs resolved away. */
+  readonly resolved: CType;
+}
+
+/** A record's layout on one ABI. */
+export interface RecordLayout extends TypeLayout {
+  readonly decl: RecordDecl;
+  readonly members: readonly MemberLayout[];
+}
+
+/** One evaluated integer constant. */
+export interface ConstantValue extends IntValue {
+  readonly name: string;
+  readonly source: 'macro' | 'enum';
+  readonly loc: SourceLoc;
+}
+
+const SCALAR_OF: Record<string, ScalarName> = {
+  char: 'char', 'signed char': 'char', 'unsigned char': 'char', _Bool: '_Bool',
+  short: 'short', int: 'int', long: 'long', 'long long': 'long long', float: 'float', double: 'double', 'long double': 'long double',
+};
+
+/** Normalises builtin type words: `unsigned long int` -> `{scalar: 'long', signed: false}`. */
+export function builtinScalar(words: readonly string[], abi: Abi): { scalar: ScalarName; signed: boolean } | undefined {
+  const w = words.filter((x) => x !== 'int' || words.length === 1 || !words.some((y) => y === 'short' || y === 'long'));
+  const unsigned = w.includes('unsigned');
+  const signedWord = w.includes('signed');
+  const rest = w.filter((x) => x !== 'unsigned' && x !== 'signed');
+  const key = rest.length === 0 ? 'int' : rest.join(' ');
+  const scalar = SCALAR_OF[key];
+  if (!scalar) return undefined;
+  const signed = scalar === '_Bool' ? false : unsigned ? false : signedWord ? true : scalar === 'char' ? abi.charSigned : true;
+  return { scalar, signed };
+}
+
+/** The layout of one header on one ABI. Results are computed on demand and memoised. */
+export class AbiLayout {
+  private readonly records = new Map<number, RecordLayout>();
+  private readonly inProgress = new Set<number>();
+  private readonly enumTypes = new Map<number, IntType>();
+  private enumValues?: Map<string, ConstantValue>;
+  private readonly T: ReturnType<typeof intTypes>;
+  readonly env: EvalEnv;
+
+  constructor(readonly ir: HeaderIR, readonly abi: Abi) {
+    this.T = intTypes(abi.scalars.long.size * 8);
+    this.env = {
+      longBits: abi.scalars.long.size * 8,
+      charSigned: abi.charSigned,
+      ident: (name, loc) => this.identifier(name, loc),
+      sizeOf: (t, loc) => this.typeLayout(this.typeFromName(t, loc), loc).size,
+      alignOf: (t, loc) => this.typeLayout(this.typeFromName(t, loc), loc).align,
+      intTypeOf: (t, loc) => this.intTypeFromName(t, loc),
+    };
+  }
+
+  /** Evaluates an integer constant expression on this ABI. */
+  evaluate(e: Expr): IntValue {
+    return evaluate(e, this.env);
+  }
+
+  private num(e: Expr, what: string): number {
+    const v = this.evaluate(e).value;
+    if (v < 0n || v > 1n << 40n) throw new HeaderError(e.loc, `${what} ${v} is out of range`);
+    return Number(v);
+  }
+
+  // ---- identifiers ------------------------------------------------------------
+
+  private identifier(name: string, loc: SourceLoc): IntValue {
+    if (name.startsWith(ABI_BUILTIN_PREFIX)) {
+      const ioc = this.abi.ioc;
+      const key = name.slice(ABI_BUILTIN_PREFIX.length);
+      const table: Record<string, IntValue> = {
+        ioc_sizebits: { value: BigInt(ioc.sizeBits), type: this.T.int },
+        ioc_dirbits: { value: BigInt(ioc.dirBits), type: this.T.int },
+        ioc_none: { value: BigInt(ioc.none), type: this.T.uint },
+        ioc_read: { value: BigInt(ioc.read), type: this.T.uint },
+        ioc_write: { value: BigInt(ioc.write), type: this.T.uint },
+      };
+      const v = table[key];
+      if (v) return v;
+    }
+    const e = this.allEnumerators().get(name);
+    if (e) return e;
+    throw new HeaderError(loc, `'${name}' is not an integer constant here (undefined identifier)`);
+  }
+
+  /** Every enumerator of the translation unit (headers included), by name. */
+  allEnumerators(): Map<string, ConstantValue> {
+    if (this.enumValues) return this.enumValues;
+    const values = new Map<string, ConstantValue>();
+    this.enumValues = values;
+    for (const decl of this.ir.enums) {
+      let next: IntValue = { value: 0n, type: this.T.int };
+      for (const en of decl.enumerators ?? []) {
+        const v = en.value ? this.evaluate(en.value) : next;
+        // An enumerator is an int when its value fits; otherwise it keeps the type of its value (a GNU extension).
+        const type = BigInt.asIntN(32, v.value) === v.value ? this.T.int : v.type;
+        values.set(en.name, { name: en.name, value: v.value, type, source: 'enum', loc: en.loc });
+        next = { value: v.value + 1n, type };
+        if (BigInt.asIntN(type.bits, next.value) !== next.value && type.signed) next = { value: next.value, type: this.T.long };
+      }
+    }
+    return values;
+  }
+
+  // ---- types ----------------------------------------------------------------
+
+  private typeFromName(t: TypeName, loc: SourceLoc): CType {
+    let base: CType;
+    switch (t.kind) {
+      case 'builtin':
+        base = { kind: 'builtin', name: t.words.join(' ') };
+        break;
+      case 'typedef':
+        base = { kind: 'typedef', name: t.name };
+        break;
+      case 'tag': {
+        if (t.tag === 'enum') {
+          const en = this.ir.enums.find((e) => e.name === t.name);
+          if (!en) throw new HeaderError(loc, `unknown enum ${t.name}`);
+          base = { kind: 'enum', id: en.id };
+        } else {
+          const rec = this.ir.records.find((r) => r.tag === t.tag && r.name === t.name);
+          if (!rec) throw new HeaderError(loc, `unknown ${t.tag} ${t.name}`);
+          base = { kind: 'record', id: rec.id };
+        }
+        break;
+      }
+      case 'typeof': {
+        const v = this.evaluate(t.expr);
+        base = { kind: 'builtin', name: v.type.name };
+        break;
+      }
+    }
+    for (let i = 0; i < t.pointer; i++) base = { kind: 'pointer', to: base };
+    return base;
+  }
+
+  private intTypeFromName(t: TypeName, loc: SourceLoc): IntType {
+    const resolved = this.resolve(this.typeFromName(t, loc), loc);
+    return this.intTypeOf(resolved, loc);
+  }
+
+  /** The integer type of a resolved scalar or enum type. */
+  intTypeOf(t: CType, loc: SourceLoc): IntType {
+    if (t.kind === 'enum') return this.enumType(this.ir.enums[t.id]!, loc);
+    if (t.kind !== 'builtin') throw new HeaderError(loc, 'not an integer type');
+    const s = builtinScalar(t.name.split(' '), this.abi);
+    if (!s || s.scalar === 'float' || s.scalar === 'double' || s.scalar === 'long double') throw new HeaderError(loc, `'${t.name}' is not an integer type`);
+    const T = this.T;
+    switch (s.scalar) {
+      case '_Bool': return T.bool;
+      case 'char': return s.signed ? T.schar : T.uchar;
+      case 'short': return s.signed ? T.short : T.ushort;
+      case 'int': return s.signed ? T.int : T.uint;
+      case 'long': return s.signed ? T.long : T.ulong;
+      default: return s.signed ? T.llong : T.ullong;
+    }
+  }
+
+  /** Follows typedefs to the underlying type (arrays and pointers keep their element types as written). */
+  resolve(t: CType, loc: SourceLoc): CType {
+    let guard = 0;
+    while (t.kind === 'typedef') {
+      const td = this.ir.typedefs.get(t.name);
+      if (!td) throw new HeaderError(loc, `unknown type name '${t.name}'`);
+      t = td.type;
+      if (++guard > 100) throw new HeaderError(loc, `typedef cycle at '${td.name}'`);
+    }
+    return t;
+  }
+
+  /** The integer type an enum is laid out as (GCC/clang rules: int unless the values need more). */
+  enumType(decl: EnumDecl, loc: SourceLoc): IntType {
+    const cached = this.enumTypes.get(decl.id);
+    if (cached) return cached;
+    if (!decl.enumerators) throw new HeaderError(loc, `enum ${decl.name ?? '(anonymous)'} is incomplete`);
+    const all = this.allEnumerators();
+    const values = decl.enumerators.map((e) => all.get(e.name)!.value);
+    const min = values.reduce((a, b) => (b < a ? b : a), 0n);
+    const max = values.reduce((a, b) => (b > a ? b : a), 0n);
+    const T = this.T;
+    const negative = min < 0n;
+    const candidates = decl.attrs.packed ? [[T.schar, T.uchar], [T.short, T.ushort], [T.int, T.uint], [T.llong, T.ullong]] : [[T.int, T.uint], [T.llong, T.ullong]];
+    const fitsIn = (t: IntType) => BigInt.asIntN(t.bits + 1, min) === min && (t.signed ? BigInt.asIntN(t.bits, min) === min && BigInt.asIntN(t.bits, max) === max : BigInt.asUintN(t.bits, max) === max);
+    // GCC and clang: unsigned when no enumerator is negative, of the smallest width that holds them all.
+    const result = candidates.map(([s, u]) => (negative ? s! : u!)).find(fitsIn) ?? T.ullong;
+    this.enumTypes.set(decl.id, result);
+    return result;
+  }
+
+  /** Size and alignment of a type. Flexible arrays have size 0. */
+  typeLayout(t: CType, loc: SourceLoc): TypeLayout {
+    switch (t.kind) {
+      case 'builtin': {
+        const s = builtinScalar(t.name.split(' '), this.abi);
+        if (!s) {
+          if (t.name === 'void') throw new HeaderError(loc, "'void' has no size");
+          throw new HeaderError(loc, `unknown type '${t.name}'`);
+        }
+        return this.abi.scalars[s.scalar];
+      }
+      case 'typedef': {
+        const td = this.ir.typedefs.get(t.name);
+        if (!td) throw new HeaderError(loc, `unknown type name '${t.name}'`);
+        const inner = this.typeLayout(td.type, td.loc);
+        const aligned = td.attrs.aligned;
+        if (aligned === undefined) return inner;
+        return { size: inner.size, align: aligned === 'max' ? this.abi.maxAlign : this.num(aligned, 'alignment') };
+      }
+      case 'pointer':
+        return this.abi.scalars.pointer;
+      case 'function':
+        throw new HeaderError(loc, 'a function type has no size');
+      case 'enum': {
+        const it = this.enumType(this.ir.enums[t.id]!, loc);
+        return { size: it.bits / 8, align: it.bits / 8 };
+      }
+      case 'array': {
+        const el = this.typeLayout(t.of, loc);
+        const n = t.length === null ? 0 : this.num(t.length, 'array length');
+        return { size: el.size * n, align: el.align };
+      }
+      case 'record':
+        return this.recordLayout(t.id, loc);
+    }
+  }
+
+  /** The layout of record `id`. */
+  recordLayout(id: number, loc?: SourceLoc): RecordLayout {
+    const cached = this.records.get(id);
+    if (cached) return cached;
+    const decl = this.ir.records[id]!;
+    const at = loc ?? decl.loc;
+    if (!decl.fields) throw new HeaderError(at, `${decl.tag} ${decl.name ?? '(anonymous)'} is incomplete (declared but never defined)`);
+    if (this.inProgress.has(id)) throw new HeaderError(at, `${decl.tag} ${decl.name} contains itself`);
+    this.inProgress.add(id);
+    const layout = this.computeRecord(decl);
+    this.inProgress.delete(id);
+    this.records.set(id, layout);
+    return layout;
+  }
+
+  private computeRecord(decl: RecordDecl): RecordLayout {
+    const isUnion = decl.tag === 'union';
+    const packedRecord = decl.attrs.packed === true;
+    let bit = 0; // next free bit (structs)
+    let sizeBits = 0;
+    let align = 1;
+    const members: MemberLayout[] = [];
+    const fields = decl.fields!;
+    fields.forEach((field, index) => {
+      const resolved = this.resolve(field.type, field.loc);
+      if (resolved.kind === 'array' && resolved.length === null && (isUnion || index !== fields.length - 1)) {
+        // GNU C allows a flexible array in a union or followed by a member only as `[0]`-like: clang accepts it in unions.
+        if (!isUnion) throw new HeaderError(field.loc, `flexible array member '${field.name}' is not at the end of ${decl.tag} ${decl.name ?? ''}`.trim());
+      }
+      const natural = this.typeLayout(field.type, field.loc);
+      const explicit = field.attrs.aligned === undefined ? undefined
+        : field.attrs.aligned === 'max' ? this.abi.maxAlign : this.num(field.attrs.aligned, 'alignment');
+      const packed = packedRecord || field.attrs.packed === true;
+      let fieldAlign = packed ? 1 : natural.align;
+      if (explicit !== undefined) fieldAlign = Math.max(fieldAlign, explicit);
+      if (field.bitWidth) {
+        const width = this.num(field.bitWidth, 'bit-field width');
+        const unitBits = natural.size * 8;
+        if (width > unitBits) throw new HeaderError(field.loc, `width of bit-field '${field.name}' (${width} bits) exceeds its type (${unitBits} bits)`);
+        const alignBits = natural.align * 8;
+        let at = isUnion ? 0 : bit;
+        if (width === 0) at = alignUp(at, alignBits);
+        else if (!packed && Math.floor(at / alignBits) !== Math.floor((at + width - 1) / alignBits)) at = alignUp(at, alignBits);
+        if (explicit !== undefined) at = alignUp(at, explicit * 8);
+        if (field.name !== undefined || explicit !== undefined) align = Math.max(align, packed ? (explicit ?? 1) : natural.align);
+        members.push({ field, offset: Math.floor(at / 8), size: natural.size, align: natural.align, bitOffset: at, bitWidth: width, resolved });
+        if (!isUnion) bit = at + width;
+        sizeBits = Math.max(sizeBits, at + width);
+        return;
+      }
+      const at = isUnion ? 0 : alignUp(bit, fieldAlign * 8);
+      members.push({ field, offset: at / 8, size: natural.size, align: fieldAlign, resolved });
+      align = Math.max(align, fieldAlign);
+      if (!isUnion) bit = at + natural.size * 8;
+      sizeBits = Math.max(sizeBits, at + natural.size * 8);
+    });
+    if (decl.attrs.aligned !== undefined) {
+      align = Math.max(align, decl.attrs.aligned === 'max' ? this.abi.maxAlign : this.num(decl.attrs.aligned, 'alignment'));
+    }
+    const size = alignUp(Math.ceil(sizeBits / 8), align);
+    return { decl, size, align, members };
+  }
+
+  // ---- constants ------------------------------------------------------------
+
+  /**
+   * Every integer constant the header itself defines: object-like macros whose
+   * expansion is an integer constant expression, and enumerators. Macros that are
+   * not (strings, types, empty) are left out; `skipped` says why.
+   */
+  constants(): { values: ConstantValue[]; skipped: { name: string; reason: string }[] } {
+    const values: ConstantValue[] = [];
+    const skipped: { name: string; reason: string }[] = [];
+    for (const m of this.ir.macros) {
+      if (!m.value) continue;
+      if (m.value.kind !== 'expression') {
+        skipped.push({ name: m.name, reason: m.value.kind === 'other' ? m.value.reason : m.value.kind });
+        continue;
+      }
+      try {
+        const v = this.evaluate(m.value.expr);
+        values.push({ name: m.name, ...v, source: 'macro', loc: m.loc });
+      } catch (e) {
+        skipped.push({ name: m.name, reason: (e as Error).message });
+      }
+    }
+    for (const v of this.allEnumerators().values()) if (v.loc.file === this.ir.file) values.push(v);
+    return { values, skipped };
+  }
+}
+
+function alignUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}

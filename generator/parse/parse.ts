@@ -1,0 +1,339 @@
+/**
+ * Parse: the preprocessed token stream of a header, through tree-sitter-c, into
+ * the IR. tree-sitter gives the declaration structure; expressions (array sizes,
+ * enum values, bit widths, attribute arguments, macro bodies) are parsed by our
+ * own expression parser from the tokens tree-sitter's nodes cover.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type TreeSitter from 'tree-sitter';
+import { HeaderError, type SourceLoc } from '../errors.js';
+import type { Token } from '../source/lexer.js';
+import { preprocess, type PreprocessedUnit, type PreprocessOptions } from '../preprocess/preprocessor.js';
+import { parseExpression } from '../expr/parser.js';
+import type { Expr } from '../expr/ast.js';
+import type {
+  CType, EnumDecl, Enumerator, Field, HeaderIR, LayoutAttributes, MacroDecl, MacroValue, RecordDecl, TypedefDecl,
+} from '../ir/types.js';
+
+type SyntaxNode = TreeSitter.SyntaxNode;
+
+const require = createRequire(import.meta.url);
+let parser: TreeSitter | undefined;
+function treeSitter(): TreeSitter {
+  if (!parser) {
+    const Parser = require('tree-sitter') as typeof TreeSitter;
+    parser = new Parser();
+    parser.setLanguage(require('tree-sitter-c'));
+  }
+  return parser;
+}
+
+/** Attributes that do not change a layout, accepted and ignored. */
+const NEUTRAL_ATTRIBUTES = new Set([
+  'deprecated', '__deprecated__', 'unused', '__unused__', 'nonstring', '__nonstring__', 'counted_by', '__counted_by__',
+  'may_alias', '__may_alias__', 'designated_init', 'aligned_le', 'preserve_access_index', 'btf_type_tag', 'btf_decl_tag',
+]);
+
+/** Reads, preprocesses and parses the header at `path` into the IR. */
+export function parseHeader(path: string, options: PreprocessOptions = {}): HeaderIR {
+  const unit = preprocess(path, options);
+  return new DeclarationParser(unit).run();
+}
+
+class DeclarationParser {
+  private text = '';
+  /** Start offset in `text` of each token of the unit. */
+  private readonly offsets: number[] = [];
+  private readonly records: RecordDecl[] = [];
+  private readonly enums: EnumDecl[] = [];
+  private readonly typedefs = new Map<string, TypedefDecl>();
+  private readonly ctx = { isTypeName: (n: string) => this.typedefs.has(n) };
+
+  constructor(private readonly unit: PreprocessedUnit) {}
+
+  run(): HeaderIR {
+    const tokens = this.unit.tokens;
+    const parts: string[] = [];
+    let length = 0;
+    let prev: Token | undefined;
+    for (const t of tokens) {
+      const sep = !prev ? '' : prev.loc.line !== t.loc.line || prev.loc.file !== t.loc.file ? '\n' : ' ';
+      length += sep.length;
+      this.offsets.push(length);
+      // tree-sitter counts bytes: keep the text ASCII so offsets stay character offsets.
+      const text = t.text.replace(/[^\x00-\x7f]/g, '?');
+      parts.push(sep, text);
+      length += text.length;
+      prev = t;
+    }
+    this.text = parts.join('');
+    const tree = treeSitter().parse(this.text);
+    this.reportSyntaxErrors(tree.rootNode);
+    for (const node of tree.rootNode.namedChildren) this.topLevel(node);
+    const macros = this.macros();
+    const source = readFileSync(this.unit.file);
+    return {
+      file: this.unit.file,
+      sha256: createHash('sha256').update(source).digest('hex'),
+      records: this.records,
+      enums: this.enums,
+      typedefs: this.typedefs,
+      macros,
+      comments: this.unit.comments,
+    };
+  }
+
+  // ---- locations -------------------------------------------------------------
+
+  private tokenIndexAt(offset: number): number {
+    let lo = 0;
+    let hi = this.offsets.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.offsets[mid]! <= offset) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  private locOf(node: SyntaxNode): SourceLoc {
+    const tokens = this.unit.tokens;
+    if (tokens.length === 0) return { file: this.unit.file, line: 1, col: 1 };
+    return tokens[this.tokenIndexAt(node.startIndex)]!.loc;
+  }
+
+  private tokensOf(node: SyntaxNode): Token[] {
+    const first = this.tokenIndexAt(node.startIndex);
+    const out: Token[] = [];
+    for (let i = first; i < this.offsets.length && this.offsets[i]! < node.endIndex; i++) out.push(this.unit.tokens[i]!);
+    return out;
+  }
+
+  private expr(node: SyntaxNode): Expr {
+    return parseExpression(this.tokensOf(node), this.ctx);
+  }
+
+  private reportSyntaxErrors(root: SyntaxNode): void {
+    if (!root.hasError) return;
+    const visit = (n: SyntaxNode): void => {
+      if (n.isMissing) throw new HeaderError(this.locOf(n), `syntax error: expected '${n.type}'`);
+      if (n.type === 'ERROR') {
+        const t = this.tokensOf(n)[0];
+        throw new HeaderError(this.locOf(n), `syntax error: unexpected '${t?.text ?? n.text.slice(0, 20)}'`);
+      }
+      for (const c of n.children) if (c.hasError) visit(c);
+    };
+    visit(root);
+  }
+
+  // ---- declarations ---------------------------------------------------------
+
+  private topLevel(node: SyntaxNode): void {
+    switch (node.type) {
+      case 'struct_specifier':
+      case 'union_specifier':
+      case 'enum_specifier':
+        this.typeOf(node);
+        return;
+      case 'type_definition':
+        this.typedef(node);
+        return;
+      case 'declaration':
+        // `struct foo;`, or a variable/function declaration: only its types matter here.
+        this.typeOf(node.childForFieldName('type')!);
+        return;
+      case 'function_definition':
+      case 'comment':
+      case 'expression_statement':
+        return;
+      default:
+        throw new HeaderError(this.locOf(node), `unsupported top-level construct (${node.type.replace(/_/g, ' ')})`);
+    }
+  }
+
+  private typedef(node: SyntaxNode): void {
+    const base = this.typeOf(node.childForFieldName('type')!);
+    const attrs = this.attributesOf(node);
+    for (const d of node.childrenForFieldName('declarator')) {
+      const { name, type } = this.declarator(d, base);
+      this.typedefs.set(name, { name, type, attrs, loc: this.locOf(d) });
+    }
+  }
+
+  /** The type a type-specifier node names, defining records and enums on the way. */
+  private typeOf(node: SyntaxNode): CType {
+    switch (node.type) {
+      case 'primitive_type':
+        return { kind: 'builtin', name: node.text };
+      case 'sized_type_specifier':
+        return { kind: 'builtin', name: node.text.split(/\s+/).join(' ') };
+      case 'type_identifier': {
+        if (!this.typedefs.has(node.text)) throw new HeaderError(this.locOf(node), `unknown type name '${node.text}'`);
+        return { kind: 'typedef', name: node.text };
+      }
+      case 'struct_specifier':
+      case 'union_specifier':
+        return { kind: 'record', id: this.record(node, node.type === 'struct_specifier' ? 'struct' : 'union').id };
+      case 'enum_specifier':
+        return { kind: 'enum', id: this.enumeration(node).id };
+      case 'macro_type_specifier':
+        throw new HeaderError(this.locOf(node), `unknown macro '${node.childForFieldName('name')?.text}' used as a type`);
+      default:
+        throw new HeaderError(this.locOf(node), `unsupported type specifier (${node.type.replace(/_/g, ' ')})`);
+    }
+  }
+
+  private record(node: SyntaxNode, tag: 'struct' | 'union'): RecordDecl {
+    const name = node.childForFieldName('name')?.text;
+    const body = node.childForFieldName('body');
+    const attrs = this.attributesOf(node);
+    let decl = name ? this.records.find((r) => r.tag === tag && r.name === name) : undefined;
+    if (name && !decl) {
+      const other = this.records.find((r) => r.name === name && r.tag !== tag);
+      if (other) throw new HeaderError(this.locOf(node), `'${name}' declared as ${tag} here but as ${other.tag} at line ${other.loc.line}`);
+    }
+    if (!decl) {
+      decl = { id: this.records.length, tag, name, attrs, loc: this.locOf(node) };
+      this.records.push(decl);
+    }
+    if (body) {
+      if (decl.fields) throw new HeaderError(this.locOf(node), `redefinition of ${tag} ${name}`);
+      decl.fields = [];
+      decl.attrs = attrs;
+      for (const f of body.namedChildren) {
+        if (f.type === 'comment') continue;
+        if (f.type !== 'field_declaration') throw new HeaderError(this.locOf(f), `unsupported member (${f.type.replace(/_/g, ' ')})`);
+        decl.fields.push(...this.fields(f));
+      }
+    }
+    return decl;
+  }
+
+  private fields(node: SyntaxNode): Field[] {
+    const typeNode = node.childForFieldName('type');
+    if (!typeNode) throw new HeaderError(this.locOf(node), 'expected a member type');
+    const base = this.typeOf(typeNode);
+    const attrs = this.attributesOf(node);
+    const declarators = node.childrenForFieldName('declarator');
+    if (declarators.length === 0) {
+      if (base.kind !== 'record') throw new HeaderError(this.locOf(node), 'declaration does not declare anything');
+      return [{ type: base, attrs, loc: this.locOf(node), spelling: typeNode.text }];
+    }
+    // Bit widths follow their declarator: `unsigned a:3, b;`.
+    const out: Field[] = [];
+    for (const child of node.namedChildren) {
+      if (child.type === 'bitfield_clause') {
+        const last = out[out.length - 1];
+        const width = child.namedChildren[0];
+        if (!last || !width) throw new HeaderError(this.locOf(child), 'bit-field width without a member');
+        out[out.length - 1] = { ...last, bitWidth: this.expr(width) };
+        continue;
+      }
+      if (!declarators.some((d) => d.id === child.id)) continue;
+      const { name, type } = this.declarator(child, base);
+      const suffix = child.text.replace(name, '').replace(/\s+/g, '');
+      out.push({ name, type, attrs, loc: this.locOf(child), spelling: suffix ? `${typeNode.text}${suffix.startsWith('*') ? ' ' : ''}${suffix}` : typeNode.text });
+    }
+    return out;
+  }
+
+  private declarator(node: SyntaxNode, base: CType): { name: string; type: CType } {
+    switch (node.type) {
+      case 'field_identifier':
+      case 'type_identifier':
+      case 'identifier':
+        return { name: node.text, type: base };
+      case 'array_declarator': {
+        const size = node.childForFieldName('size');
+        return this.declarator(node.childForFieldName('declarator')!, { kind: 'array', of: base, length: size ? this.expr(size) : null });
+      }
+      case 'pointer_declarator':
+        return this.declarator(node.childForFieldName('declarator')!, { kind: 'pointer', to: base });
+      case 'parenthesized_declarator':
+        return this.declarator(node.namedChildren.find((c) => c.type !== 'attribute_specifier')!, base);
+      case 'function_declarator':
+        return this.declarator(node.childForFieldName('declarator')!, { kind: 'function' });
+      case 'attributed_declarator':
+        return this.declarator(node.namedChildren[0]!, base);
+      default:
+        throw new HeaderError(this.locOf(node), `unsupported declarator (${node.type.replace(/_/g, ' ')})`);
+    }
+  }
+
+  private enumeration(node: SyntaxNode): EnumDecl {
+    const name = node.childForFieldName('name')?.text;
+    const body = node.childForFieldName('body');
+    let decl = name ? this.enums.find((e) => e.name === name) : undefined;
+    if (!decl) {
+      decl = { id: this.enums.length, name, attrs: this.attributesOf(node), loc: this.locOf(node) };
+      this.enums.push(decl);
+    }
+    if (body) {
+      if (decl.enumerators) throw new HeaderError(this.locOf(node), `redefinition of enum ${name}`);
+      const list: Enumerator[] = [];
+      for (const e of body.namedChildren) {
+        if (e.type !== 'enumerator') continue;
+        const value = e.childForFieldName('value');
+        list.push({ name: e.childForFieldName('name')!.text, value: value ? this.expr(value) : undefined, loc: this.locOf(e) });
+      }
+      decl.enumerators = list;
+      decl.attrs = this.attributesOf(node);
+    }
+    return decl;
+  }
+
+  /** The layout attributes among a node's `__attribute__((...))` children. */
+  private attributesOf(node: SyntaxNode): LayoutAttributes {
+    let packed = false;
+    let aligned: Expr | 'max' | undefined;
+    for (const spec of node.namedChildren) {
+      if (spec.type !== 'attribute_specifier') continue;
+      const list = spec.namedChildren[0];
+      for (const item of list?.namedChildren ?? []) {
+        const nameNode = item.type === 'call_expression' ? item.childForFieldName('function')! : item;
+        const name = nameNode.text.replace(/^__(.*)__$/, '$1');
+        if (name === 'packed') packed = true;
+        else if (name === 'aligned') {
+          const args = item.type === 'call_expression' ? item.childForFieldName('arguments')!.namedChildren : [];
+          aligned = args.length > 0 ? this.expr(args[0]!) : 'max';
+        } else if (!NEUTRAL_ATTRIBUTES.has(name) && !NEUTRAL_ATTRIBUTES.has(`__${name}__`)) {
+          throw new HeaderError(this.locOf(item), `unsupported attribute '${nameNode.text}' (it may change the layout)`);
+        }
+      }
+    }
+    return { ...(packed ? { packed } : {}), ...(aligned !== undefined ? { aligned } : {}) };
+  }
+
+  // ---- macros ---------------------------------------------------------------
+
+  private macros(): MacroDecl[] {
+    const out: MacroDecl[] = [];
+    for (const m of this.unit.macros.values()) {
+      if (m.loc.file !== this.unit.file) continue;
+      const body = m.body.map((t, i) => (i > 0 && t.space ? ' ' : '') + t.text).join('');
+      const decl: MacroDecl = { name: m.name, params: m.params, variadic: m.variadic, body, bodyTokens: m.body, loc: m.loc };
+      out.push(m.params ? decl : { ...decl, value: this.macroValue(m.name) });
+    }
+    return out;
+  }
+
+  private macroValue(name: string): MacroValue {
+    const at = this.unit.macros.get(name)!;
+    let expanded: Token[];
+    try {
+      expanded = this.unit.expand([{ kind: 'ident', text: name, loc: at.loc, space: false }]);
+    } catch (e) {
+      return { kind: 'other', reason: (e as Error).message };
+    }
+    if (expanded.length === 0) return { kind: 'empty' };
+    try {
+      const expr = parseExpression(expanded, this.ctx);
+      if (expr.k === 'string') return { kind: 'string', value: expr.value };
+      return { kind: 'expression', expr };
+    } catch (e) {
+      return { kind: 'other', reason: (e as Error).message };
+    }
+  }
+}
+

@@ -1,0 +1,358 @@
+/**
+ * A C preprocessor for UAPI headers: conditionals, includes (built-in table, the
+ * header's own directory, then `--include` directories), object-like and
+ * function-like macros (variadic, `#`, `##`), with C's rescanning rules.
+ *
+ * Its output is ABI-independent: the token stream of the translation unit, every
+ * macro definition with its location, and the comments. ABI-dependent values
+ * stay symbolic (see builtins.ts).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { HeaderError, type SourceLoc } from '../errors.js';
+import { lex, type Comment, type LogicalLine, type Token } from '../source/lexer.js';
+import { BUILTIN_HEADERS, IMPLICIT_INCLUDES } from './builtins.js';
+import { parseExpression } from '../expr/parser.js';
+import { evaluatePreprocessorCondition } from '../expr/pp-eval.js';
+
+/** A `#define`, as written. */
+export interface MacroDefinition {
+  readonly name: string;
+  /** Parameter names of a function-like macro (the variadic one last), else undefined. */
+  readonly params?: readonly string[];
+  readonly variadic: boolean;
+  readonly body: readonly Token[];
+  readonly loc: SourceLoc;
+}
+
+/** Where an included file came from. */
+export type IncludeOrigin = 'main' | 'builtin' | 'sibling' | 'include-dir';
+
+/** The result of preprocessing one header. */
+export interface PreprocessedUnit {
+  /** Absolute path of the main header. */
+  readonly file: string;
+  /** The translation unit's tokens after expansion, in order. */
+  readonly tokens: readonly Token[];
+  /** Macros defined at the end of the unit, in definition order. */
+  readonly macros: ReadonlyMap<string, MacroDefinition>;
+  /** Comments of the main file. */
+  readonly comments: readonly Comment[];
+  /** Files read, with how each was found. */
+  readonly files: ReadonlyMap<string, IncludeOrigin>;
+  /** Expands tokens with the macros as they stand at the end of the unit. */
+  expand(tokens: readonly Token[]): Token[];
+}
+
+/** Options for {@link preprocess}. */
+export interface PreprocessOptions {
+  /** Directories searched for `<X>` after the header's own directory. */
+  readonly includeDirs?: readonly string[];
+}
+
+interface Conditional {
+  /** Lines in this branch are processed. */
+  active: boolean;
+  /** Some branch of this #if chain was taken already. */
+  taken: boolean;
+  sawElse: boolean;
+  readonly parentActive: boolean;
+  readonly loc: SourceLoc;
+}
+
+const BUILTIN_PREFIX = '<builtin>/';
+
+/** Preprocesses the header at `path`. Throws HeaderError on malformed directives or missing includes. */
+export function preprocess(path: string, options: PreprocessOptions = {}): PreprocessedUnit {
+  return new Preprocessor(resolve(path), options).run();
+}
+
+class Preprocessor {
+  private readonly macros = new Map<string, MacroDefinition>();
+  private readonly out: Token[] = [];
+  private readonly files = new Map<string, IncludeOrigin>();
+  private comments: Comment[] = [];
+  private depth = 0;
+
+  constructor(private readonly mainFile: string, private readonly options: PreprocessOptions) {}
+
+  run(): PreprocessedUnit {
+    const here: SourceLoc = { file: this.mainFile, line: 1, col: 1 };
+    for (const name of IMPLICIT_INCLUDES) this.includeFile(name, here);
+    const text = this.read(this.mainFile, here);
+    this.files.set(this.mainFile, 'main');
+    const lexed = lex(this.mainFile, text);
+    this.comments = lexed.comments;
+    this.processFile(lexed.lines, this.mainFile);
+    return {
+      file: this.mainFile, tokens: this.out, macros: this.macros, comments: this.comments, files: this.files,
+      expand: (tokens) => this.expand(tokens),
+    };
+  }
+
+  private read(file: string, from: SourceLoc): string {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new HeaderError(from, `cannot read ${file}: ${(e as Error).message}`);
+    }
+  }
+
+  private processFile(lines: readonly LogicalLine[], file: string): void {
+    const stack: Conditional[] = [];
+    let pending: Token[] = [];
+    const active = () => stack.length === 0 || stack[stack.length - 1]!.active;
+    const flush = () => {
+      if (pending.length > 0) this.out.push(...this.expand(pending));
+      pending = [];
+    };
+    for (const { tokens } of lines) {
+      const first = tokens[0]!;
+      if (first.text !== '#' || first.kind !== 'punct') {
+        if (active()) pending.push(...tokens);
+        continue;
+      }
+      flush();
+      const directive = tokens[1];
+      const rest = tokens.slice(2);
+      if (!directive) continue; // the null directive
+      const name = directive.text;
+      switch (name) {
+        case 'if':
+        case 'ifdef':
+        case 'ifndef': {
+          const parentActive = active();
+          let value = false;
+          if (parentActive) {
+            if (name === 'if') value = this.condition(rest, directive.loc);
+            else {
+              const id = rest[0];
+              if (!id || id.kind !== 'ident') throw new HeaderError(directive.loc, `#${name} expects a macro name`);
+              value = this.macros.has(id.text) === (name === 'ifdef');
+            }
+          }
+          stack.push({ active: parentActive && value, taken: value, sawElse: false, parentActive, loc: directive.loc });
+          break;
+        }
+        case 'elif':
+        case 'else': {
+          const top = stack[stack.length - 1];
+          if (!top) throw new HeaderError(directive.loc, `#${name} without #if`);
+          if (top.sawElse) throw new HeaderError(directive.loc, `#${name} after #else`);
+          if (name === 'else') top.sawElse = true;
+          const value = !top.taken && top.parentActive && (name === 'else' || this.condition(rest, directive.loc));
+          top.active = value;
+          top.taken ||= value;
+          break;
+        }
+        case 'endif':
+          if (!stack.pop()) throw new HeaderError(directive.loc, '#endif without #if');
+          break;
+        default:
+          if (!active()) break;
+          if (name === 'define') this.define(rest, directive.loc);
+          else if (name === 'undef') {
+            if (rest[0]?.kind !== 'ident') throw new HeaderError(directive.loc, '#undef expects a macro name');
+            this.macros.delete(rest[0].text);
+          } else if (name === 'include') this.include(rest, directive.loc);
+          else if (name === 'error') throw new HeaderError(directive.loc, `#error ${rest.map((t) => t.text).join(' ')}`);
+          else if (name === 'pragma' || name === 'warning' || name === 'line' || name === 'ident') { /* no effect on layout */ }
+          else throw new HeaderError(directive.loc, `unknown preprocessing directive #${name}`);
+      }
+    }
+    flush();
+    const open = stack[stack.length - 1];
+    if (open) throw new HeaderError(open.loc, `unterminated conditional: #endif expected before end of ${file}`);
+  }
+
+  private condition(tokens: readonly Token[], loc: SourceLoc): boolean {
+    // `defined X` and `defined(X)` are resolved before expansion, as C requires.
+    const resolved: Token[] = [];
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!;
+      if (t.kind === 'ident' && t.text === 'defined') {
+        const paren = tokens[i + 1]?.text === '(';
+        const id = tokens[i + (paren ? 2 : 1)];
+        if (!id || id.kind !== 'ident' || (paren && tokens[i + 3]?.text !== ')')) {
+          throw new HeaderError(t.loc, "'defined' expects a macro name");
+        }
+        resolved.push({ kind: 'number', text: this.macros.has(id.text) ? '1' : '0', loc: t.loc, space: t.space });
+        i += paren ? 3 : 1;
+      } else resolved.push(t);
+    }
+    if (resolved.length === 0) throw new HeaderError(loc, '#if with no expression');
+    const expanded = this.expand(resolved);
+    const expr = parseExpression(expanded, { isTypeName: () => false });
+    return evaluatePreprocessorCondition(expr) !== 0n;
+  }
+
+  private define(tokens: readonly Token[], loc: SourceLoc): void {
+    const nameTok = tokens[0];
+    if (!nameTok || nameTok.kind !== 'ident') throw new HeaderError(loc, '#define expects a macro name');
+    let body = tokens.slice(1);
+    let params: string[] | undefined;
+    let variadic = false;
+    const open = tokens[1];
+    if (open && open.text === '(' && !open.space) {
+      params = [];
+      let i = 2;
+      for (;;) {
+        const t = tokens[i];
+        if (!t) throw new HeaderError(nameTok.loc, `unterminated parameter list of macro ${nameTok.text}`);
+        if (t.text === ')') { i++; break; }
+        if (t.text === '...') { params.push('__VA_ARGS__'); variadic = true; }
+        else if (t.kind === 'ident') {
+          if (tokens[i + 1]?.text === '...') { params.push(t.text); variadic = true; i++; }
+          else params.push(t.text);
+        } else throw new HeaderError(t.loc, `expected a parameter name in macro ${nameTok.text}, found '${t.text}'`);
+        i++;
+        if (tokens[i]?.text === ',') i++;
+        else if (tokens[i]?.text !== ')') throw new HeaderError(tokens[i]?.loc ?? t.loc, `expected ',' or ')' in parameters of macro ${nameTok.text}`);
+      }
+      body = tokens.slice(i);
+    }
+    this.macros.delete(nameTok.text); // a redefinition moves to the end, as it now follows the others
+    this.macros.set(nameTok.text, { name: nameTok.text, params, variadic, body, loc: nameTok.loc });
+  }
+
+  private include(tokens: readonly Token[], loc: SourceLoc): void {
+    let name: string;
+    const first = tokens[0];
+    if (first?.kind === 'string') name = first.text.slice(1, -1);
+    else if (first?.text === '<') {
+      const close = tokens.findIndex((t) => t.text === '>');
+      if (close < 0) throw new HeaderError(loc, "#include expects \"FILE\" or <FILE>");
+      name = tokens.slice(1, close).map((t) => t.text).join('');
+    } else throw new HeaderError(loc, "#include expects \"FILE\" or <FILE>");
+    this.includeFile(name, loc);
+  }
+
+  private includeFile(name: string, loc: SourceLoc): void {
+    const found = this.findInclude(name, loc);
+    if (this.depth > 50) throw new HeaderError(loc, `#include nested too deeply (at ${name})`);
+    const first = !this.files.has(found.file);
+    this.files.set(found.file, found.origin);
+    if (found.origin === 'builtin' && !first) return; // built-ins are guarded anyway
+    this.depth++;
+    this.processFile(lex(found.file, found.text).lines, found.file);
+    this.depth--;
+  }
+
+  private findInclude(name: string, loc: SourceLoc): { file: string; text: string; origin: IncludeOrigin } {
+    const builtin = BUILTIN_HEADERS.get(name);
+    if (builtin !== undefined) return { file: BUILTIN_PREFIX + name, text: builtin, origin: 'builtin' };
+    // A sibling first: `<linux/vfio.h>` from vfio_zdev.h means the vfio.h of the same version.
+    const base = name.replace(/^linux\//, '');
+    const sibling = join(dirname(this.mainFile), base);
+    if (existsSync(sibling)) return { file: sibling, text: this.read(sibling, loc), origin: 'sibling' };
+    for (const dir of this.options.includeDirs ?? []) {
+      const candidate = resolve(dir, name);
+      if (existsSync(candidate)) return { file: candidate, text: this.read(candidate, loc), origin: 'include-dir' };
+    }
+    throw new HeaderError(loc, `cannot find <${name}>: not built in, not beside the header; pass --include DIR`);
+  }
+
+  /** Fully macro-expands `input` (C's expansion and rescanning, with hide sets). */
+  expand(input: readonly Token[]): Token[] {
+    const output: Token[] = [];
+    const queue = [...input];
+    let guard = 0;
+    while (queue.length > 0) {
+      if (++guard > 1_000_000) throw new HeaderError(input[0]!.loc, 'macro expansion does not terminate');
+      const t = queue.shift()!;
+      const macro = t.kind === 'ident' ? this.macros.get(t.text) : undefined;
+      if (!macro || t.hide?.has(t.text)) { output.push(t); continue; }
+      const hide = new Set(t.hide ?? []).add(macro.name);
+      if (!macro.params) {
+        queue.unshift(...this.substitute(macro, [], t, hide));
+        continue;
+      }
+      if (queue[0]?.text !== '(') { output.push(t); continue; }
+      const args = this.collectArguments(queue, macro, t);
+      queue.unshift(...this.substitute(macro, args, t, hide));
+    }
+    return output;
+  }
+
+  /** Takes `( args )` off the front of `queue`. */
+  private collectArguments(queue: Token[], macro: MacroDefinition, at: Token): Token[][] {
+    queue.shift(); // '('
+    const args: Token[][] = [[]];
+    let depth = 0;
+    for (;;) {
+      const t = queue.shift();
+      if (!t) throw new HeaderError(at.loc, `unterminated argument list of macro ${macro.name}`);
+      if (t.text === '(') depth++;
+      else if (t.text === ')') {
+        if (depth === 0) break;
+        depth--;
+      } else if (t.text === ',' && depth === 0 && !(macro.variadic && args.length === macro.params!.length)) {
+        args.push([]);
+        continue;
+      }
+      args[args.length - 1]!.push(t);
+    }
+    const params = macro.params!;
+    if (args.length === 1 && args[0]!.length === 0 && params.length === 0) return [];
+    if (macro.variadic && args.length === params.length - 1) args.push([]);
+    if (args.length !== params.length) {
+      throw new HeaderError(at.loc, `macro ${macro.name} takes ${params.length} argument(s), given ${args.length}`);
+    }
+    return args;
+  }
+
+  /** The replacement list of one invocation, with `#`, `##` and arguments substituted. */
+  private substitute(macro: MacroDefinition, args: readonly Token[][], at: Token, hide: ReadonlySet<string>): Token[] {
+    const params = macro.params ?? [];
+    const argOf = (t: Token | undefined) => (t && t.kind === 'ident' ? params.indexOf(t.text) : -1);
+    const expandedArgs = new Map<number, Token[]>();
+    const relocate = (t: Token, space: boolean): Token => ({ ...t, loc: at.loc, space, hide: t.hide ? new Set([...t.hide, ...hide]) : hide });
+    const result: Token[] = [];
+    const body = macro.body;
+    for (let i = 0; i < body.length; i++) {
+      const t = body[i]!;
+      const space = i === 0 ? at.space : t.space;
+      if (t.text === '#' && macro.params && argOf(body[i + 1]) >= 0) {
+        const arg = args[argOf(body[i + 1])]!;
+        result.push({ kind: 'string', text: JSON.stringify(arg.map((a, k) => (k > 0 && a.space ? ' ' : '') + a.text).join('')), loc: at.loc, space, hide });
+        i++;
+        continue;
+      }
+      const p = argOf(t);
+      if (p >= 0) {
+        const pasted = body[i - 1]?.text === '##' || body[i + 1]?.text === '##';
+        let replacement: Token[];
+        if (pasted) replacement = args[p]!;
+        else {
+          if (!expandedArgs.has(p)) expandedArgs.set(p, this.expand(args[p]!));
+          replacement = expandedArgs.get(p)!;
+        }
+        replacement.forEach((r, k) => result.push({ ...r, loc: at.loc, space: k === 0 ? space : r.space }));
+        if (replacement.length === 0 && pasted) result.push({ kind: 'other', text: '', loc: at.loc, space });
+        continue;
+      }
+      result.push(relocate(t, space));
+    }
+    return pasteTokens(result, at);
+  }
+}
+
+/** Applies `##` in a replacement list. */
+function pasteTokens(tokens: Token[], at: Token): Token[] {
+  const out: Token[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t.text === '##' && t.kind === 'punct' && out.length > 0 && i + 1 < tokens.length) {
+      const left = out.pop()!;
+      const right = tokens[++i]!;
+      const text = left.text + right.text;
+      const relexed = lex(at.loc.file, text).lines[0]?.tokens ?? [];
+      if (relexed.length > 1) throw new HeaderError(at.loc, `pasting '${left.text}' and '${right.text}' does not give a valid token`);
+      const kind = relexed[0]?.kind ?? 'other';
+      out.push({ kind, text, loc: at.loc, space: left.space, hide: left.hide });
+      continue;
+    }
+    out.push(t);
+  }
+  return out.filter((t) => !(t.kind === 'other' && t.text === ''));
+}
