@@ -1,0 +1,131 @@
+/**
+ * Walking a VFIO capability chain.
+ *
+ * An info struct with capabilities (`vfio_device_info`, `vfio_region_info`,
+ * `vfio_iommu_type1_info`, ...) has a `cap_offset` field; at that offset in the
+ * info buffer starts a `struct vfio_info_cap_header { __u16 id; __u16 version;
+ * __u32 next; }`, `next` being the offset of the following header from the
+ * start of the info buffer, 0 ending the chain.
+ *
+ * The walk trusts nothing: every offset must leave room for a header inside the
+ * buffer and be 4-byte aligned, and no offset may come back. Since Linux 6.6
+ * ("vfio: align capability structures") `vfio_info_cap_add()` pads every
+ * capability to 8 bytes, so kernel chains are 8-byte aligned; older kernels
+ * could produce 4-aligned ones, hence the default minimum of 4.
+ */
+
+import { endianness as hostEndianness } from 'node:os';
+import type { Codec } from './codec.js';
+import { CapabilityChainError } from './errors.js';
+
+/** `sizeof(struct vfio_info_cap_header)`. */
+export const CAP_HEADER_SIZE = 8;
+
+/** One capability of a chain. */
+export interface Capability {
+  /** `id` (`VFIO_REGION_INFO_CAP_SPARSE_MMAP`, ...). */
+  readonly id: number;
+  readonly version: number;
+  /** Offset of its header in the info buffer. */
+  readonly offset: number;
+  /** Offset of the next header, 0 for the last. */
+  readonly next: number;
+  /**
+   * Its bytes, header included: from `offset` to the nearest following
+   * capability of the chain, or to the end of the buffer (a view, not a copy).
+   */
+  readonly bytes: Uint8Array;
+}
+
+/** Options of {@link capabilities}. */
+export interface CapabilityWalkOptions {
+  /** Byte order of the headers; the running host's by default. */
+  readonly endianness?: 'LE' | 'BE';
+  /** Required alignment of every offset (default 4; 8 matches Linux ≥ 6.6). */
+  readonly alignment?: number;
+  /** Lowest valid offset, normally the info struct's fixed size: a capability may not overlap it (default 0). */
+  readonly minOffset?: number;
+}
+
+/**
+ * Iterates over the capability chain of `info` (the whole info buffer, e.g.
+ * `ArgszResult.bytes`) starting at `capOffset` (0: no capabilities).
+ *
+ * The whole chain is validated before the first capability is yielded, so a
+ * broken chain yields nothing. The walk makes at most one step per 4 bytes of
+ * buffer.
+ *
+ * @throws CapabilityChainError on an offset out of range or below `minOffset`
+ *   (`out-of-range`), a header that does not fit (`truncated`), a misaligned
+ *   offset (`misaligned`), or an offset seen twice (`cycle`).
+ */
+export function* capabilities(
+  info: Uint8Array,
+  capOffset: number,
+  options: CapabilityWalkOptions = {},
+): Generator<Capability, void, undefined> {
+  const littleEndian = (options.endianness ?? hostEndianness()) === 'LE';
+  const alignment = options.alignment ?? 4;
+  const minOffset = options.minOffset ?? 0;
+  const view = new DataView(info.buffer, info.byteOffset, info.byteLength);
+
+  const headers: { id: number; version: number; offset: number; next: number }[] = [];
+  const seen = new Set<number>();
+  let from: string = 'cap_offset';
+  for (let offset = capOffset; offset !== 0; ) {
+    const where = `${from} points to ${offset}`;
+    if (!Number.isInteger(offset) || offset < minOffset || offset >= info.byteLength) {
+      throw new CapabilityChainError('out-of-range', offset,
+        `${where}, outside [${minOffset}, ${info.byteLength}) of the info buffer`);
+    }
+    if (offset % alignment !== 0) {
+      throw new CapabilityChainError('misaligned', offset, `${where}, not ${alignment}-byte aligned`);
+    }
+    if (seen.has(offset)) throw new CapabilityChainError('cycle', offset, `${where}, already visited: a cycle`);
+    if (offset + CAP_HEADER_SIZE > info.byteLength) {
+      throw new CapabilityChainError('truncated', offset,
+        `${where}: its ${CAP_HEADER_SIZE}-byte header does not fit in the ${info.byteLength}-byte buffer`);
+    }
+    seen.add(offset);
+    const header = {
+      id: view.getUint16(offset, littleEndian),
+      version: view.getUint16(offset + 2, littleEndian),
+      offset,
+      next: view.getUint32(offset + 4, littleEndian),
+    };
+    headers.push(header);
+    from = `capability ${header.id} at ${offset}: next`;
+    offset = header.next;
+  }
+
+  const starts = [...seen].sort((a, b) => a - b);
+  for (const header of headers) {
+    const end = starts.find((s) => s > header.offset) ?? info.byteLength;
+    yield { ...header, bytes: info.subarray(header.offset, end) };
+  }
+}
+
+/** The first capability with `id` in the chain, or `undefined`. Validates the whole chain like {@link capabilities}. */
+export function findCapability(
+  info: Uint8Array,
+  capOffset: number,
+  id: number,
+  options?: CapabilityWalkOptions,
+): Capability | undefined {
+  for (const cap of capabilities(info, capOffset, options)) if (cap.id === id) return cap;
+  return undefined;
+}
+
+/**
+ * Decodes `cap` with the codec of its structure (which starts with the
+ * header), checking that it fits in the capability's bytes first.
+ *
+ * @throws CapabilityChainError (`truncated`) when `codec.size` exceeds the capability's extent.
+ */
+export function decodeCapability<T>(cap: Capability, codec: Codec<T>): T {
+  if (codec.size > cap.bytes.byteLength) {
+    throw new CapabilityChainError('truncated', cap.offset,
+      `capability ${cap.id} at ${cap.offset} has ${cap.bytes.byteLength} bytes, ${codec.cName} needs ${codec.size}`);
+  }
+  return codec.decode(cap.bytes);
+}

@@ -1,0 +1,114 @@
+/**
+ * The small support library of generated codecs: bounds-checked views, value
+ * checks for encoders, bit-fields, and flag sets. Generated code stays
+ * straight-line DataView calls and leans on these for everything else.
+ */
+
+/** A DataView of `size` bytes at `offset` in `bytes`; RangeError if they are not all there. */
+export function viewOf(bytes: Uint8Array, offset: number, size: number, cName: string): DataView {
+  if (!(offset >= 0) || offset + size > bytes.byteLength || !Number.isInteger(offset)) {
+    throw new RangeError(`${cName}: need ${size} bytes at offset ${offset}, buffer has ${bytes.byteLength}`);
+  }
+  return new DataView(bytes.buffer, bytes.byteOffset + offset, size);
+}
+
+function bad(path: string, value: unknown, what: string): never {
+  const shown = typeof value === 'bigint' ? `${value}n` : typeof value === 'string' ? JSON.stringify(value) : String(value);
+  const E = typeof value === 'number' || typeof value === 'bigint' ? RangeError : TypeError;
+  throw new E(`${path}: ${shown} is not ${what}`);
+}
+
+/** Checks an integer of at most 32 bits; `undefined` encodes as 0. */
+export function int(value: number | undefined, min: number, max: number, path: string): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) bad(path, value, `an integer in [${min}, ${max}]`);
+  return value;
+}
+
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+const I64_MIN = -0x8000_0000_0000_0000n;
+const I64_MAX = 0x7fff_ffff_ffff_ffffn;
+
+/** Checks an unsigned 64-bit integer (a bigint); `undefined` encodes as 0. */
+export function u64(value: bigint | undefined, path: string): bigint {
+  if (value === undefined) return 0n;
+  if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) bad(path, value, 'a bigint in [0, 2^64-1]');
+  return value;
+}
+
+/** Checks a signed 64-bit integer (a bigint); `undefined` encodes as 0. */
+export function s64(value: bigint | undefined, path: string): bigint {
+  if (value === undefined) return 0n;
+  if (typeof value !== 'bigint' || value < I64_MIN || value > I64_MAX) bad(path, value, 'a bigint in [-2^63, 2^63-1]');
+  return value;
+}
+
+/** Checks an array-like value of at most `length` elements (a missing value is all zero). */
+export function list<T>(value: ArrayLike<T> | undefined, length: number, path: string): ArrayLike<T> {
+  if (value === undefined) return [];
+  if (typeof value !== 'object' || value === null || typeof value.length !== 'number') bad(path, value, 'an array');
+  if (value.length > length) throw new RangeError(`${path}: ${value.length} elements given, it holds ${length}`);
+  return value;
+}
+
+/** Reads a bit-field: `width` bits at bit `bit` of the `size`-byte unit at `offset` (bit 0 is the first allocated). */
+export function getBits(view: DataView, offset: number, size: number, bit: number, width: number, littleEndian: boolean, signed: boolean): number {
+  let unit = 0n;
+  for (let i = 0; i < size; i++) unit = (unit << 8n) | BigInt(view.getUint8(offset + (littleEndian ? size - 1 - i : i)));
+  const shift = littleEndian ? bit : size * 8 - bit - width;
+  const raw = (unit >> BigInt(shift)) & ((1n << BigInt(width)) - 1n);
+  return Number(signed ? BigInt.asIntN(width, raw) : raw);
+}
+
+/** Writes a bit-field (see {@link getBits}), leaving the other bits of the unit as they are. */
+export function setBits(view: DataView, offset: number, size: number, bit: number, width: number, littleEndian: boolean, value: number, path: string): void {
+  const min = -(2 ** (width - 1));
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value >= 2 ** width) bad(path, value, `a ${width}-bit integer`);
+  let unit = 0n;
+  for (let i = 0; i < size; i++) unit = (unit << 8n) | BigInt(view.getUint8(offset + (littleEndian ? size - 1 - i : i)));
+  const shift = BigInt(littleEndian ? bit : size * 8 - bit - width);
+  const mask = ((1n << BigInt(width)) - 1n) << shift;
+  unit = (unit & ~mask) | ((BigInt.asUintN(width, BigInt(value)) << shift) & mask);
+  for (let i = 0; i < size; i++) view.setUint8(offset + (littleEndian ? i : size - 1 - i), Number((unit >> BigInt(8 * i)) & 0xffn));
+}
+
+/** A typed set of single-bit flags tied to one field (`vfio_region_info.flags`). */
+export interface FlagSet<Name extends string> {
+  /** The field the flags belong to, `struct vfio_region_info.flags`. */
+  readonly field: string;
+  readonly bits: Readonly<Record<Name, number>>;
+  /** Multi-bit masks and values that share the field (`VFIO_IRQ_SET_DATA_TYPE_MASK`). */
+  readonly masks: Readonly<Record<string, number>>;
+  /** The names of the flags set in `value`; unknown bits as `0x...` strings, so none is lost. */
+  decode(value: number): (Name | `0x${string}`)[];
+  /** The value with exactly these flags set. */
+  encode(names: readonly Name[]): number;
+}
+
+/** Builds a {@link FlagSet} (used by generated code). */
+export function flagSet<Name extends string>(field: string, bits: Record<Name, number>, masks: Record<string, number> = {}): FlagSet<Name> {
+  const entries = Object.entries(bits) as [Name, number][];
+  return {
+    field,
+    bits,
+    masks,
+    decode(value) {
+      const names: (Name | `0x${string}`)[] = [];
+      let rest = value >>> 0;
+      for (const [name, bit] of entries) {
+        if ((rest & bit) !== 0) { names.push(name); rest = (rest & ~bit) >>> 0; }
+      }
+      for (let b = 0; b < 32; b++) if (rest & (1 << b)) names.push(`0x${((1 << b) >>> 0).toString(16)}`);
+      return names;
+    },
+    encode(names) {
+      let v = 0;
+      for (const n of names) {
+        const bit = bits[n];
+        if (bit === undefined) throw new TypeError(`${field}: unknown flag ${String(n)}`);
+        v |= bit;
+      }
+      return v >>> 0;
+    },
+  };
+}

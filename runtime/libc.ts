@@ -1,0 +1,200 @@
+/**
+ * koffi bindings to the few glibc functions the runtime needs.
+ *
+ * Nothing is loaded at import time: {@link libc} loads koffi and `libc.so.6` on
+ * first use, so importing the runtime works on any platform and only calling
+ * into it fails (with a {@link VfioError}) where there is no Linux glibc.
+ *
+ * Raw functions return what libc returns (`-1` on failure); read {@link errno}
+ * immediately after a failed call, before any other libc call, or use
+ * {@link check}, which does exactly that.
+ *
+ * ABI notes:
+ * - `ioctl(int, unsigned long, ...)` and `open(const char *, int, ...)` are
+ *   variadic in C. They are bound as fixed prototypes (pointer / integer third
+ *   argument), which is call-compatible for integer and pointer arguments on the
+ *   Linux ABIs koffi supports (x86_64 SysV: koffi always sets `%al`; aarch64,
+ *   riscv64: variadic integers use the same registers as fixed ones).
+ * - `pread64`/`pwrite64`/`mmap64` take a 64-bit `off_t` on every glibc target.
+ * - The flag constants below are the x86_64 and asm-generic (aarch64, riscv64)
+ *   values; alpha, mips, parisc, powerpc and sparc differ for some of them.
+ */
+
+import { createRequire } from 'node:module';
+import type * as KoffiModule from 'koffi';
+import { SyscallError, VfioError } from './errors.js';
+
+/** An opaque native pointer as koffi represents it (a V8 External), or `null`. */
+export type NativePointer = unknown;
+
+/** Memory libc may read or write: a typed array (its own bytes, honouring `byteOffset`) or a native pointer. */
+export type BufferArg = Uint8Array | NativePointer;
+
+/** The libc functions the runtime uses, bound with koffi. Each returns libc's raw result. */
+export interface Libc {
+  /** `ioctl(fd, request, void *arg)`. */
+  ioctlPointer(fd: number, request: number, arg: BufferArg): number;
+  /** `ioctl(fd, request, unsigned long arg)`; also used for ioctls without an argument (pass 0). */
+  ioctlValue(fd: number, request: number, arg: number | bigint): number;
+  /** `open(path, flags, mode)`. */
+  open(path: string, flags: number, mode: number): number;
+  /** `close(fd)`. */
+  close(fd: number): number;
+  /** `read(fd, buf, count)`. */
+  read(fd: number, buf: BufferArg, count: number): number;
+  /** `write(fd, buf, count)`. */
+  write(fd: number, buf: BufferArg, count: number): number;
+  /** `pread64(fd, buf, count, offset)`. */
+  pread(fd: number, buf: BufferArg, count: number, offset: number | bigint): number;
+  /** `pwrite64(fd, buf, count, offset)`. */
+  pwrite(fd: number, buf: BufferArg, count: number, offset: number | bigint): number;
+  /** `mmap64(addr, length, prot, flags, fd, offset)`; failure is {@link MAP_FAILED}, not `null`. */
+  mmap(addr: NativePointer, length: number, prot: number, flags: number, fd: number, offset: number | bigint): NativePointer;
+  /** `munmap(addr, length)`. */
+  munmap(addr: NativePointer, length: number): number;
+  /** `eventfd(initval, flags)`. */
+  eventfd(initval: number, flags: number): number;
+  /** `poll(fds, nfds, timeout)` with `fds` an array of `struct pollfd { int fd; short events; short revents; }`. */
+  poll(fds: Uint8Array, nfds: number, timeoutMs: number): number;
+  /** `poll` run on a koffi worker thread; errno of a failed call is not observable. */
+  pollAsync(fds: Uint8Array, nfds: number, timeoutMs: number): Promise<number>;
+  /** `sysconf(name)`. */
+  sysconf(name: number): number;
+  /** `pipe2(fds, flags)`: fills `fds[0]` (read end) and `fds[1]` (write end). */
+  pipe2(fds: Int32Array, flags: number): number;
+}
+
+/** `open` flags (x86_64 / asm-generic values). */
+export const O_RDONLY = 0o0;
+/** @see O_RDONLY */
+export const O_WRONLY = 0o1;
+/** @see O_RDONLY */
+export const O_RDWR = 0o2;
+/** @see O_RDONLY */
+export const O_CREAT = 0o100;
+/** @see O_RDONLY */
+export const O_EXCL = 0o200;
+/** @see O_RDONLY */
+export const O_NOCTTY = 0o400;
+/** @see O_RDONLY */
+export const O_TRUNC = 0o1000;
+/** @see O_RDONLY */
+export const O_NONBLOCK = 0o4000;
+/** @see O_RDONLY */
+export const O_CLOEXEC = 0o2000000;
+
+/** `mmap` protection bits. */
+export const PROT_NONE = 0x0;
+/** @see PROT_NONE */
+export const PROT_READ = 0x1;
+/** @see PROT_NONE */
+export const PROT_WRITE = 0x2;
+/** `mmap` flags (x86_64 / asm-generic values). */
+export const MAP_SHARED = 0x01;
+/** @see MAP_SHARED */
+export const MAP_PRIVATE = 0x02;
+/** @see MAP_SHARED */
+export const MAP_ANONYMOUS = 0x20;
+/** @see MAP_SHARED */
+export const MAP_LOCKED = 0x2000;
+/** @see MAP_SHARED */
+export const MAP_POPULATE = 0x8000;
+/** The address `mmap` returns on failure, `(void *)-1`. */
+export const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+
+/** `eventfd` flags. */
+export const EFD_SEMAPHORE = 0o1;
+/** @see EFD_SEMAPHORE */
+export const EFD_CLOEXEC = O_CLOEXEC;
+/** @see EFD_SEMAPHORE */
+export const EFD_NONBLOCK = O_NONBLOCK;
+
+/** `poll` event bits. */
+export const POLLIN = 0x1;
+/** @see POLLIN */
+export const POLLOUT = 0x4;
+/** @see POLLIN */
+export const POLLERR = 0x8;
+/** @see POLLIN */
+export const POLLHUP = 0x10;
+/** @see POLLIN */
+export const POLLNVAL = 0x20;
+
+/** `sysconf(_SC_PAGESIZE)`. */
+export const SC_PAGESIZE = 30;
+
+let koffiModule: typeof KoffiModule | undefined;
+let bound: Libc | undefined;
+
+/** The koffi module, loaded on first use. Throws {@link VfioError} off Linux. */
+export function koffi(): typeof KoffiModule {
+  if (koffiModule === undefined) {
+    if (process.platform !== 'linux') {
+      throw new VfioError(`the VFIO runtime needs Linux (this is ${process.platform})`);
+    }
+    koffiModule = createRequire(import.meta.url)('koffi') as typeof KoffiModule;
+  }
+  return koffiModule;
+}
+
+/** The libc bindings, loaded on first use. Throws {@link VfioError} off Linux or without glibc. */
+export function libc(): Libc {
+  if (bound !== undefined) return bound;
+  const k = koffi();
+  let lib: KoffiModule.IKoffiLib;
+  try {
+    lib = k.load('libc.so.6');
+  } catch (cause) {
+    throw new VfioError(`cannot load libc.so.6: ${(cause as Error).message}`, { cause });
+  }
+  const poll = lib.func('int poll(void *fds, unsigned long nfds, int timeout)');
+  bound = {
+    ioctlPointer: lib.func('int ioctl(int fd, unsigned long request, void *arg)'),
+    ioctlValue: lib.func('int ioctl(int fd, unsigned long request, unsigned long arg)'),
+    open: lib.func('int open(const char *path, int flags, uint32_t mode)'),
+    close: lib.func('int close(int fd)'),
+    read: lib.func('intptr_t read(int fd, void *buf, size_t count)'),
+    write: lib.func('intptr_t write(int fd, const void *buf, size_t count)'),
+    pread: lib.func('intptr_t pread64(int fd, void *buf, size_t count, int64_t offset)'),
+    pwrite: lib.func('intptr_t pwrite64(int fd, const void *buf, size_t count, int64_t offset)'),
+    mmap: lib.func('void *mmap64(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)'),
+    munmap: lib.func('int munmap(void *addr, size_t length)'),
+    eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
+    poll,
+    pollAsync: (fds, nfds, timeoutMs) =>
+      new Promise<number>((resolve, reject) => {
+        poll.async(fds, nfds, timeoutMs, (err: unknown, res: number) => (err ? reject(err) : resolve(res)));
+      }),
+    sysconf: lib.func('long sysconf(int name)'),
+    pipe2: lib.func('int pipe2(void *fds, int flags)'),
+  };
+  return bound;
+}
+
+/** The calling thread's `errno` as left by the last libc call. */
+export function errno(): number {
+  return koffi().errno();
+}
+
+/**
+ * Returns `result` unless it is negative, in which case it throws a
+ * {@link SyscallError} built from the current `errno`. Call it directly on the
+ * result of the libc call, with nothing in between.
+ */
+export function check(result: number, syscall: string, detail?: string): number {
+  if (result < 0) throw new SyscallError(syscall, errno(), detail);
+  return result;
+}
+
+/** The numeric address of a native pointer (`0n` for `null`). */
+export function addressOf(pointer: NativePointer): bigint {
+  return pointer === null || pointer === undefined ? 0n : koffi().address(pointer);
+}
+
+let cachedPageSize: number | undefined;
+
+/** The system page size, `sysconf(_SC_PAGESIZE)`. */
+export function pageSize(): number {
+  cachedPageSize ??= check(libc().sysconf(SC_PAGESIZE), 'sysconf', '_SC_PAGESIZE');
+  return cachedPageSize;
+}
