@@ -43,6 +43,8 @@ export interface RecordDecl {
   fields?: Field[];
   attrs: LayoutAttributes;
   readonly loc: SourceLoc;
+  /** Line of the closing brace, for definitions. */
+  endLine?: number;
 }
 
 /** One enumerator. */

@@ -201,6 +201,8 @@ class DeclarationParser {
       if (decl.fields) throw new HeaderError(this.locOf(node), `redefinition of ${tag} ${name}`);
       decl.fields = [];
       decl.attrs = attrs;
+      const tokens = this.tokensOf(body);
+      decl.endLine = tokens[tokens.length - 1]?.loc.line;
       for (const f of body.namedChildren) {
         if (f.type === 'comment') continue;
         if (f.type !== 'field_declaration') throw new HeaderError(this.locOf(f), `unsupported member (${f.type.replace(/_/g, ' ')})`);
