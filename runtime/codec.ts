@@ -28,14 +28,23 @@ export interface Codec<T> {
   readonly size: number;
   readonly align: number;
   readonly fields: readonly FieldLayout[];
-  /** Flexible array member, if the record ends in one. */
-  readonly flex?: { readonly path: string; readonly elementSize: number };
+  /** Flexible array member, if the record ends in one: where its elements start and their size. */
+  readonly flex?: { readonly path: string; readonly offset: number; readonly elementSize: number };
   /** Reads a value at `offset`; throws RangeError if the bytes are too short. */
   decode(bytes: Uint8Array, offset?: number): T;
-  /** A new buffer of `size` bytes holding `value`, padding zero. */
+  /** A new buffer holding `value`, padding zero: `size` bytes, plus the trailing elements of a flexible array member given in `value`. Missing members are zero. */
   encode(value: Partial<T>): Uint8Array;
   /** Writes `value` into `view` at `offset`. */
   encodeInto(view: DataView, offset: number, value: Partial<T>): void;
+}
+
+/** A codec of a record ending in a flexible array member of `E` elements. */
+export interface FlexCodec<T, E> extends Codec<T> {
+  readonly flex: { readonly path: string; readonly offset: number; readonly elementSize: number };
+  /** The argsz for `n` trailing elements: max(sizeof, offset of the array + n elements). */
+  argszFor(n: number): number;
+  /** Decodes `count` trailing elements, or as many as the buffer holds after the record at `offset`. */
+  decodeFlex(bytes: Uint8Array, offset?: number, count?: number): E;
 }
 
 /** What an ioctl takes as its third argument. */
@@ -44,7 +53,11 @@ export type IoctlArgument =
   | { readonly kind: 'int' }
   | { readonly kind: 'int-pointer' }
   | { readonly kind: 'struct'; readonly codec: Codec<unknown>; readonly direction: 'in' | 'out' | 'inout' }
-  | { readonly kind: 'unknown' };
+  /** An integer of C type `cType`; the header does not say whether by value or through a pointer (`direction`: `_IOW`-style doc). */
+  | { readonly kind: 'scalar'; readonly cType: string; readonly direction: 'in' | 'out' | 'inout' | 'value' }
+  /** A pointer to a NUL-terminated string (`_IOW(..., char)`). */
+  | { readonly kind: 'string' }
+  | { readonly kind: 'unknown'; readonly reason?: string };
 
 /** The kind of file descriptor an ioctl applies to. */
 export type FdKind = 'container' | 'group' | 'device' | 'iommufd' | 'unknown';

@@ -112,3 +112,24 @@ export function flagSet<Name extends string>(field: string, bits: Record<Name, n
     },
   };
 }
+
+/** Checks an integer given as a bigint (a 32-bit `long` or pointer on a 32-bit ABI). */
+export function big(value: bigint | undefined, min: bigint, max: bigint, path: string): bigint {
+  if (value === undefined) return 0n;
+  if (typeof value !== 'bigint' || value < min || value > max) bad(path, value, `a bigint in [${min}, ${max}]`);
+  return value;
+}
+
+/** Checks a floating-point number. */
+export function num(value: number | undefined, path: string): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number') bad(path, value, 'a number');
+  return value;
+}
+
+/** Checks a nested record value (an object). */
+export function obj<T extends object>(value: T | undefined, path: string): Partial<T> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null) bad(path, value, 'an object');
+  return value;
+}
