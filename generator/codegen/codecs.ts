@@ -1,0 +1,389 @@
+/**
+ * Codec emission for one ABI: straight-line DataView code with the ABI's fixed
+ * offsets and byte order, from the per-ABI layout. Also the ABI-independent
+ * TypeScript shapes of records (what a value looks like is the same on every ABI;
+ * 64-bit-capable integers are bigint everywhere).
+ */
+import type { Abi } from '../abi/abis.js';
+import { HeaderError } from '../errors.js';
+import type { CType, HeaderIR, RecordDecl } from '../ir/types.js';
+import { AbiLayout, builtinScalar, type MemberLayout, type RecordLayout } from '../layout/layout.js';
+import { propertyKey, typeName } from './names.js';
+
+/** How one scalar member is read and written on one ABI. */
+interface Scalar {
+  readonly size: number;
+  readonly signed: boolean;
+  readonly float: boolean;
+}
+
+/** Builds a JS expression naming a member (for encoder errors) from a path suffix. */
+type PathExpr = (suffix: string) => string;
+
+/** A record's TypeScript property, with its type, for the interface. */
+export interface ShapeProperty {
+  readonly name: string;
+  readonly ts: string;
+  readonly optional: boolean;
+  /** Origin, for TSDoc: `__u32 argsz`. */
+  readonly c: string;
+}
+
+/** Which records get codecs: named records with a body, defined by the header itself. */
+export function ownRecords(ir: HeaderIR): RecordDecl[] {
+  return ir.records.filter((r) => r.name && r.fields && r.loc.file === ir.file);
+}
+
+/** Scalar kind of a resolved type on an ABI, or undefined for records/arrays. */
+function scalarOf(layout: AbiLayout, t: CType, loc: MemberLayout['field']['loc']): Scalar | undefined {
+  switch (t.kind) {
+    case 'builtin': {
+      const s = builtinScalar(t.name.split(' '), layout.abi);
+      if (!s) throw new HeaderError(loc, `unknown type '${t.name}'`);
+      const float = s.scalar === 'float' || s.scalar === 'double' || s.scalar === 'long double';
+      if (s.scalar === 'long double') throw new HeaderError(loc, "'long double' members are not supported by the codecs");
+      return { size: layout.abi.scalars[s.scalar].size, signed: s.signed, float };
+    }
+    case 'enum': {
+      const it = layout.enumType(layout.ir.enums[t.id]!, loc);
+      return { size: it.bits / 8, signed: it.signed, float: false };
+    }
+    case 'pointer':
+      return { size: layout.abi.scalars.pointer.size, signed: false, float: false };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Whether a scalar is a bigint in TypeScript: 64-bit on any ABI (so `long` and
+ * pointers are bigint everywhere, and a value has one type on all ABIs).
+ */
+function isBig(layouts: readonly AbiLayout[], t: CType, loc: MemberLayout['field']['loc']): boolean {
+  return layouts.some((l) => (scalarOf(l, l.resolve(t, loc), loc)?.size ?? 0) > 4);
+}
+
+/** Builds the TS interfaces of records, shared by all ABIs. */
+export class Shapes {
+  /** Interface declarations, by record id, for named records referenced from own records. */
+  readonly interfaces = new Map<number, { name: string; props: ShapeProperty[]; decl: RecordDecl }>();
+
+  constructor(private readonly layouts: readonly AbiLayout[]) {
+    const ir = layouts[0]!.ir;
+    for (const r of ownRecords(ir)) this.interfaceOf(r.id);
+  }
+
+  private get ir(): HeaderIR { return this.layouts[0]!.ir; }
+
+  /** The TS type name of a named record's interface, defining it on first use. */
+  interfaceOf(id: number): string {
+    const decl = this.ir.records[id]!;
+    const existing = this.interfaces.get(id);
+    if (existing) return existing.name;
+    const name = typeName(decl.name!);
+    const entry = { name, props: [] as ShapeProperty[], decl };
+    this.interfaces.set(id, entry);
+    entry.props = this.properties(decl);
+    return name;
+  }
+
+  private properties(decl: RecordDecl): ShapeProperty[] {
+    const props: ShapeProperty[] = [];
+    const fields = decl.fields ?? [];
+    fields.forEach((f, i) => {
+      const t = this.layouts[0]!.resolve(f.type, f.loc);
+      if (f.name === undefined) {
+        if (t.kind === 'record') props.push(...this.properties(this.ir.records[t.id]!));
+        return;
+      }
+      const flex = t.kind === 'array' && t.length === null && i === fields.length - 1;
+      props.push({ name: f.name, ts: this.tsType(f.type, f.loc), optional: flex, c: `${f.spelling} ${f.name}` });
+    });
+    return props;
+  }
+
+  /** The TS type of a C type. */
+  tsType(t: CType, loc: MemberLayout['field']['loc']): string {
+    const r = this.layouts[0]!.resolve(t, loc);
+    switch (r.kind) {
+      case 'array': {
+        const el = this.layouts[0]!.resolve(r.of, loc);
+        const s = scalarOf(this.layouts[0]!, el, loc);
+        if (s && s.size === 1 && !s.float && el.kind !== 'enum') return 'Uint8Array';
+        const inner = this.tsType(r.of, loc);
+        return `${inner.includes(' ') ? `(${inner})` : inner}[]`;
+      }
+      case 'record': {
+        const d = this.ir.records[r.id]!;
+        if (d.name) return this.interfaceOf(r.id);
+        return `{ ${this.properties(d).map((p) => `${propertyKey(p.name)}${p.optional ? '?' : ''}: ${p.ts}`).join('; ')} }`;
+      }
+      case 'function':
+        throw new HeaderError(loc, 'function-typed members are not supported');
+      default:
+        return isBig(this.layouts, r, loc) ? 'bigint' : 'number';
+    }
+  }
+}
+
+/** Emits the codec code of one ABI. */
+export class CodecWriter {
+  private readonly le: string;
+  /** Offset-based reader/writer functions needed by arrays of records: record id -> emitted. */
+  private readonly helpers = new Map<number, string>();
+  private tmp = 0;
+
+  constructor(private readonly layout: AbiLayout, private readonly layouts: readonly AbiLayout[], private readonly shapes: Shapes) {
+    this.le = layout.abi.endian === 'little' ? 'true' : 'false';
+  }
+
+  get abi(): Abi { return this.layout.abi; }
+
+  /** Emits `read$N`/`write$N` helpers collected so far (call after all codecs). */
+  helperFunctions(): string[] {
+    return [...this.helpers.values()];
+  }
+
+  // ---- decode -----------------------------------------------------------------
+
+  private scalarRead(s: Scalar, big: boolean, at: string): string {
+    if (s.float) return `v.getFloat${s.size * 8}(${at}, ${this.le})`;
+    const bits = s.size * 8;
+    const fn = `get${bits === 64 ? 'Big' : ''}${s.signed ? 'Int' : 'Uint'}${bits}`;
+    const read = s.size === 1 ? `v.${fn}(${at})` : `v.${fn}(${at}, ${this.le})`;
+    return big && bits < 64 ? `BigInt(${read})` : read;
+  }
+
+  /** An expression decoding a value of type `t` at `at` (an offset expression relative to `v`). */
+  private readExpr(t: CType, at: (k: number) => string, loc: MemberLayout['field']['loc'], indent: string): string {
+    const r = this.layout.resolve(t, loc);
+    const s = scalarOf(this.layout, r, loc);
+    if (s) return this.scalarRead(s, isBig(this.layouts, r, loc), at(0));
+    if (r.kind === 'array') {
+      if (r.length === null) return '[]';
+      const el = this.layout.resolve(r.of, loc);
+      const elLayout = this.layout.typeLayout(el, loc);
+      const n = elLayout.size === 0 ? 0 : this.layout.typeLayout(r, loc).size / elLayout.size;
+      const es = scalarOf(this.layout, el, loc);
+      if (es && es.size === 1 && !es.float && el.kind !== 'enum') return `new Uint8Array(v.buffer, v.byteOffset + ${at(0)}, ${n}).slice()`;
+      if (n <= 4) return `[${Array.from({ length: n }, (_, i) => this.readExpr(el, (k) => at(i * elLayout.size + k), loc, indent)).join(', ')}]`;
+      const i = `i${this.tmp++}`;
+      const elemAt = (k: number) => `${at(0)} + ${i} * ${elLayout.size}${k ? ` + ${k}` : ''}`;
+      if (el.kind === 'record' && this.layout.ir.records[el.id]!.name) return `Array.from({ length: ${n} }, (_, ${i}) => read$${this.helper(el.id)}(v, ${elemAt(0)}))`;
+      return `Array.from({ length: ${n} }, (_, ${i}) => ${this.readExpr(el, elemAt, loc, indent)})`;
+    }
+    if (r.kind === 'record') return this.readRecord(this.layout.recordLayout(r.id, loc), at, indent);
+    throw new HeaderError(loc, 'cannot decode a member of this type');
+  }
+
+  /** An object literal decoding `rec` at `at`. Anonymous members are flattened. */
+  private readRecord(rec: RecordLayout, at: (k: number) => string, indent: string): string {
+    const lines: string[] = [];
+    this.readMembers(rec, 0, at, indent + '  ', lines);
+    return `{\n${lines.join('\n')}\n${indent}}`;
+  }
+
+  private readMembers(rec: RecordLayout, base: number, at: (k: number) => string, indent: string, lines: string[]): void {
+    const last = rec.decl.fields!.length - 1;
+    rec.members.forEach((m, idx) => {
+      const off = base + m.offset;
+      if (m.field.name === undefined) {
+        if (m.resolved.kind === 'record') this.readMembers(this.layout.recordLayout(m.resolved.id), off, at, indent, lines);
+        return;
+      }
+      if (m.resolved.kind === 'array' && m.resolved.length === null && idx === last) return; // flexible: decodeFlex
+      let expr: string;
+      if (m.bitWidth !== undefined) {
+        const s = scalarOf(this.layout, m.resolved, m.field.loc)!;
+        const bit = base * 8 + m.bitOffset!;
+        const start = Math.floor(bit / 8);
+        const bytes = Math.ceil((bit + m.bitWidth) / 8) - start;
+        expr = `getBits(v, ${at(start)}, ${bytes}, ${bit - start * 8}, ${m.bitWidth}, ${this.le}, ${s.signed})`;
+      } else expr = this.readExpr(m.field.type, (k) => at(off + k), m.field.loc, indent);
+      lines.push(`${indent}${propertyKey(m.field.name)}: ${expr},`);
+    });
+  }
+
+  // ---- encode -----------------------------------------------------------------
+
+  private scalarWrite(s: Scalar, big: boolean, at: string, value: string, path: string): string {
+    // `path` is a JS expression giving the member's name for error messages.
+    const bits = s.size * 8;
+    if (s.float) return `v.setFloat${bits}(${at}, num(${value}, ${path}), ${this.le});`;
+    const fn = `set${bits === 64 ? 'Big' : ''}${s.signed ? 'Int' : 'Uint'}${bits}`;
+    let checked: string;
+    if (bits === 64) checked = `${s.signed ? 's64' : 'u64'}(${value}, ${path})`;
+    else {
+      const min = s.signed ? -(2 ** (bits - 1)) : 0;
+      const max = s.signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+      checked = big ? `Number(big(${value}, ${min}n, ${max}n, ${path}))` : `int(${value}, ${min}, ${max}, ${path})`;
+    }
+    return s.size === 1 ? `v.${fn}(${at}, ${checked});` : `v.${fn}(${at}, ${checked}, ${this.le});`;
+  }
+
+  /** Statements writing `value` (an expression) of type `t` at `at`. */
+  private writeStmts(t: CType, at: (k: number) => string, value: string, path: PathExpr, loc: MemberLayout['field']['loc'], indent: string, out: string[]): void {
+    const r = this.layout.resolve(t, loc);
+    const s = scalarOf(this.layout, r, loc);
+    if (s) { out.push(indent + this.scalarWrite(s, isBig(this.layouts, r, loc), at(0), value, path(''))); return; }
+    if (r.kind === 'array') {
+      const el = this.layout.resolve(r.of, loc);
+      const elSize = this.layout.typeLayout(el, loc).size;
+      const n = r.length === null ? Number.MAX_SAFE_INTEGER : elSize === 0 ? 0 : this.layout.typeLayout(r, loc).size / elSize;
+      const a = `a${this.tmp++}`;
+      const i = `i${this.tmp++}`;
+      out.push(`${indent}const ${a} = list(${value}, ${r.length === null ? 'Infinity' : n}, ${path('')});`);
+      out.push(`${indent}for (let ${i} = 0; ${i} < ${a}.length; ${i}++) {`);
+      const elemAt = (k: number) => `${at(0)} + ${i} * ${elSize}${k ? ` + ${k}` : ''}`;
+      if (el.kind === 'record' && this.layout.ir.records[el.id]!.name) out.push(`${indent}  write$${this.helper(el.id)}(v, ${elemAt(0)}, ${a}[${i}], ${path('[]')});`);
+      else this.writeStmts(el, elemAt, `${a}[${i}]`, (x) => path(`[]${x}`), loc, indent + '  ', out);
+      out.push(`${indent}}`);
+      return;
+    }
+    if (r.kind === 'record') {
+      const o = `o${this.tmp++}`;
+      out.push(`${indent}const ${o} = obj(${value}, ${path('')});`);
+      this.writeMembers(this.layout.recordLayout(r.id, loc), 0, at, o, path, indent, out);
+      return;
+    }
+    throw new HeaderError(loc, 'cannot encode a member of this type');
+  }
+
+  private writeMembers(rec: RecordLayout, base: number, at: (k: number) => string, obj: string, path: PathExpr, indent: string, out: string[]): void {
+    for (const m of rec.members) {
+      const off = base + m.offset;
+      if (m.field.name === undefined) {
+        if (m.resolved.kind === 'record') this.writeMembers(this.layout.recordLayout(m.resolved.id), off, at, obj, path, indent, out);
+        continue;
+      }
+      const value = `${obj}.${m.field.name}`;
+      const name = m.field.name;
+      const fieldPath: PathExpr = (x) => path(`.${name}${x}`);
+      const body: string[] = [];
+      if (m.bitWidth !== undefined) {
+        const bit = base * 8 + m.bitOffset!;
+        const start = Math.floor(bit / 8);
+        const bytes = Math.ceil((bit + m.bitWidth) / 8) - start;
+        body.push(`${indent}  setBits(v, ${at(start)}, ${bytes}, ${bit - start * 8}, ${m.bitWidth}, ${this.le}, ${value}, ${fieldPath('')});`);
+      } else this.writeStmts(m.field.type, (k) => at(off + k), value, fieldPath, m.field.loc, indent + '  ', body);
+      // Members left out encode as zero (the buffer starts zeroed); in a union only the given views are written.
+      out.push(`${indent}if (${value} !== undefined) {`, ...body, `${indent}}`);
+    }
+  }
+
+  /** Registers offset-based helpers for a record used in arrays; returns its id. */
+  private helper(id: number): number {
+    if (this.helpers.has(id)) return id;
+    this.helpers.set(id, ''); // reserve: records may nest
+    const rec = this.layout.recordLayout(id);
+    const name = this.shapes.interfaceOf(id);
+    const at = (k: number) => (k ? `o + ${k}` : 'o');
+    const read = `function read$${id}(v: DataView, o: number): ${name} {\n  return ${this.readRecord(rec, at, '  ')};\n}`;
+    const body: string[] = [];
+    this.writeMembers(rec, 0, at, 'x', (x) => (x ? `path + ${JSON.stringify(x)}` : 'path'), '  ', body);
+    const write = `function write$${id}(v: DataView, o: number, value: ${name}, path: string): void {\n  const x = obj(value, path) as ${name};\n${body.join('\n')}\n}`;
+    this.helpers.set(id, `/** Reads a ${rec.decl.tag} ${rec.decl.name} at offset o (an array element). */\n${read}\n\n/** Writes a ${rec.decl.tag} ${rec.decl.name} at offset o (an array element). */\n${write}`);
+    return id;
+  }
+
+  /** The full codec object of record `decl`. */
+  codec(decl: RecordDecl): string {
+    const rec = this.layout.recordLayout(decl.id);
+    const name = decl.name!;
+    const T = this.shapes.interfaceOf(decl.id);
+    const cName = `${decl.tag} ${name}`;
+    const abs = (k: number) => String(k);
+    const lastField = decl.fields![decl.fields!.length - 1];
+    const lastMember = rec.members[rec.members.length - 1];
+    const flexType = lastField && lastMember?.field === lastField && lastMember.resolved.kind === 'array' && lastMember.resolved.length === null ? lastMember.resolved : undefined;
+    const writes: string[] = [];
+    this.writeMembers(rec, 0, abs, 'value', (x) => JSON.stringify(name + x), '    ', writes);
+    const out: string[] = [];
+    out.push(`/** ${cName}: ${rec.size} bytes, aligned to ${rec.align}. Declared at ${basename(decl.loc.file)}:${decl.loc.line}. */`);
+    const flexTs = flexType && lastField ? this.shapes.tsType({ kind: 'array', of: flexType.of, length: null }, lastField.loc) : undefined;
+    out.push(`export const ${name}: ${flexTs ? `FlexCodec<${T}, ${flexTs}>` : `Codec<${T}>`} = {`);
+    out.push(`  cName: ${JSON.stringify(cName)},`, `  size: ${rec.size},`, `  align: ${rec.align},`);
+    out.push(`  fields: ${name}$fields,`);
+    if (flexType && lastField?.name) {
+      const el = this.layout.resolve(flexType.of, lastField.loc);
+      const elSize = this.layout.typeLayout(el, lastField.loc).size;
+      out.push(`  flex: { path: ${JSON.stringify(lastField.name)}, offset: ${lastMember!.offset}, elementSize: ${elSize} },`);
+      out.push(`  /** argsz for \`n\` trailing elements: the fixed part and the elements, at least sizeof. */`);
+      out.push(`  argszFor(n: number): number {`, `    return Math.max(${rec.size}, ${lastMember!.offset} + int(n, 0, 0x7fffffff, 'n') * ${elSize});`, '  },');
+      const flexRead = elSize === 0 ? '[]' : this.readExpr({ kind: 'array', of: flexType.of, length: { k: 'int', value: 1n, decimal: true, unsigned: false, longs: 0, loc: lastField.loc } }, (k) => `o${k ? ` + ${k}` : ''}`, lastField.loc, '    ');
+      out.push(`  /** The trailing elements: \`count\` of them, or as many as the buffer holds. */`);
+      out.push(`  decodeFlex(bytes: Uint8Array, offset = 0, count?: number): ${this.shapes.tsType({ kind: 'array', of: flexType.of, length: null }, lastField.loc)} {`);
+      out.push(`    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - ${lastMember!.offset}) / ${Math.max(elSize, 1)}));`);
+      out.push(`    const v = viewOf(bytes, offset + ${lastMember!.offset}, n * ${elSize}, ${JSON.stringify(cName)});`);
+      if (flexRead.startsWith('new Uint8Array')) out.push(`    return new Uint8Array(v.buffer, v.byteOffset, n).slice();`);
+      else out.push(`    return Array.from({ length: n }, (_, k) => { const o = k * ${elSize}; return ${flexRead.replace(/^\[(.*)\]$/s, '$1')}; });`);
+      out.push('  },');
+    }
+    out.push(`  decode(bytes: Uint8Array, offset = 0): ${T} {`);
+    out.push(`    const v = viewOf(bytes, offset, ${rec.size}, ${JSON.stringify(cName)});`);
+    out.push(`    return ${this.readRecord(rec, abs, '    ')};`);
+    out.push('  },');
+    const flexName = flexType && lastField?.name;
+    if (flexName) {
+      out.push(`  encode(value: Partial<${T}>): Uint8Array {`);
+      out.push(`    const n = value.${flexName} === undefined ? 0 : list(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)}).length;`);
+      out.push(`    const bytes = new Uint8Array(this.argszFor(n));`);
+    } else {
+      out.push(`  encode(value: Partial<${T}>): Uint8Array {`);
+      out.push(`    const bytes = new Uint8Array(${rec.size});`);
+    }
+    out.push(`    write(new DataView(bytes.buffer), value);`, '    return bytes;', '  },');
+    out.push(`  encodeInto(view: DataView, offset: number, value: Partial<${T}>): void {`);
+    out.push(`    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);`);
+    out.push(`    const size = ${flexName ? `this.argszFor(value.${flexName} === undefined ? 0 : list(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)}).length)` : rec.size};`);
+    out.push(`    const v = viewOf(bytes, offset, size, ${JSON.stringify(cName)});`);
+    out.push(`    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);`);
+    out.push(`    write(v, value);`, '  },');
+    out.push('};');
+    out.push('');
+    out.push(`function write(v: DataView, value: Partial<${T}>): void {`);
+    out.push(...writes.map((l) => l.slice(2)));
+    out.push('}');
+    // `write` is per codec: wrap the codec and its writer in a block scope via an IIFE-free pattern.
+    return scopeWriter(out.join('\n'), name);
+  }
+
+  /** The field table (layout metadata) of a record. */
+  fieldTable(decl: RecordDecl): string {
+    const rec = this.layout.recordLayout(decl.id);
+    const rows: string[] = [];
+    const walk = (r: RecordLayout, base: number, prefix: string) => {
+      for (const m of r.members) {
+        const off = base + m.offset;
+        if (m.field.name === undefined) {
+          if (m.resolved.kind === 'record') walk(this.layout.recordLayout(m.resolved.id), off, prefix);
+          continue;
+        }
+        const path = prefix + m.field.name;
+        const s = scalarOf(this.layout, m.resolved, m.field.loc);
+        const arr = m.resolved.kind === 'array' ? m.resolved : undefined;
+        let count = '';
+        if (arr) {
+          const el = this.layout.typeLayout(arr.of, m.field.loc);
+          count = `, count: ${arr.length === null || el.size === 0 ? 0 : m.size / el.size}`;
+        }
+        const elemScalar = arr ? scalarOf(this.layout, this.layout.resolve(arr.of, m.field.loc), m.field.loc) : s;
+        const signed = elemScalar && !elemScalar.float ? `, signed: ${elemScalar.signed}` : '';
+        const bits = m.bitWidth !== undefined ? `, bitOffset: ${base * 8 + m.bitOffset!}, bitWidth: ${m.bitWidth}` : '';
+        rows.push(`  { path: ${JSON.stringify(path)}, offset: ${off}, size: ${m.size}, type: ${JSON.stringify(m.field.spelling)}${signed}${count}${bits} },`);
+        if (m.resolved.kind === 'record' && m.bitWidth === undefined) walk(this.layout.recordLayout(m.resolved.id), off, `${path}.`);
+      }
+    };
+    walk(rec, 0, '');
+    return `const ${decl.name}$fields: readonly FieldLayout[] = [\n${rows.join('\n')}\n];`;
+  }
+}
+
+/** Renames the per-codec `write` function to `write$<name>` so codecs can share a module. */
+function scopeWriter(code: string, name: string): string {
+  return code.replace(/\bwrite\(/g, `write$${name}(`);
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}

@@ -1,0 +1,258 @@
+/**
+ * Emit: the TypeScript bindings of one header, for every ABI, through the
+ * Handlebars templates in templates/. Files are grouped so that ABIs with
+ * identical codecs (or constants) share one module; each ABI gets a small module
+ * re-exporting its variants, and index.ts picks the running process's ABI.
+ */
+import { createRequire } from 'node:module';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type HandlebarsNs from 'handlebars';
+import { ABIS, type Abi } from '../abi/abis.js';
+import type { HeaderIR } from '../ir/types.js';
+import { AbiLayout, type ConstantValue } from '../layout/layout.js';
+import { parseHeader } from '../parse/parse.js';
+import { CodecWriter, Shapes, ownRecords } from './codecs.js';
+import { capabilitySpecs, exprToTs, flagGroups, functionSpecs, ioctlSpecs } from './associations.js';
+import { isBindable, propertyKey, typeName } from './names.js';
+
+const require = createRequire(import.meta.url);
+const Handlebars = require('handlebars') as typeof HandlebarsNs;
+
+/** Options of {@link generateBindings}. */
+export interface GenerateOptions {
+  /** The header to read. */
+  readonly header: string;
+  /** Output directory; the bindings go to `<out>/<name>/`. */
+  readonly out: string;
+  /** Module name (default: the header's basename without `.h`). */
+  readonly name?: string;
+  /** The header's version for the provenance line (default: its directory's name when that is a version). */
+  readonly version?: string;
+  readonly includeDirs?: readonly string[];
+  /** Copy the header's comments into TSDoc (off by default: generated docs are our own words). */
+  readonly withComments?: boolean;
+  /** ABIs to emit (default: all). */
+  readonly abis?: readonly Abi[];
+}
+
+/** Generated files: path relative to the output directory -> contents. */
+export type FileSet = Map<string, string>;
+
+const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', ...(basename(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')) === 'dist' ? ['..'] : []));
+const TEMPLATES = join(PACKAGE_ROOT, 'templates');
+
+let templates: Record<string, HandlebarsNs.TemplateDelegate> | undefined;
+function template(name: string): HandlebarsNs.TemplateDelegate {
+  if (!templates) {
+    templates = {};
+    Handlebars.registerPartial('header', readFileSync(join(TEMPLATES, 'header.hbs'), 'utf8'));
+    for (const f of readdirSync(TEMPLATES).filter((x) => x.endsWith('.ts.hbs'))) {
+      templates[f.replace(/\.ts\.hbs$/, '')] = Handlebars.compile(readFileSync(join(TEMPLATES, f), 'utf8'), { noEscape: true, strict: true });
+    }
+  }
+  const t = templates[name];
+  if (!t) throw new Error(`missing template ${name}.ts.hbs in ${TEMPLATES}`);
+  return t;
+}
+
+/** Makes text safe inside a `/** ... *\/` comment. */
+function doc(text: string): string {
+  return text.replace(/\*\//g, '*\\/').replace(/\s+/g, ' ').trim();
+}
+
+/** The version shown in the provenance line. */
+function headerVersion(path: string, given?: string): string {
+  if (given) return given;
+  const dir = basename(dirname(resolve(path)));
+  return /^\d+\.\d+/.test(dir) ? dir : 'unknown version';
+}
+
+/** Groups ABIs by identical text, keeping table order; each group is named after its first ABI. */
+function groupByText(entries: { abi: Abi; text: string }[]): { name: string; abis: Abi[]; text: string }[] {
+  const groups: { name: string; abis: Abi[]; text: string }[] = [];
+  for (const e of entries) {
+    const g = groups.find((x) => x.text === e.text);
+    if (g) g.abis.push(e.abi);
+    else groups.push({ name: e.abi.name, abis: [e.abi], text: e.text });
+  }
+  return groups;
+}
+
+const tsValue = (v: bigint) => (v < 2n ** 53n && v > -(2n ** 53n) ? { ts: 'number', text: v.toString() } : { ts: 'bigint', text: `${v}n` });
+
+/** Generates the bindings of one header in memory. */
+export function generateBindings(options: GenerateOptions): FileSet {
+  const ir = parseHeader(options.header, { includeDirs: options.includeDirs });
+  const abis = options.abis ?? ABIS;
+  const name = options.name ?? basename(options.header).replace(/\.h$/, '');
+  const layouts = abis.map((abi) => new AbiLayout(ir, abi));
+  const provenance = { header: basename(ir.file), version: headerVersion(ir.file, options.version), sha256: ir.sha256 };
+  const outDir = resolve(options.out, name);
+  const runtimeFrom = (subdir: string) => {
+    const fileDir = join(outDir, subdir);
+    const inside = !relative(PACKAGE_ROOT, fileDir).startsWith('..');
+    if (!inside) return 'vfio-uapi/runtime';
+    const rel = relative(fileDir, join(PACKAGE_ROOT, 'runtime')).split(sep).join('/');
+    return rel.startsWith('.') ? rel : `./${rel}`;
+  };
+  const files: FileSet = new Map();
+  const shapes = new Shapes(layouts);
+  const own = ownRecords(ir);
+  const originOf = (loc: { file: string; line: number }) => `${basename(loc.file)}:${loc.line}`;
+  const commentBefore = (line: number) => {
+    if (!options.withComments) return undefined;
+    const c = ir.comments.find((x) => x.endLine === line - 1 || x.endLine === line - 2);
+    return c ? c.text.replace(/^\/\*+|\*+\/$/g, '').split('\n').map((l) => ` * ${l.replace(/^\s*\*?\s?/, '').replace(/\*\//g, '*\\/')}`).join('\n').trimEnd() : undefined;
+  };
+
+  // Records: the same interfaces everywhere.
+  const flags = flagGroups(ir, layouts[0]!);
+  const interfaces = [...shapes.interfaces.values()].map((i) => ({
+    name: i.name, tag: i.decl.tag, cName: i.decl.name, origin: originOf(i.decl.loc), comment: commentBefore(i.decl.loc.line),
+    props: i.props.map((p) => ({ key: propertyKey(p.name), optional: p.optional, ts: p.ts, c: doc(p.c) })),
+  }));
+  const flagTypes = flags.map((g) => ({ name: `${typeName(g.record.name!)}${typeName(g.field)}Name`, field: `${g.record.tag} ${g.record.name}.${g.field}`, union: g.bits.map((b) => `'${b}'`).join(' | ') }));
+  files.set('types.ts', template('types')({ ...provenance, interfaces, flagTypes }));
+
+  // Codecs per ABI, grouped.
+  const codecTexts = layouts.map((layout) => {
+    const w = new CodecWriter(layout, layouts, shapes);
+    const codecs = own.map((r) => ({ fields: w.fieldTable(r), code: w.codec(r) }));
+    return { abi: layout.abi, codecs, helpers: w.helperFunctions() };
+  });
+  const codecGroups = groupByText(codecTexts.map((c) => ({ abi: c.abi, text: JSON.stringify([c.codecs, c.helpers]) })));
+  const interfaceNames = [...shapes.interfaces.values()].map((i) => i.name);
+  for (const g of codecGroups) {
+    const c = codecTexts.find((x) => x.abi === g.abis[0])!;
+    let text = template('codecs')({ ...provenance, runtime: runtimeFrom('codecs'), abiList: g.abis.map((a) => a.name).join(', '), endian: g.abis[0]!.endian, codecs: c.codecs, helpers: c.helpers });
+    text = text.replace("import type * as T from '../types.js';", interfaceNames.length ? `import type { ${interfaceNames.join(', ')} } from '../types.js';` : '');
+    files.set(`codecs/${g.name}.ts`, text);
+  }
+
+  // Constants per ABI, grouped.
+  const macroBody = new Map(ir.macros.map((m) => [m.name, m.body]));
+  const constantLists = layouts.map((l) => l.constants().values.filter((c) => isBindable(c.name)));
+  const constantEntries = (list: ConstantValue[]) => list.map((c) => {
+    const v = tsValue(c.value);
+    const expr = c.source === 'macro' ? doc(macroBody.get(c.name) ?? '') : `enumerator`;
+    const hex = c.value < 0n ? `-0x${(-c.value).toString(16)}` : `0x${c.value.toString(16)}`;
+    return { name: c.name, value: v.text, tsType: v.ts, expr, hex, ctype: c.type.name, origin: originOf(c.loc) };
+  });
+  const constantGroups = groupByText(layouts.map((l, i) => ({ abi: l.abi, text: JSON.stringify(constantEntries(constantLists[i]!)) })));
+  for (const g of constantGroups) {
+    files.set(`constants/${g.name}.ts`, template('constants')({ ...provenance, abiList: g.abis.map((a) => a.name).join(', '), constants: JSON.parse(g.text) }));
+  }
+
+  // One module per ABI.
+  for (const abi of abis) {
+    files.set(`abi/${abi.name}.ts`, template('abi')({
+      ...provenance, abi: abi.name,
+      codecs: codecGroups.find((g) => g.abis.includes(abi))!.name,
+      constants: constantGroups.find((g) => g.abis.includes(abi))!.name,
+    }));
+  }
+
+  // Index: the running ABI.
+  const constTypes = new Map<string, Set<string>>();
+  constantLists.forEach((list) => list.forEach((c) => {
+    if (!constTypes.has(c.name)) constTypes.set(c.name, new Set());
+    constTypes.get(c.name)!.add(tsValue(c.value).ts);
+  }));
+  const everywhere = [...constTypes.keys()].filter((n) => constantLists.every((l) => l.some((c) => c.name === n)));
+  const tsTypeOf = (n: string) => [...constTypes.get(n)!].sort().join(' | ');
+  const ioctls = ioctlSpecs(ir).filter((s) => everywhere.includes(s.name)).map((s) => {
+    const arg = s.arg.kind === 'struct' && !own.some((r) => r.name === (s.arg as { record: string }).record)
+      ? { kind: 'unknown', reason: `struct ${s.arg.record} is not defined by this header` } : s.arg;
+    return JSON.stringify({ name: s.name, fd: s.fd, arg }).replace(/"(\w+)":/g, '$1: ').replace(/,(?=\w+: )/g, ', ').replace(/"/g, "'");
+  });
+  const funcs = functionSpecs(ir, layouts).specs
+    .filter((f) => isBindable(f.macro.name) && !everywhere.includes(f.macro.name))
+    .filter((f) => [...new Set(f.macro.params)].every(isBindable))
+    .filter((f) => !/bigint/.test([...f.expr ? collectIds(f.expr) : []].filter((i) => constTypes.has(i)).map(tsTypeOf).join(' ')))
+    .map((f) => ({ name: f.macro.name, params: f.macro.params!.join(', '), typedParams: f.macro.params!.map((p) => `${p}: number`).join(', '), body: exprToTs(f.expr), origin: originOf(f.macro.loc) }));
+  const isNumber = (n: string) => everywhere.includes(n) && tsTypeOf(n) === 'number';
+  const flagSets = flags.map((g, i) => ({
+    name: g.field === 'flags' ? `${g.record.name}_flags` : `${g.record.name}_${g.field}_flags`, field: `${g.record.tag} ${g.record.name}.${g.field}`, typeName: flagTypes[i]!.name,
+    bits: g.bits.filter(isNumber), masks: g.masks.filter(isNumber),
+  })).filter((f) => f.bits.length > 0 && !everywhere.includes(f.name));
+  const capabilities = capabilitySpecs(ir, layouts[0]!).filter((c) => isNumber(c.id));
+  const index = template('index')({
+    ...provenance, runtime: runtimeFrom('.'),
+    abis: abis.map((a) => ({ name: a.name, ident: a.name })),
+    nodeAbis: abis.filter((a) => a.node).map((a) => ({ key: `${a.node!.arch}/${a.node!.endian}`, abi: a.name })),
+    constants: everywhere.map((n) => ({ name: n, tsType: tsTypeOf(n) })),
+    codecs: own.map((r) => ({ name: r.name, cName: `${r.tag} ${r.name}`, codecType: codecTypeOf(layouts[0]!, shapes, r) })),
+    flags: flagSets, functions: funcs, ioctls, capabilities,
+  });
+  files.set('index.ts', index);
+  return files;
+}
+
+function collectIds(e: import('../expr/ast.js').Expr): Set<string> {
+  const ids = new Set<string>();
+  const walk = (x: import('../expr/ast.js').Expr): void => {
+    if (x.k === 'ident') ids.add(x.name);
+    else if (x.k === 'unary') walk(x.e);
+    else if (x.k === 'binary') { walk(x.l); walk(x.r); }
+    else if (x.k === 'cond') { walk(x.c); walk(x.t); walk(x.f); }
+  };
+  walk(e);
+  return ids;
+}
+
+/** `Codec<T.X>` or `FlexCodec<T.X, E>` for a record. */
+function codecTypeOf(layout: AbiLayout, shapes: Shapes, r: import('../ir/types.js').RecordDecl): string {
+  const T = `T.${shapes.interfaceOf(r.id)}`;
+  const last = r.fields![r.fields!.length - 1];
+  if (last) {
+    const t = layout.resolve(last.type, last.loc);
+    if (t.kind === 'array' && t.length === null && last.name) {
+      const e = shapes.tsType(t, last.loc).replace(/\b([A-Z]\w*)(?=\[\])/g, (m) => (m === 'Uint8Array' ? m : `T.${m}`));
+      return `FlexCodec<${T}, ${e}>`;
+    }
+  }
+  return `Codec<${T}>`;
+}
+
+/** Paths that differ between `files` and what is in `outDir/<name>` (missing, changed, or extra). */
+export function diffFileSet(dir: string, files: FileSet): string[] {
+  const differ: string[] = [];
+  for (const [rel, text] of files) {
+    const p = join(dir, rel);
+    if (!existsSync(p) || readFileSync(p, 'utf8') !== text) differ.push(rel);
+  }
+  if (existsSync(dir)) {
+    const walk = (d: string): string[] => readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : [relative(dir, join(d, f)).split(sep).join('/')]));
+    for (const rel of walk(dir)) if (!files.has(rel)) differ.push(`${rel} (not generated any more)`);
+  }
+  return differ.sort();
+}
+
+/**
+ * Replaces `dir` with exactly `files`, atomically: everything is written to a
+ * sibling temp dir first, then swapped in with renames. On error nothing changes.
+ */
+export function writeFileSet(dir: string, files: FileSet): void {
+  const target = resolve(dir);
+  mkdirSync(dirname(target), { recursive: true });
+  const staging = `${target}.tmp-${process.pid}`;
+  const old = `${target}.old-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  try {
+    for (const [rel, text] of files) {
+      mkdirSync(dirname(join(staging, rel)), { recursive: true });
+      writeFileSync(join(staging, rel), text);
+    }
+    if (existsSync(target)) renameSync(target, old);
+    renameSync(staging, target);
+    rmSync(old, { recursive: true, force: true });
+  } catch (e) {
+    rmSync(staging, { recursive: true, force: true });
+    if (existsSync(old) && !existsSync(target)) renameSync(old, target);
+    throw e;
+  }
+}
+
+export type { HeaderIR };
