@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what vfio-uapi needs on a Debian 12 machine (as root), then the npm dependencies.
+# clang-14/19 cross-compile the headers for every ABI (the conformance oracle);
+# qemu-system-x86 and busybox-static boot Debian kernels for the live suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(clang-14 clang-19 qemu-system-x86 busybox-static xz-utils zstd cpio ca-certificates)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: npm ci" >&2
+npm ci --no-audit --no-fund --loglevel=error
