@@ -1,0 +1,331 @@
+/**
+ * Debian kernels for the VM harness: resolved from the `linux-image-amd64`
+ * metapackage of a suite with a private apt configuration (the system's
+ * sources, lists and package state are never touched), downloaded with
+ * `apt-get download`, unpacked with `dpkg-deb -x` into the cache.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { cacheRoot, exec, exists, publishDir, writeFileAtomic, type ProgressFn } from './util.js';
+
+/** Debian suites the harness boots; `newest` is sid (or trixie-backports if sid has no kernel). */
+export type Suite = 'bullseye' | 'bookworm' | 'trixie' | 'newest';
+
+/** All suites, oldest first. */
+export const SUITES: readonly Suite[] = ['bullseye', 'bookworm', 'trixie', 'newest'];
+
+/** An unpacked Debian kernel in the cache. */
+export interface Kernel {
+  /** The suite asked for. */
+  suite: Suite;
+  /** The Debian suite it came from (`sid`, `trixie-backports`, `bookworm`...). */
+  distSuite: string;
+  /** Kernel release, as `uname -r` prints it. */
+  version: string;
+  /** The image package `linux-image-amd64` depends on, and its version. */
+  package: string;
+  packageVersion: string;
+  /** Every package unpacked (image, and on newer kernels its split-out binary/modules/base). */
+  packages: string[];
+  /** Absolute path of the bzImage. */
+  vmlinuz: string;
+  /** Absolute path of `.../lib/modules/<version>`. */
+  modulesDir: string;
+}
+
+/** Options of {@link ensureKernel}. */
+export interface EnsureKernelOptions {
+  /** Re-resolve the suite's current kernel with apt even if one is cached (also `VFIO_UAPI_REFRESH_KERNELS=1`). */
+  refresh?: boolean;
+}
+
+const DIST_SUITES: Record<Suite, readonly string[]> = {
+  bullseye: ['bullseye'],
+  bookworm: ['bookworm'],
+  trixie: ['trixie'],
+  newest: ['sid', 'trixie-backports'],
+};
+
+const META_PACKAGE = 'linux-image-amd64';
+
+/** What is stored beside an unpacked kernel (paths relative to its directory). */
+interface KernelRecord {
+  distSuite: string;
+  version: string;
+  package: string;
+  packageVersion: string;
+  packages: string[];
+  vmlinuz: string;
+  modulesDir: string;
+}
+
+/**
+ * Makes sure the current kernel of `suite` is unpacked in the cache and
+ * returns where it is. A kernel already cached for the suite is reused without
+ * touching the network unless `opts.refresh` is set.
+ */
+export function ensureKernel(suite: Suite, onProgress?: ProgressFn, opts: EnsureKernelOptions = {}): Promise<Kernel> {
+  // One resolution per suite at a time in this process (apt locks its lists directory).
+  const key = `${suite}${opts.refresh ? ':refresh' : ''}`;
+  let pending = inflight.get(key);
+  if (!pending) {
+    pending = ensureKernelNow(suite, onProgress, opts).finally(() => inflight.delete(key));
+    inflight.set(key, pending);
+  }
+  return pending;
+}
+
+const inflight = new Map<string, Promise<Kernel>>();
+
+async function ensureKernelNow(suite: Suite, onProgress: ProgressFn | undefined, opts: EnsureKernelOptions): Promise<Kernel> {
+  if (!(suite in DIST_SUITES)) throw new Error(`unknown suite ${JSON.stringify(suite)} (expected one of ${SUITES.join(', ')})`);
+  const progress = onProgress ?? (() => {});
+  const kernelsDir = path.join(cacheRoot(), 'kernels');
+  const pointer = path.join(kernelsDir, `${suite}.json`);
+  const refresh = opts.refresh || process.env.VFIO_UAPI_REFRESH_KERNELS === '1';
+
+  if (!refresh) {
+    const cached = await readPointer(kernelsDir, pointer, suite);
+    if (cached) return cached;
+  }
+
+  const resolved = await resolveKernelPackages(suite, progress);
+  const dirName = `${resolved.image.name}_${resolved.image.version}`.replace(/[^A-Za-z0-9.+_-]/g, '_');
+  const dir = path.join(kernelsDir, dirName);
+  if (!(await exists(path.join(dir, 'kernel.json')))) {
+    const names = resolved.packages.map((p) => `${p.name}=${p.version}`);
+    progress(`downloading ${resolved.image.name} ${resolved.image.version} (${resolved.distSuite})`);
+    await publishDir(dir, async (tmp) => {
+      const debs = path.join(tmp, 'debs');
+      await fs.mkdir(debs);
+      await exec('apt-get', [...aptOptions(resolved.aptDir), '-q', 'download', ...names], {
+        cwd: debs,
+        env: aptEnv(),
+        what: `apt-get download ${names.join(' ')}`,
+      });
+      progress(`unpacking ${resolved.image.name}`);
+      const root = path.join(tmp, 'root');
+      for (const deb of (await fs.readdir(debs)).filter((f) => f.endsWith('.deb'))) {
+        await exec('dpkg-deb', ['-x', path.join(debs, deb), root], { what: `dpkg-deb -x ${deb}` });
+      }
+      await fs.rm(debs, { recursive: true, force: true });
+      await fs.rm(path.join(root, 'usr', 'share'), { recursive: true, force: true });
+      const layout = await locateKernel(root);
+      const record: KernelRecord = {
+        distSuite: resolved.distSuite,
+        version: layout.version,
+        package: resolved.image.name,
+        packageVersion: resolved.image.version,
+        packages: resolved.packages.map((p) => p.name),
+        vmlinuz: path.relative(tmp, layout.vmlinuz),
+        modulesDir: path.relative(tmp, layout.modulesDir),
+      };
+      await fs.writeFile(path.join(tmp, 'kernel.json'), JSON.stringify(record, null, 2) + '\n');
+    });
+  }
+  await writeFileAtomic(pointer, JSON.stringify({ dir: dirName }) + '\n');
+  const kernel = await readPointer(kernelsDir, pointer, suite);
+  if (!kernel) throw new Error(`kernel for ${suite} was unpacked into ${dir} but cannot be read back`);
+  return kernel;
+}
+
+async function readPointer(kernelsDir: string, pointer: string, suite: Suite): Promise<Kernel | undefined> {
+  try {
+    const { dir } = JSON.parse(await fs.readFile(pointer, 'utf8')) as { dir: string };
+    const base = path.join(kernelsDir, dir);
+    const rec = JSON.parse(await fs.readFile(path.join(base, 'kernel.json'), 'utf8')) as KernelRecord;
+    const kernel: Kernel = {
+      suite,
+      distSuite: rec.distSuite,
+      version: rec.version,
+      package: rec.package,
+      packageVersion: rec.packageVersion,
+      packages: rec.packages,
+      vmlinuz: path.join(base, rec.vmlinuz),
+      modulesDir: path.join(base, rec.modulesDir),
+    };
+    if (!(await exists(kernel.vmlinuz)) || !(await exists(kernel.modulesDir))) return undefined;
+    return kernel;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Finds `lib/modules/<version>` and the bzImage in an unpacked kernel (old `/lib` + `/boot` or merged `/usr/lib/modules` layout). */
+async function locateKernel(root: string): Promise<{ version: string; vmlinuz: string; modulesDir: string }> {
+  const found: { version: string; modulesDir: string }[] = [];
+  for (const base of [path.join(root, 'usr', 'lib', 'modules'), path.join(root, 'lib', 'modules')]) {
+    for (const v of await fs.readdir(base).catch(() => [] as string[])) {
+      if (await exists(path.join(base, v, 'kernel'))) found.push({ version: v, modulesDir: path.join(base, v) });
+    }
+  }
+  if (found.length !== 1) {
+    throw new Error(`expected one lib/modules/<version>/kernel in the unpacked kernel, found ${found.length}: ${found.map((f) => f.version).join(', ')}`);
+  }
+  const { version, modulesDir } = found[0];
+  for (const cand of [path.join(root, 'boot', `vmlinuz-${version}`), path.join(modulesDir, 'vmlinuz'), path.join(root, 'boot', 'vmlinuz')]) {
+    if (await exists(cand)) return { version, vmlinuz: cand, modulesDir };
+  }
+  throw new Error(`no vmlinuz for ${version} in the unpacked kernel (looked in boot/ and ${path.relative(root, modulesDir)})`);
+}
+
+// ---------------------------------------------------------------------------
+// Private apt configuration
+
+interface PackageRef {
+  name: string;
+  version: string;
+}
+
+interface ResolvedKernel {
+  distSuite: string;
+  aptDir: string;
+  image: PackageRef;
+  packages: PackageRef[];
+}
+
+/** apt options that replace every piece of system state apt would read or write. */
+function aptOptions(aptDir: string): string[] {
+  const o = (kv: string) => ['-o', kv];
+  return [
+    ...o(`Dir::Etc::SourceList=${path.join(aptDir, 'debian.sources')}`),
+    ...o('Dir::Etc::SourceParts=/dev/null'),
+    ...o('Dir::Etc::Preferences=/dev/null'),
+    ...o('Dir::Etc::PreferencesParts=/dev/null'),
+    ...o(`Dir::State::Lists=${path.join(aptDir, 'lists')}`),
+    ...o('Dir::State::status=/dev/null'),
+    ...o(`Dir::Cache=${path.join(aptDir, 'cache')}`),
+    ...o('Acquire::Languages=none'),
+    ...o('APT::Sandbox::User=root'),
+  ];
+}
+
+function aptEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' };
+}
+
+/** The mirror and keyring of the system's Debian archive entry (not its suites). */
+async function systemArchive(): Promise<{ uris: string; signedBy?: string }> {
+  const fallback = { uris: 'http://deb.debian.org/debian', signedBy: '/usr/share/keyrings/debian-archive-keyring.gpg' };
+  const text = await fs.readFile('/etc/apt/sources.list.d/debian.sources', 'utf8').catch(() => undefined);
+  if (text) {
+    for (const stanza of text.split(/\n\s*\n/).map(parseStanza)) {
+      const uris = stanza.get('uris');
+      const suites = stanza.get('suites') ?? '';
+      if (!uris || !/\bdeb\b/.test(stanza.get('types') ?? '') || /-security\b/.test(suites) || /security/.test(uris)) continue;
+      return { uris, signedBy: stanza.get('signed-by') };
+    }
+  }
+  const list = await fs.readFile('/etc/apt/sources.list', 'utf8').catch(() => '');
+  for (const line of list.split('\n')) {
+    const m = /^\s*deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)/.exec(line);
+    if (!m || /security/.test(m[2]) || /-security$/.test(m[3])) continue;
+    const signedBy = /signed-by=(\S+)/.exec(m[1] ?? '')?.[1];
+    return { uris: m[2], signedBy };
+  }
+  return fallback;
+}
+
+/** Parses one deb822 stanza (keys lower-cased, continuation lines joined with newlines). */
+function parseStanza(text: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  let key: string | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    if (/^\s/.test(line) && key) {
+      fields.set(key, `${fields.get(key)}\n${line.trim()}`);
+      continue;
+    }
+    const m = /^([^:\s]+):\s*(.*)$/.exec(line);
+    if (m) {
+      key = m[1].toLowerCase();
+      fields.set(key, m[2].trim());
+    }
+  }
+  return fields;
+}
+
+/** Runs `apt-get update` with the private configuration of `distSuite`. */
+async function aptUpdate(distSuite: string, progress: ProgressFn): Promise<string> {
+  const aptDir = path.join(cacheRoot(), 'apt', distSuite);
+  await fs.mkdir(path.join(aptDir, 'lists', 'partial'), { recursive: true });
+  await fs.mkdir(path.join(aptDir, 'cache', 'archives', 'partial'), { recursive: true });
+  const archive = await systemArchive();
+  const sources = [
+    'Types: deb',
+    `URIs: ${archive.uris}`,
+    `Suites: ${distSuite}`,
+    'Components: main',
+    ...(archive.signedBy ? [`Signed-By: ${archive.signedBy}`] : []),
+    '',
+  ].join('\n');
+  await writeFileAtomic(path.join(aptDir, 'debian.sources'), sources);
+  progress(`apt-get update (${distSuite}, private lists)`);
+  await exec('apt-get', [...aptOptions(aptDir), '-q', 'update'], { env: aptEnv(), what: `apt-get update for ${distSuite}` });
+  return aptDir;
+}
+
+/** The stanza of `name` at `version` (or apt's candidate), or undefined if the suite lacks it. */
+async function showPackage(aptDir: string, name: string, version?: string): Promise<Map<string, string> | undefined> {
+  if (!version) {
+    const policy = await exec('apt-cache', [...aptOptions(aptDir), 'policy', name], { env: aptEnv(), what: `apt-cache policy ${name}` });
+    const cand = /Candidate:\s*(\S+)/.exec(policy.stdout)?.[1];
+    if (!cand || cand === '(none)') return undefined;
+    version = cand;
+  }
+  const shown = await exec('apt-cache', [...aptOptions(aptDir), 'show', `${name}=${version}`], {
+    env: aptEnv(),
+    what: `apt-cache show ${name}=${version}`,
+  }).catch(() => undefined);
+  if (!shown) return undefined;
+  const stanza = parseStanza(shown.stdout.split(/\n\s*\n/)[0]);
+  return stanza.get('package') === name ? stanza : undefined;
+}
+
+/** True for packages built from the kernel's own sources (`linux`, `linux-signed-*`). */
+function isKernelSource(stanza: Map<string, string>): boolean {
+  const source = (stanza.get('source') ?? stanza.get('package') ?? '').split(/\s/)[0];
+  return /^linux(-signed-[a-z0-9-]+)?$/.test(source);
+}
+
+/**
+ * Follows `linux-image-amd64`'s dependencies through the packages built from
+ * the kernel sources (image, and on newer kernels linux-binary-*,
+ * linux-modules-*, linux-base-*), skipping tools such as kmod or initramfs-tools.
+ */
+async function resolveKernelPackages(suite: Suite, progress: ProgressFn): Promise<ResolvedKernel> {
+  const tried: string[] = [];
+  for (const distSuite of DIST_SUITES[suite]) {
+    const aptDir = await aptUpdate(distSuite, progress);
+    const meta = await showPackage(aptDir, META_PACKAGE);
+    if (!meta) {
+      tried.push(distSuite);
+      continue;
+    }
+    const packages: PackageRef[] = [];
+    const seen = new Set<string>([META_PACKAGE]);
+    const queue: Map<string, string>[] = [meta];
+    let image: PackageRef | undefined;
+    while (queue.length > 0) {
+      const stanza = queue.shift()!;
+      for (const group of (stanza.get('depends') ?? '').split(',')) {
+        for (const alt of group.split('|')) {
+          const m = /^\s*([a-z0-9][a-z0-9.+-]*)(?::\S+)?\s*(?:\(\s*(=|>=|<=|>>|<<)\s*([^)\s]+)\s*\))?/.exec(alt);
+          if (!m || seen.has(m[1])) continue;
+          seen.add(m[1]);
+          const dep = await showPackage(aptDir, m[1], m[2] === '=' ? m[3] : undefined);
+          if (!dep || !isKernelSource(dep)) continue;
+          const ref = { name: m[1], version: dep.get('version')! };
+          packages.push(ref);
+          if (!image && stanza === meta && /^linux-image-/.test(ref.name)) image = ref;
+          queue.push(dep);
+          break;
+        }
+      }
+    }
+    if (!image) throw new Error(`${META_PACKAGE} in ${distSuite} does not depend on a linux-image-* package (Depends: ${meta.get('depends')})`);
+    progress(`${suite}: ${META_PACKAGE} ${meta.get('version')} -> ${packages.map((p) => p.name).join(', ')}`);
+    return { distSuite, aptDir, image, packages };
+  }
+  throw new Error(`no ${META_PACKAGE} in ${tried.join(' or ')} (checked with apt-cache policy after a private apt-get update)`);
+}
