@@ -12,16 +12,17 @@ export function viewOf(bytes: Uint8Array, offset: number, size: number, cName: s
   return new DataView(bytes.buffer, bytes.byteOffset + offset, size);
 }
 
-function bad(path: string, value: unknown, what: string): never {
+/** Throws a TypeError when `value` is not of the JS type `expected`, else a RangeError (a value out of range). */
+function bad(path: string, value: unknown, what: string, expected: 'number' | 'bigint' | 'object'): never {
   const shown = typeof value === 'bigint' ? `${value}n` : typeof value === 'string' ? JSON.stringify(value) : String(value);
-  const E = typeof value === 'number' || typeof value === 'bigint' ? RangeError : TypeError;
-  throw new E(`${path}: ${shown} is not ${what}`);
+  const wrongType = expected === 'object' ? typeof value !== 'object' || value === null : typeof value !== expected;
+  throw new (wrongType ? TypeError : RangeError)(`${path}: ${shown} is not ${what}`);
 }
 
 /** Checks an integer of at most 32 bits; `undefined` encodes as 0. */
 export function int(value: number | undefined, min: number, max: number, path: string): number {
   if (value === undefined) return 0;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) bad(path, value, `an integer in [${min}, ${max}]`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) bad(path, value, `an integer in [${min}, ${max}]`, 'number');
   return value;
 }
 
@@ -32,21 +33,21 @@ const I64_MAX = 0x7fff_ffff_ffff_ffffn;
 /** Checks an unsigned 64-bit integer (a bigint); `undefined` encodes as 0. */
 export function u64(value: bigint | undefined, path: string): bigint {
   if (value === undefined) return 0n;
-  if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) bad(path, value, 'a bigint in [0, 2^64-1]');
+  if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) bad(path, value, 'a bigint in [0, 2^64-1]', 'bigint');
   return value;
 }
 
 /** Checks a signed 64-bit integer (a bigint); `undefined` encodes as 0. */
 export function s64(value: bigint | undefined, path: string): bigint {
   if (value === undefined) return 0n;
-  if (typeof value !== 'bigint' || value < I64_MIN || value > I64_MAX) bad(path, value, 'a bigint in [-2^63, 2^63-1]');
+  if (typeof value !== 'bigint' || value < I64_MIN || value > I64_MAX) bad(path, value, 'a bigint in [-2^63, 2^63-1]', 'bigint');
   return value;
 }
 
 /** Checks an array-like value of at most `length` elements (a missing value is all zero). */
 export function list<T>(value: ArrayLike<T> | undefined, length: number, path: string): ArrayLike<T> {
   if (value === undefined) return [];
-  if (typeof value !== 'object' || value === null || typeof value.length !== 'number') bad(path, value, 'an array');
+  if (typeof value !== 'object' || value === null || typeof value.length !== 'number') bad(path, value, 'an array', 'object');
   if (value.length > length) throw new RangeError(`${path}: ${value.length} elements given, it holds ${length}`);
   return value;
 }
@@ -63,7 +64,7 @@ export function getBits(view: DataView, offset: number, size: number, bit: numbe
 /** Writes a bit-field (see {@link getBits}), leaving the other bits of the unit as they are. */
 export function setBits(view: DataView, offset: number, size: number, bit: number, width: number, littleEndian: boolean, value: number, path: string): void {
   const min = -(2 ** (width - 1));
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value >= 2 ** width) bad(path, value, `a ${width}-bit integer`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value >= 2 ** width) bad(path, value, `a ${width}-bit integer`, 'number');
   let unit = 0n;
   for (let i = 0; i < size; i++) unit = (unit << 8n) | BigInt(view.getUint8(offset + (littleEndian ? size - 1 - i : i)));
   const shift = BigInt(littleEndian ? bit : size * 8 - bit - width);
@@ -116,20 +117,20 @@ export function flagSet<Name extends string>(field: string, bits: Record<Name, n
 /** Checks an integer given as a bigint (a 32-bit `long` or pointer on a 32-bit ABI). */
 export function big(value: bigint | undefined, min: bigint, max: bigint, path: string): bigint {
   if (value === undefined) return 0n;
-  if (typeof value !== 'bigint' || value < min || value > max) bad(path, value, `a bigint in [${min}, ${max}]`);
+  if (typeof value !== 'bigint' || value < min || value > max) bad(path, value, `a bigint in [${min}, ${max}]`, 'bigint');
   return value;
 }
 
 /** Checks a floating-point number. */
 export function num(value: number | undefined, path: string): number {
   if (value === undefined) return 0;
-  if (typeof value !== 'number') bad(path, value, 'a number');
+  if (typeof value !== 'number') bad(path, value, 'a number', 'number');
   return value;
 }
 
 /** Checks a nested record value (an object). */
 export function obj<T extends object>(value: T | undefined, path: string): Partial<T> {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null) bad(path, value, 'an object');
+  if (typeof value !== 'object' || value === null) bad(path, value, 'an object', 'object');
   return value;
 }

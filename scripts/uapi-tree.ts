@@ -116,6 +116,54 @@ async function ensureTree(cacheDir: string, opts: UapiTreeOptions): Promise<stri
   return include;
 }
 
+/** Options of {@link fetchSuiteUapiTree}. */
+export interface SuiteTreeOptions {
+  /** Debian suite (`sid`, `trixie`, `trixie-backports`, ...). */
+  suite: string;
+  /** Cache directory; default `$VFIO_UAPI_CACHE`, else `~/.cache/vfio-uapi`. */
+  cacheDir?: string;
+  /** Progress messages (default: silent). */
+  log?: (message: string) => void;
+}
+
+/** Where {@link fetchSuiteUapiTree} keeps each version's tree: `<cache>/linux-libc-dev.d/<version>/`. */
+export const SUITE_TREES_DIR = 'linux-libc-dev.d';
+
+/**
+ * Downloads the suite's current `linux-libc-dev` (always asking the mirror,
+ * with the same private apt configuration as {@link ensureUapiTree}) and
+ * returns its include root and package version. Each version is unpacked once
+ * into `<cache>/linux-libc-dev.d/<version>/` and kept, so older versions'
+ * headers stay available; the tree of {@link ensureUapiTree} is not touched.
+ * @throws Error naming the failing apt/dpkg command and its output.
+ */
+export async function fetchSuiteUapiTree(opts: SuiteTreeOptions): Promise<{ include: string; version: string }> {
+  const log = opts.log ?? (() => {});
+  const cacheDir = path.resolve(opts.cacheDir ?? defaultCacheDir());
+  await mkdir(path.join(cacheDir, SUITE_TREES_DIR), { recursive: true });
+  const deb = await downloadPackage(cacheDir, opts.suite, log);
+  try {
+    const version = (await run('dpkg-deb', ['-f', deb.file, 'Version'])).trim();
+    const treeDir = path.join(cacheDir, SUITE_TREES_DIR, version.replace(/[^\w.+~-]/g, '_'));
+    const include = path.join(treeDir, 'usr', 'include');
+    if (existsSync(path.join(include, 'linux', 'types.h'))) return { include, version };
+    const staging = await mkdtemp(path.join(cacheDir, SUITE_TREES_DIR, '.unpack-'));
+    try {
+      log(`unpacking ${PACKAGE} ${version}`);
+      await run('dpkg', ['-x', deb.file, staging]);
+      await writeFile(path.join(staging, 'VERSION'), `${version}\n`);
+      await chmod(staging, 0o755);
+      await rm(treeDir, { recursive: true, force: true });
+      await rename(staging, treeDir);
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+    return { include, version };
+  } finally {
+    await rm(deb.tmpDir, { recursive: true, force: true });
+  }
+}
+
 /** The mirror URI and keyring of the system's main Debian archive (deb822 sources), with defaults. */
 async function systemMirror(): Promise<{ uris: string; signedBy: string }> {
   let text = '';

@@ -3,7 +3,7 @@
  * standard's rules (and double-checked against clang by the oracle test).
  */
 import { describe, expect, it } from 'vitest';
-import { constantsOf, parseText, writeHeaders } from './helpers.js';
+import { constantsOf, layoutOf, parseText, writeHeaders } from './helpers.js';
 import { parseHeader } from '../generator/parse/parse.js';
 import { layoutJson } from '../generator/layout/json.js';
 import { abiByName } from '../generator/abi/abis.js';
@@ -169,5 +169,33 @@ struct s {
     expect(Object.keys(json.records)).toEqual(['struct outer']);
     expect(json.records['struct outer']?.fields).toEqual({ hdr: 0, 'hdr.id': 0, 'hdr.version': 2, 'hdr.next': 4, x: 8 });
     expect(json.constants).toEqual({});
+  });
+});
+
+describe('ABI-dependent conditionals', () => {
+  const header = `
+#include <linux/types.h>
+#if __BITS_PER_LONG == 64
+#define TIMEOUT_IOCTL 0x060f
+#else
+#define TIMEOUT_IOCTL _IOW(0x6, 0xf, __s64[2])
+#endif
+#if defined(__x86_64__) || defined(__aarch64__)
+struct regs { __u64 r[2]; };
+#else
+struct regs { __u32 r[2]; };
+#endif
+`;
+  it('a header that tests __BITS_PER_LONG or arch macros is preprocessed per ABI', () => {
+    expect(parseText(header).abiSensitive).toBe(true);
+    expect(parseText('#define PLAIN 1').abiSensitive).toBe(false);
+    expect(constantsOf(header, 'x86_64').get('TIMEOUT_IOCTL')?.value).toBe(0x060fn);
+    // i386: _IOW(0x6, 0xf, __s64[2]) = write<<30 | 16<<16 | 0x06<<8 | 0x0f
+    expect(constantsOf(header, 'i386').get('TIMEOUT_IOCTL')?.value).toBe((1n << 30n) | (16n << 16n) | 0x060fn);
+    expect(layoutOf(header, 'aarch64').records['struct regs']?.size).toBe(16);
+    expect(layoutOf(header, 'arm').records['struct regs']?.size).toBe(8);
+  });
+  it('refuses to lay an ABI-dependent IR out for another ABI', () => {
+    expect(() => layoutJson(parseText(header), abiByName('x86_64'))).toThrow(/depends on the ABI/);
   });
 });

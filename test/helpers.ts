@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync, existsSync, readdirSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll } from 'vitest';
-import { parseHeader } from '../generator/parse/parse.js';
+import { parseHeader, parseHeaderForAbis } from '../generator/parse/parse.js';
 import { abiByName } from '../generator/abi/abis.js';
 import { AbiLayout } from '../generator/layout/layout.js';
 import { layoutJson } from '../generator/layout/json.js';
@@ -26,12 +26,14 @@ export function parseText(text: string) {
 
 /** The layout JSON of a header given as text, on `abi`. */
 export function layoutOf(text: string, abi = 'x86_64') {
-  return layoutJson(parseText(text), abiByName(abi));
+  const a = abiByName(abi);
+  return layoutJson(parseHeaderForAbis(writeHeaders({ 'test.h': text }), [a]).get(abi)!, a);
 }
 
 /** The evaluated constants of a header given as text, as bigints. */
 export function constantsOf(text: string, abi = 'x86_64'): Map<string, { value: bigint; type: string }> {
-  const layout = new AbiLayout(parseText(text), abiByName(abi));
+  const a = abiByName(abi);
+  const layout = new AbiLayout(parseHeaderForAbis(writeHeaders({ 'test.h': text }), [a]).get(abi)!, a);
   return new Map(layout.constants().values.map((c) => [c.name, { value: c.value, type: c.type.name }]));
 }
 

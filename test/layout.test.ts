@@ -86,6 +86,23 @@ struct e { enum small s; enum wide w; };`);
   });
   it('bit-fields share storage units and are not given byte paths', () => {
     const j = layoutOf('struct b { __u32 a:3, b:7; __u8 c; __u32 d:30; __u32 e:4; };');
-    expect(j.records['struct b']).toEqual({ size: 12, align: 4, fields: { c: 2 } });
+    expect(j.records['struct b']).toEqual({ size: 12, align: 4, fields: { c: 2 }, bitfields: ['a', 'b', 'd', 'e'] });
+  });
+});
+
+describe('#pragma pack', () => {
+  it('caps member alignment from the pragma on, and pop restores it', () => {
+    const j = layoutOf(`
+#pragma pack(push, 2)
+struct p2 { __u8 a; __u32 b; __u64 c; };
+#pragma pack(pop)
+struct natural { __u8 a; __u32 b; };
+#pragma pack(1)
+struct p1 { __u8 a; __u16 b; __u32 c:24; __u32 d:8; };
+#pragma pack()
+`);
+    expect(j.records['struct p2']).toEqual({ size: 14, align: 2, fields: { a: 0, b: 2, c: 6 } });
+    expect(j.records['struct natural']).toEqual({ size: 8, align: 4, fields: { a: 0, b: 4 } });
+    expect(j.records['struct p1']).toEqual({ size: 7, align: 1, fields: { a: 0, b: 1 }, bitfields: ['c', 'd'] });
   });
 });

@@ -1,6 +1,6 @@
 /** `vfio-uapi layout`: a header's layout on one ABI, as a table or JSON. */
 import { abiByName } from '../../generator/abi/abis.js';
-import { parseHeader } from '../../generator/parse/parse.js';
+import { parseHeaderForAbis } from '../../generator/parse/parse.js';
 import { layoutJson } from '../../generator/layout/json.js';
 import { layoutTable } from '../../generator/layout/table.js';
 import { CliError } from './common.js';
@@ -21,7 +21,7 @@ export function layoutCommand(options: LayoutOptions): void {
   } catch (e) {
     throw new CliError((e as Error).message);
   }
-  const ir = parseHeader(options.header, { includeDirs: options.include });
+  const ir = parseHeaderForAbis(options.header, [abi], { includeDirs: options.include }).get(abi.name)!;
   const text = options.json ? JSON.stringify(layoutJson(ir, abi, options.header), null, 2) + '\n' : layoutTable(ir, abi);
   process.stdout.write(text);
 }

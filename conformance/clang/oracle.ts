@@ -254,8 +254,14 @@ class HeaderContext {
 // ---------------------------------------------------------------------------
 // Generated C
 
+/**
+ * The header, after the four headers vfio-uapi reads implicitly (README: a header that uses
+ * `_IO*` or `__u32` without including `<linux/ioctl.h>` or `<linux/types.h>` still works), so
+ * that clang judges the header in the same setting as the generator.
+ */
 function includeLine(header: string): string {
-  return `#include ${JSON.stringify(header)}\n`;
+  const implicit = ['linux/types.h', 'linux/ioctl.h', 'linux/stddef.h', 'linux/const.h'].map((h) => `#include <${h}>\n`).join('');
+  return `${implicit}#include ${JSON.stringify(header)}\n`;
 }
 
 /** The ICE check: an array size must be an integer constant expression (GNU folding is made an error). */
@@ -278,7 +284,7 @@ function recordLine(r: RecordNames, i: number): string {
 
 /** A C file: the header, then one line per name (line numbers recorded), then `tail`. */
 function checkSource(header: string, names: readonly string[], line: (n: string, i: number) => string, tail: readonly string[] = []) {
-  const lines = [includeLine(header).trimEnd(), '#pragma clang diagnostic error "-Wgnu-folding-constant"'];
+  const lines = [...includeLine(header).trimEnd().split('\n'), '#pragma clang diagnostic error "-Wgnu-folding-constant"'];
   const lineOf = new Map<number, string>();
   names.forEach((n, i) => {
     lines.push(line(n, i));
@@ -365,13 +371,19 @@ interface AstNode {
  */
 function readAst(root: AstNode, file: string): { records: RecordNames[]; enumConstants: string[] } {
   const fileOf = new Map<AstNode, string>();
+  /** `file:line:col` of each declaration's location (line, like file, is elided when unchanged). */
+  const placeOf = new Map<AstNode, string>();
   let current = '';
+  let currentLine = 0;
+  let currentCol = 0;
   const scan = (v: unknown): void => {
     if (Array.isArray(v)) {
       v.forEach(scan);
     } else if (v && typeof v === 'object') {
       const o = v as Record<string, unknown>;
       if (typeof o.offset === 'number' && typeof o.file === 'string') current = o.file;
+      if (typeof o.offset === 'number' && typeof o.line === 'number') currentLine = o.line;
+      if (typeof o.offset === 'number' && typeof o.col === 'number') currentCol = o.col;
       for (const k of Object.keys(o)) if (k !== 'includedFrom') scan(o[k]);
     }
   };
@@ -381,7 +393,10 @@ function readAst(root: AstNode, file: string): { records: RecordNames[]; enumCon
         for (const child of node.inner ?? []) walk(child);
       } else {
         scan(node[key]);
-        if (key === 'loc') fileOf.set(node, current);
+        if (key === 'loc') {
+          fileOf.set(node, current);
+          placeOf.set(node, `${current}:${currentLine}:${currentCol}`);
+        }
       }
     }
   };
@@ -391,6 +406,8 @@ function readAst(root: AstNode, file: string): { records: RecordNames[]; enumCon
   const own: AstNode[] = [];
   const enumConstants: string[] = [];
   const collect = (node: AstNode): void => {
+    // Unnamed records are named by clang's types as `(unnamed struct at FILE:LINE:COL)`.
+    if (node.kind === 'RecordDecl' && node.completeDefinition && !node.name) tags.set(`unnamed ${placeOf.get(node)}`, node);
     if (node.kind === 'RecordDecl' && node.completeDefinition && node.name) {
       const key = `${node.tagUsed} ${node.name}`;
       tags.set(key, node);
@@ -456,6 +473,9 @@ function recordOfType(type: AstType | undefined, lastUnnamed: AstNode | undefine
     return def;
   }
   if (/^(?:\w+::)*\((?:unnamed|anonymous)\b.*\)$/.test(rest)) {
+    const at = /\((?:unnamed|anonymous) (?:struct|union) at (.+)\)$/.exec(rest);
+    const byPlace = at ? tags.get(`unnamed ${at[1]}`) : undefined;
+    if (byPlace) return byPlace;
     if (!lastUnnamed) throw new Error(`cannot tell which unnamed record '${t}' is`);
     return lastUnnamed;
   }

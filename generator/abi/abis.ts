@@ -51,6 +51,8 @@ export interface Abi {
   readonly node?: { readonly arch: string; readonly endian: 'LE' | 'BE' };
   /** Oldest clang major version that targets this ABI (most need 14). */
   readonly minClang: number;
+  /** The compiler's architecture macros for this ABI (`__x86_64__`, ...), for `#if`s that test them. */
+  readonly archMacros: readonly string[];
 }
 
 const GENERIC_IOC: IocLayout = { nrBits: 8, typeBits: 8, sizeBits: 14, dirBits: 2, none: 0, read: 2, write: 1 };
@@ -77,34 +79,63 @@ function scalars(model: 'LP64' | 'ILP32', overrides: Partial<Record<ScalarName, 
 /** Every supported ABI, in the order reports list them. */
 export const ABIS: readonly Abi[] = [
   { name: 'x86_64', endian: 'little', charSigned: true, scalars: scalars('LP64'), maxAlign: 16, ioc: GENERIC_IOC,
-    clangTarget: 'x86_64-linux-gnu', debianTriplet: 'x86_64-linux-gnu', node: { arch: 'x64', endian: 'LE' }, minClang: 14 },
+    clangTarget: 'x86_64-linux-gnu', debianTriplet: 'x86_64-linux-gnu', node: { arch: 'x64', endian: 'LE' }, minClang: 14 , archMacros: ['__x86_64__', '__x86_64', '__amd64__', '__amd64'] },
   { name: 'i386', endian: 'little', charSigned: true,
     scalars: scalars('ILP32', { 'long long': { size: 8, align: 4 }, double: { size: 8, align: 4 }, 'long double': { size: 12, align: 4 } }),
-    maxAlign: 16, ioc: GENERIC_IOC, clangTarget: 'i386-linux-gnu', debianTriplet: 'i386-linux-gnu', node: { arch: 'ia32', endian: 'LE' }, minClang: 14 },
+    maxAlign: 16, ioc: GENERIC_IOC, clangTarget: 'i386-linux-gnu', debianTriplet: 'i386-linux-gnu', node: { arch: 'ia32', endian: 'LE' }, minClang: 14 , archMacros: ['__i386__', '__i386', 'i386', '__i686__'] },
   { name: 'aarch64', endian: 'little', charSigned: false, scalars: scalars('LP64'), maxAlign: 16, ioc: GENERIC_IOC,
-    clangTarget: 'aarch64-linux-gnu', debianTriplet: 'aarch64-linux-gnu', node: { arch: 'arm64', endian: 'LE' }, minClang: 14 },
+    clangTarget: 'aarch64-linux-gnu', debianTriplet: 'aarch64-linux-gnu', node: { arch: 'arm64', endian: 'LE' }, minClang: 14 , archMacros: ['__aarch64__'] },
   { name: 'arm', endian: 'little', charSigned: false, scalars: scalars('ILP32', { 'long double': { size: 8, align: 8 } }), maxAlign: 8,
-    ioc: GENERIC_IOC, clangTarget: 'armv7a-linux-gnueabihf', debianTriplet: 'arm-linux-gnueabihf', node: { arch: 'arm', endian: 'LE' }, minClang: 14 },
+    ioc: GENERIC_IOC, clangTarget: 'armv7a-linux-gnueabihf', debianTriplet: 'arm-linux-gnueabihf', node: { arch: 'arm', endian: 'LE' }, minClang: 14 , archMacros: ['__arm__', '__ARM_EABI__', '__ARMEL__'] },
   { name: 'ppc64le', endian: 'little', charSigned: false, scalars: scalars('LP64'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
-    clangTarget: 'powerpc64le-linux-gnu', debianTriplet: 'powerpc64le-linux-gnu', node: { arch: 'ppc64', endian: 'LE' }, minClang: 14 },
+    clangTarget: 'powerpc64le-linux-gnu', debianTriplet: 'powerpc64le-linux-gnu', node: { arch: 'ppc64', endian: 'LE' }, minClang: 14 , archMacros: ['__powerpc__', '__powerpc64__', '__PPC__', '__PPC64__', '__ppc64__'] },
   { name: 'ppc64', endian: 'big', charSigned: false, scalars: scalars('LP64'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
-    clangTarget: 'powerpc64-linux-gnu', debianTriplet: 'powerpc64-linux-gnu', node: { arch: 'ppc64', endian: 'BE' }, minClang: 14 },
+    clangTarget: 'powerpc64-linux-gnu', debianTriplet: 'powerpc64-linux-gnu', node: { arch: 'ppc64', endian: 'BE' }, minClang: 14 , archMacros: ['__powerpc__', '__powerpc64__', '__PPC__', '__PPC64__', '__ppc64__'] },
   { name: 'ppc', endian: 'big', charSigned: false, scalars: scalars('ILP32'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
-    clangTarget: 'powerpc-linux-gnu', debianTriplet: 'powerpc-linux-gnu', node: { arch: 'ppc', endian: 'BE' }, minClang: 14 },
+    clangTarget: 'powerpc-linux-gnu', debianTriplet: 'powerpc-linux-gnu', node: { arch: 'ppc', endian: 'BE' }, minClang: 14 , archMacros: ['__powerpc__', '__PPC__', '__ppc__'] },
   { name: 's390x', endian: 'big', charSigned: false, scalars: scalars('LP64', { 'long double': { size: 16, align: 8 } }), maxAlign: 8,
-    ioc: GENERIC_IOC, clangTarget: 's390x-linux-gnu', debianTriplet: 's390x-linux-gnu', node: { arch: 's390x', endian: 'BE' }, minClang: 14 },
+    ioc: GENERIC_IOC, clangTarget: 's390x-linux-gnu', debianTriplet: 's390x-linux-gnu', node: { arch: 's390x', endian: 'BE' }, minClang: 14 , archMacros: ['__s390__', '__s390x__'] },
   { name: 'riscv64', endian: 'little', charSigned: false, scalars: scalars('LP64'), maxAlign: 16, ioc: GENERIC_IOC,
-    clangTarget: 'riscv64-linux-gnu', debianTriplet: 'riscv64-linux-gnu', node: { arch: 'riscv64', endian: 'LE' }, minClang: 14 },
+    clangTarget: 'riscv64-linux-gnu', debianTriplet: 'riscv64-linux-gnu', node: { arch: 'riscv64', endian: 'LE' }, minClang: 14 , archMacros: ['__riscv'] },
   { name: 'mips64el', endian: 'little', charSigned: true, scalars: scalars('LP64'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
-    clangTarget: 'mips64el-linux-gnuabi64', debianTriplet: 'mips64el-linux-gnuabi64', node: { arch: 'mips64el', endian: 'LE' }, minClang: 14 },
+    clangTarget: 'mips64el-linux-gnuabi64', debianTriplet: 'mips64el-linux-gnuabi64', node: { arch: 'mips64el', endian: 'LE' }, minClang: 14 , archMacros: ['__mips__', '__mips64', '__MIPSEL__', '_MIPS_SIM_ABI64'] },
   // clang gives a bare `aligned` 16 bytes on o32, though __BIGGEST_ALIGNMENT__ is 8 there; clang is our authority.
   { name: 'mips', endian: 'big', charSigned: true, scalars: scalars('ILP32', { 'long double': { size: 8, align: 8 } }), maxAlign: 16,
-    ioc: THREE_DIR_BIT_IOC, clangTarget: 'mips-linux-gnu', debianTriplet: 'mips-linux-gnu', node: { arch: 'mips', endian: 'BE' }, minClang: 14 },
+    ioc: THREE_DIR_BIT_IOC, clangTarget: 'mips-linux-gnu', debianTriplet: 'mips-linux-gnu', node: { arch: 'mips', endian: 'BE' }, minClang: 14 , archMacros: ['__mips__', '__MIPSEB__'] },
   { name: 'sparc64', endian: 'big', charSigned: true, scalars: scalars('LP64'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
-    clangTarget: 'sparc64-linux-gnu', debianTriplet: 'sparc64-linux-gnu', minClang: 14 },
+    clangTarget: 'sparc64-linux-gnu', debianTriplet: 'sparc64-linux-gnu', minClang: 14 , archMacros: ['__sparc__', '__sparc64__', '__arch64__', '__sparc_v9__'] },
   { name: 'loongarch64', endian: 'little', charSigned: true, scalars: scalars('LP64'), maxAlign: 16, ioc: GENERIC_IOC,
-    clangTarget: 'loongarch64-linux-gnu', debianTriplet: 'loongarch64-linux-gnu', node: { arch: 'loong64', endian: 'LE' }, minClang: 19 },
+    clangTarget: 'loongarch64-linux-gnu', debianTriplet: 'loongarch64-linux-gnu', node: { arch: 'loong64', endian: 'LE' }, minClang: 19 , archMacros: ['__loongarch__', '__loongarch64'] },
 ];
+
+/**
+ * The macros a compiler predefines for `abi` that UAPI headers test in `#if`s: the
+ * architecture, byte order and data model. Derived from the table, so they cannot
+ * disagree with the layout.
+ */
+export function abiPredefines(abi: Abi): Record<string, string> {
+  const m: Record<string, string> = {
+    __SIZEOF_LONG__: String(abi.scalars.long.size),
+    __SIZEOF_POINTER__: String(abi.scalars.pointer.size),
+    __SIZEOF_LONG_LONG__: '8',
+    __SIZEOF_INT__: '4',
+    __ORDER_LITTLE_ENDIAN__: '1234',
+    __ORDER_BIG_ENDIAN__: '4321',
+    __BYTE_ORDER__: abi.endian === 'little' ? '1234' : '4321',
+    [abi.endian === 'little' ? '__LITTLE_ENDIAN__' : '__BIG_ENDIAN__']: '1',
+    __linux__: '1',
+    __CHAR_BIT__: '8',
+  };
+  if (abi.scalars.long.size === 8) { m.__LP64__ = '1'; m._LP64 = '1'; } else m.__ILP32__ = '1';
+  if (!abi.charSigned) m.__CHAR_UNSIGNED__ = '1';
+  for (const a of abi.archMacros) m[a] = '1';
+  return m;
+}
+
+/** Every name any ABI predefines: a header whose `#if`s test one of these is ABI-dependent. */
+export function abiSensitiveNames(): ReadonlySet<string> {
+  return new Set([...ABIS.flatMap((a) => Object.keys(abiPredefines(a))), '__BITS_PER_LONG', '__LITTLE_ENDIAN_BITFIELD', '__BIG_ENDIAN_BITFIELD', '__LITTLE_ENDIAN', '__BIG_ENDIAN']);
+}
 
 /** Names of every ABI, in table order. */
 export const ABI_NAMES: readonly string[] = ABIS.map((a) => a.name);

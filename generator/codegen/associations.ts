@@ -139,12 +139,13 @@ export function ioctlSpecs(ir: HeaderIR): IoctlSpec[] {
       source = 'macro';
     }
     if (!arg || arg.kind === 'unknown') {
-      const doc = new RegExp(`(?:^|\\n)\\s*${m.name}\\s+-\\s+(_IOWR|_IOR|_IOW|_IO)\\s*\\(([^()]*(?:\\([^()]*\\)[^()]*)*)\\)`);
+      // `_IORW` is a typo some headers' docs make for `_IOWR`.
+      const doc = new RegExp(`(?:^|\\n)\\s*${m.name}\\s+-\\s+(_IOWR|_IORW|_IOR|_IOW|_IO)\\s*\\(([^()]*(?:\\([^()]*\\)[^()]*)*)\\)`);
       const iommufd = new RegExp(`struct\\s+(\\w+)\\s+-\\s+ioctl\\(${m.name}\\)`);
       for (const { c, text } of comments) {
         const d = doc.exec(text);
         if (d) {
-          arg = argFromType(d[1]!, splitArgs(d[2]!.replace(/\s+/g, ' '))[2]);
+          arg = argFromType(d[1] === '_IORW' ? '_IOWR' : d[1]!, splitArgs(d[2]!.replace(/\s+/g, ' '))[2]);
           source = 'comment';
           // Some doc lines name a struct by an older name (`struct vfio_iommu_info`); the header then
           // defines the real one between that comment and the #define: take the first such struct.

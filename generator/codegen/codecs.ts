@@ -56,6 +56,20 @@ function scalarOf(layout: AbiLayout, t: CType, loc: MemberLayout['field']['loc']
 }
 
 /**
+ * How an array of 1-byte integers is exposed: `Int8Array` when its element type
+ * is explicitly signed (`__s8`, `signed char`), else `Uint8Array` (bytes: plain
+ * `char` arrays are strings or raw bytes whatever the ABI's char signedness).
+ */
+function byteArray(layout: AbiLayout, el: CType, loc: MemberLayout['field']['loc']): 'Uint8Array' | 'Int8Array' | undefined {
+  const r = layout.resolve(el, loc);
+  if (r.kind !== 'builtin') return undefined;
+  const s = scalarOf(layout, r, loc);
+  if (!s || s.size !== 1 || s.float) return undefined;
+  const words = r.name.split(' ');
+  return words.includes('signed') && !words.includes('unsigned') ? 'Int8Array' : 'Uint8Array';
+}
+
+/**
  * Whether a scalar is a bigint in TypeScript: 64-bit on any ABI (so `long` and
  * pointers are bigint everywhere, and a value has one type on all ABIs).
  */
@@ -97,7 +111,8 @@ export class Shapes {
         return;
       }
       const flex = t.kind === 'array' && t.length === null && i === fields.length - 1;
-      props.push({ name: f.name, ts: this.tsType(f.type, f.loc), optional: flex, c: `${f.spelling} ${f.name}` });
+      // A union's members are alternative views: an encoder is given one of them.
+      props.push({ name: f.name, ts: this.tsType(f.type, f.loc), optional: flex || decl.tag === 'union', c: `${f.spelling} ${f.name}` });
     });
     return props;
   }
@@ -107,9 +122,8 @@ export class Shapes {
     const r = this.layouts[0]!.resolve(t, loc);
     switch (r.kind) {
       case 'array': {
-        const el = this.layouts[0]!.resolve(r.of, loc);
-        const s = scalarOf(this.layouts[0]!, el, loc);
-        if (s && s.size === 1 && !s.float && el.kind !== 'enum') return 'Uint8Array';
+        const bytes = byteArray(this.layouts[0]!, r.of, loc);
+        if (bytes) return bytes;
         const inner = this.tsType(r.of, loc);
         return `${inner.includes(' ') ? `(${inner})` : inner}[]`;
       }
@@ -164,8 +178,8 @@ export class CodecWriter {
       const el = this.layout.resolve(r.of, loc);
       const elLayout = this.layout.typeLayout(el, loc);
       const n = elLayout.size === 0 ? 0 : this.layout.typeLayout(r, loc).size / elLayout.size;
-      const es = scalarOf(this.layout, el, loc);
-      if (es && es.size === 1 && !es.float && el.kind !== 'enum') return `new Uint8Array(v.buffer, v.byteOffset + ${at(0)}, ${n}).slice()`;
+      const bytes = byteArray(this.layout, el, loc);
+      if (bytes) return `new ${bytes}(v.buffer, v.byteOffset + ${at(0)}, ${n}).slice()`;
       if (n <= 4) return `[${Array.from({ length: n }, (_, i) => this.readExpr(el, (k) => at(i * elLayout.size + k), loc, indent)).join(', ')}]`;
       const i = `i${this.tmp++}`;
       const elemAt = (k: number) => `${at(0)} + ${i} * ${elLayout.size}${k ? ` + ${k}` : ''}`;
@@ -236,7 +250,10 @@ export class CodecWriter {
       out.push(`${indent}for (let ${i} = 0; ${i} < ${a}.length; ${i}++) {`);
       const elemAt = (k: number) => `${at(0)} + ${i} * ${elSize}${k ? ` + ${k}` : ''}`;
       if (el.kind === 'record' && this.layout.ir.records[el.id]!.name) out.push(`${indent}  write$${this.helper(el.id)}(v, ${elemAt(0)}, ${a}[${i}], ${path('[]')});`);
-      else this.writeStmts(el, elemAt, `${a}[${i}]`, (x) => path(`[]${x}`), loc, indent + '  ', out);
+      else if (byteArray(this.layout, el, loc)) {
+        const signed = byteArray(this.layout, el, loc) === 'Int8Array';
+        out.push(`${indent}  ${this.scalarWrite({ size: 1, signed, float: false }, false, elemAt(0), `${a}[${i}]`, path('[]'))}`);
+      } else this.writeStmts(el, elemAt, `${a}[${i}]`, (x) => path(`[]${x}`), loc, indent + '  ', out);
       out.push(`${indent}}`);
       return;
     }
@@ -315,7 +332,8 @@ export class CodecWriter {
       out.push(`  decodeFlex(bytes: Uint8Array, offset = 0, count?: number): ${this.shapes.tsType({ kind: 'array', of: flexType.of, length: null }, lastField.loc)} {`);
       out.push(`    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - ${lastMember!.offset}) / ${Math.max(elSize, 1)}));`);
       out.push(`    const v = viewOf(bytes, offset + ${lastMember!.offset}, n * ${elSize}, ${JSON.stringify(cName)});`);
-      if (flexRead.startsWith('new Uint8Array')) out.push(`    return new Uint8Array(v.buffer, v.byteOffset, n).slice();`);
+      const flexBytes = /^new (Uint8Array|Int8Array)/.exec(flexRead)?.[1];
+      if (flexBytes) out.push(`    return new ${flexBytes}(v.buffer, v.byteOffset, n).slice();`);
       else out.push(`    return Array.from({ length: n }, (_, k) => { const o = k * ${elSize}; return ${flexRead.replace(/^\[(.*)\]$/s, '$1')}; });`);
       out.push('  },');
     }
@@ -342,6 +360,7 @@ export class CodecWriter {
     out.push('};');
     out.push('');
     out.push(`function write(v: DataView, value: Partial<${T}>): void {`);
+    out.push(`  obj(value, ${JSON.stringify(name)});`);
     out.push(...writes.map((l) => l.slice(2)));
     out.push('}');
     // `write` is per codec: wrap the codec and its writer in a block scope via an IIFE-free pattern.

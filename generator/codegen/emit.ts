@@ -12,7 +12,7 @@ import type HandlebarsNs from 'handlebars';
 import { ABIS, type Abi } from '../abi/abis.js';
 import type { HeaderIR } from '../ir/types.js';
 import { AbiLayout, type ConstantValue } from '../layout/layout.js';
-import { parseHeader } from '../parse/parse.js';
+import { parseHeaderForAbis } from '../parse/parse.js';
 import { CodecWriter, Shapes, ownRecords } from './codecs.js';
 import { capabilitySpecs, exprToTs, flagGroups, functionSpecs, ioctlSpecs } from './associations.js';
 import { isBindable, propertyKey, typeName } from './names.js';
@@ -84,10 +84,16 @@ const tsValue = (v: bigint) => (v < 2n ** 53n && v > -(2n ** 53n) ? { ts: 'numbe
 
 /** Generates the bindings of one header in memory. */
 export function generateBindings(options: GenerateOptions): FileSet {
-  const ir = parseHeader(options.header, { includeDirs: options.includeDirs });
   const abis = options.abis ?? ABIS;
+  const irs = parseHeaderForAbis(options.header, abis, { includeDirs: options.includeDirs });
+  const ir = irs.get(abis[0]!.name)!;
   const name = options.name ?? basename(options.header).replace(/\.h$/, '');
-  const layouts = abis.map((abi) => new AbiLayout(ir, abi));
+  const layouts = abis.map((abi) => new AbiLayout(irs.get(abi.name)!, abi));
+  // Codecs and types share record ids across ABIs: an ABI-dependent header must declare the same records everywhere.
+  const recordNames = (x: HeaderIR) => x.records.map((r) => `${r.tag} ${r.name ?? ''}`).join(',');
+  for (const l of layouts) {
+    if (recordNames(l.ir) !== recordNames(ir)) throw new Error(`${ir.file}: its records differ between ABIs (${abis[0]!.name} and ${l.abi.name}); generate does not support ABI-dependent declarations`);
+  }
   const provenance = { header: basename(ir.file), version: headerVersion(ir.file, options.version), sha256: ir.sha256 };
   const outDir = resolve(options.out, name);
   const runtimeFrom = (subdir: string) => {
@@ -162,7 +168,8 @@ export function generateBindings(options: GenerateOptions): FileSet {
   }));
   const everywhere = [...constTypes.keys()].filter((n) => constantLists.every((l) => l.some((c) => c.name === n)));
   const tsTypeOf = (n: string) => [...constTypes.get(n)!].sort().join(' | ');
-  const ioctls = ioctlSpecs(ir).filter((s) => everywhere.includes(s.name)).map((s) => {
+  const ioctlList = ioctlSpecs(ir).filter((s) => everywhere.includes(s.name));
+  const ioctls = ioctlList.map((s) => {
     const arg = s.arg.kind === 'struct' && !own.some((r) => r.name === (s.arg as { record: string }).record)
       ? { kind: 'unknown', reason: `struct ${s.arg.record} is not defined by this header` } : s.arg;
     return JSON.stringify({ name: s.name, fd: s.fd, arg }).replace(/"(\w+)":/g, '$1: ').replace(/,(?=\w+: )/g, ', ').replace(/"/g, "'");
@@ -184,7 +191,7 @@ export function generateBindings(options: GenerateOptions): FileSet {
     nodeAbis: abis.filter((a) => a.node).map((a) => ({ key: `${a.node!.arch}/${a.node!.endian}`, abi: a.name })),
     constants: everywhere.map((n) => ({ name: n, tsType: tsTypeOf(n) })),
     codecs: own.map((r) => ({ name: r.name, cName: `${r.tag} ${r.name}`, codecType: codecTypeOf(layouts[0]!, shapes, r) })),
-    flags: flagSets, functions: funcs, ioctls, capabilities,
+    flags: flagSets, functions: funcs, ioctls, ioctlNames: ioctlList.map((s) => s.name), capabilities,
   });
   files.set('index.ts', index);
   return files;

@@ -6,11 +6,15 @@
 import type { SourceLoc } from '../errors.js';
 
 /** A C type name, as it appears in casts and `sizeof(type)`. */
-export type TypeName =
+export type TypeName = (
   | { readonly kind: 'builtin'; readonly words: readonly string[]; readonly pointer: number }
   | { readonly kind: 'typedef'; readonly name: string; readonly pointer: number }
   | { readonly kind: 'tag'; readonly tag: 'struct' | 'union' | 'enum'; readonly name: string; readonly pointer: number }
-  | { readonly kind: 'typeof'; readonly expr: Expr; readonly pointer: number };
+  | { readonly kind: 'typeof'; readonly expr: Expr; readonly pointer: number }
+) & {
+  /** Array dimensions of an abstract declarator, outermost first: `__u8[16]`, `struct x[2][3]`. */
+  readonly dims?: readonly Expr[];
+};
 
 /** An expression node. */
 export type Expr =

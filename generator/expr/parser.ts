@@ -182,9 +182,16 @@ class Parser {
       this.i++;
       while (this.peek() && QUALIFIERS.has(this.peek()!.text)) this.i++;
     }
-    if (named) return { ...named, pointer };
+    const dims: Expr[] = [];
+    while (this.peek()?.text === '[') {
+      this.i++;
+      dims.push(this.expression(2));
+      this.take(']');
+    }
+    const extra = dims.length > 0 ? { dims } : {};
+    if (named) return { ...named, pointer, ...extra };
     if (words.length === 0) this.fail('expected a type name');
-    return { kind: 'builtin', words, pointer };
+    return { kind: 'builtin', words, pointer, ...extra };
   }
 }
 

@@ -21,6 +21,8 @@ export interface LayoutAttributes {
   readonly packed?: boolean;
   /** `aligned(n)`; `'max'` for a bare `aligned`. */
   readonly aligned?: Expr | 'max';
+  /** `#pragma pack(n)` in effect where a record is defined: member alignment capped at n. */
+  readonly pack?: number;
 }
 
 /** A struct or union member. `name` is undefined for an anonymous struct/union member. */
@@ -103,6 +105,10 @@ export interface HeaderIR {
   /** Macros defined by the header itself, in order. */
   readonly macros: readonly MacroDecl[];
   readonly comments: readonly Comment[];
+  /** The header tests ABI-dependent macros (`__BITS_PER_LONG`, `__x86_64__`...): its IR holds for `abi` only. */
+  readonly abiSensitive: boolean;
+  /** The ABI this IR was preprocessed for; undefined for an ABI-independent IR. */
+  readonly abi?: string;
 }
 
 /** True when a declaration was written in the header itself (not an include or the built-ins). */

@@ -11,6 +11,8 @@ export interface RecordJson {
   size: number;
   align: number;
   fields: Record<string, number>;
+  /** Access paths of named bit-fields (they have no byte offset), where there are any. */
+  bitfields?: string[];
 }
 
 /** The `layout --json` document. */
@@ -31,18 +33,21 @@ export function jsonNumber(v: bigint): number | string {
  * named nested records as `outer` and `outer.inner`, arrays once by name.
  * Bit-fields are left out (they have no byte offset in C).
  */
-export function fieldPaths(layout: AbiLayout, record: RecordLayout, prefix = '', base = 0, into: Record<string, number> = {}): Record<string, number> {
+export function fieldPaths(layout: AbiLayout, record: RecordLayout, prefix = '', base = 0, into: Record<string, number> = {}, bitfields: string[] = []): Record<string, number> {
   for (const m of record.members) {
-    if (m.bitWidth !== undefined) continue;
+    if (m.bitWidth !== undefined) {
+      if (m.field.name !== undefined) bitfields.push(prefix + m.field.name);
+      continue;
+    }
     const offset = base + m.offset;
     const nested = m.resolved.kind === 'record' ? layout.recordLayout(m.resolved.id, m.field.loc) : undefined;
     if (m.field.name === undefined) {
-      if (nested) fieldPaths(layout, nested, prefix, offset, into);
+      if (nested) fieldPaths(layout, nested, prefix, offset, into, bitfields);
       continue;
     }
     const path = prefix + m.field.name;
     into[path] = offset;
-    if (nested) fieldPaths(layout, nested, `${path}.`, offset, into);
+    if (nested) fieldPaths(layout, nested, `${path}.`, offset, into, bitfields);
   }
   return into;
 }
@@ -56,7 +61,9 @@ export function layoutJson(ir: HeaderIR, abi: Abi, headerLabel: string = ir.file
   for (const decl of ir.records) {
     if (!decl.name || !decl.fields || decl.loc.file !== ir.file) continue;
     const r = layout.recordLayout(decl.id);
-    records[`${decl.tag} ${decl.name}`] = { size: r.size, align: r.align, fields: fieldPaths(layout, r) };
+    const bitfields: string[] = [];
+    const fields = fieldPaths(layout, r, '', 0, {}, bitfields);
+    records[`${decl.tag} ${decl.name}`] = { size: r.size, align: r.align, fields, ...(bitfields.length ? { bitfields } : {}) };
   }
   return { header: headerLabel, abi: abi.name, constants, records };
 }

@@ -72,6 +72,9 @@ export class AbiLayout {
   readonly env: EvalEnv;
 
   constructor(readonly ir: HeaderIR, readonly abi: Abi) {
+    if (ir.abiSensitive && ir.abi !== abi.name) {
+      throw new Error(`${ir.file} depends on the ABI (its #ifs test ABI macros): parse it for ${abi.name} (parseHeaderForAbis), not ${ir.abi ?? 'ABI-independently'}`);
+    }
     this.T = intTypes(abi.scalars.long.size * 8);
     this.env = {
       longBits: abi.scalars.long.size * 8,
@@ -152,8 +155,9 @@ export class AbiLayout {
           base = { kind: 'enum', id: en.id };
         } else {
           const rec = this.ir.records.find((r) => r.tag === t.tag && r.name === t.name);
-          if (!rec) throw new HeaderError(loc, `unknown ${t.tag} ${t.name}`);
-          base = { kind: 'record', id: rec.id };
+          // A pointer to a struct never declared is still a pointer (`_IOR(..., struct agp_info *)`).
+          if (!rec && t.pointer === 0) throw new HeaderError(loc, `unknown ${t.tag} ${t.name}`);
+          base = rec ? { kind: 'record', id: rec.id } : { kind: 'builtin', name: 'void' };
         }
         break;
       }
@@ -164,6 +168,7 @@ export class AbiLayout {
       }
     }
     for (let i = 0; i < t.pointer; i++) base = { kind: 'pointer', to: base };
+    for (const dim of [...(t.dims ?? [])].reverse()) base = { kind: 'array', of: base, length: dim };
     return base;
   }
 
@@ -289,9 +294,11 @@ export class AbiLayout {
       const natural = this.typeLayout(field.type, field.loc);
       const explicit = field.attrs.aligned === undefined ? undefined
         : field.attrs.aligned === 'max' ? this.abi.maxAlign : this.num(field.attrs.aligned, 'alignment');
-      const packed = packedRecord || field.attrs.packed === true;
+      const cap = decl.attrs.pack;
+      const packed = packedRecord || field.attrs.packed === true || (cap !== undefined && cap < natural.align && field.bitWidth !== undefined);
       let fieldAlign = packed ? 1 : natural.align;
       if (explicit !== undefined) fieldAlign = Math.max(fieldAlign, explicit);
+      if (cap !== undefined) fieldAlign = Math.min(fieldAlign, cap);
       if (field.bitWidth) {
         const width = this.num(field.bitWidth, 'bit-field width');
         const unitBits = natural.size * 8;
@@ -301,7 +308,7 @@ export class AbiLayout {
         if (width === 0) at = alignUp(at, alignBits);
         else if (!packed && Math.floor(at / alignBits) !== Math.floor((at + width - 1) / alignBits)) at = alignUp(at, alignBits);
         if (explicit !== undefined) at = alignUp(at, explicit * 8);
-        if (field.name !== undefined || explicit !== undefined) align = Math.max(align, packed ? (explicit ?? 1) : natural.align);
+        if (field.name !== undefined || explicit !== undefined) align = Math.max(align, Math.min(packed ? (explicit ?? 1) : natural.align, cap ?? Infinity));
         members.push({ field, offset: Math.floor(at / 8), size: natural.size, align: natural.align, bitOffset: at, bitWidth: width, resolved });
         if (!isUnion) bit = at + width;
         sizeBits = Math.max(sizeBits, at + width);
@@ -338,7 +345,7 @@ export class AbiLayout {
       }
       try {
         const v = this.evaluate(m.value.expr);
-        values.push({ name: m.name, ...v, source: 'macro', loc: m.loc });
+        values.push({ name: m.name, value: v.value, type: v.type, source: 'macro', loc: m.loc });
       } catch (e) {
         skipped.push({ name: m.name, reason: (e as Error).message });
       }

@@ -10,7 +10,8 @@ import { createRequire } from 'node:module';
 import type TreeSitter from 'tree-sitter';
 import { HeaderError, type SourceLoc } from '../errors.js';
 import type { Token } from '../source/lexer.js';
-import { preprocess, type PreprocessedUnit, type PreprocessOptions } from '../preprocess/preprocessor.js';
+import { preprocess, type PreprocessedUnit } from '../preprocess/preprocessor.js';
+import { abiPredefines, abiSensitiveNames, type Abi } from '../abi/abis.js';
 import { parseExpression } from '../expr/parser.js';
 import type { Expr } from '../expr/ast.js';
 import type {
@@ -36,10 +37,31 @@ const NEUTRAL_ATTRIBUTES = new Set([
   'may_alias', '__may_alias__', 'designated_init', 'aligned_le', 'preserve_access_index', 'btf_type_tag', 'btf_decl_tag',
 ]);
 
-/** Reads, preprocesses and parses the header at `path` into the IR. */
-export function parseHeader(path: string, options: PreprocessOptions = {}): HeaderIR {
-  const unit = preprocess(path, options);
-  return new DeclarationParser(unit).run();
+/** Options of {@link parseHeader}. */
+export interface ParseOptions {
+  readonly includeDirs?: readonly string[];
+  /** Preprocess for this ABI (its predefined macros); by default ABI-independently. */
+  readonly abi?: Abi;
+}
+
+/**
+ * Reads, preprocesses and parses the header at `path` into the IR. Without an
+ * ABI the result says whether the header is ABI-dependent (`abiSensitive`); such
+ * a header must be parsed per ABI (see {@link parseHeaderForAbis}).
+ */
+export function parseHeader(path: string, options: ParseOptions = {}): HeaderIR {
+  const unit = preprocess(path, {
+    includeDirs: options.includeDirs,
+    predefines: options.abi ? abiPredefines(options.abi) : undefined,
+    sensitiveNames: abiSensitiveNames(),
+  });
+  return new DeclarationParser(unit, options.abi?.name).run();
+}
+
+/** The IR of a header for each ABI: one shared IR, unless the header's `#if`s depend on the ABI. */
+export function parseHeaderForAbis(path: string, abis: readonly Abi[], options: Omit<ParseOptions, 'abi'> = {}): Map<string, HeaderIR> {
+  const common = parseHeader(path, options);
+  return new Map(abis.map((abi) => [abi.name, common.abiSensitive ? parseHeader(path, { ...options, abi }) : common]));
 }
 
 class DeclarationParser {
@@ -51,7 +73,7 @@ class DeclarationParser {
   private readonly typedefs = new Map<string, TypedefDecl>();
   private readonly ctx = { isTypeName: (n: string) => this.typedefs.has(n) };
 
-  constructor(private readonly unit: PreprocessedUnit) {}
+  constructor(private readonly unit: PreprocessedUnit, private readonly abi?: string) {}
 
   run(): HeaderIR {
     const tokens = this.unit.tokens;
@@ -82,6 +104,8 @@ class DeclarationParser {
       typedefs: this.typedefs,
       macros,
       comments: this.unit.comments,
+      abiSensitive: this.unit.abiSensitive,
+      abi: this.abi,
     };
   }
 
@@ -200,7 +224,9 @@ class DeclarationParser {
     if (body) {
       if (decl.fields) throw new HeaderError(this.locOf(node), `redefinition of ${tag} ${name}`);
       decl.fields = [];
-      decl.attrs = attrs;
+      const start = this.tokenIndexAt(node.startIndex);
+      const pack = [...this.unit.packs].reverse().find((x) => x.at <= start)?.value;
+      decl.attrs = pack === undefined ? attrs : { ...attrs, pack };
       const tokens = this.tokensOf(body);
       decl.endLine = tokens[tokens.length - 1]?.loc.line;
       for (const f of body.namedChildren) {

@@ -13,6 +13,7 @@
 const TYPES_H = `
 #ifndef _LINUX_TYPES_H
 #define _LINUX_TYPES_H
+#include <asm/bitsperlong.h>
 typedef signed char __s8;
 typedef unsigned char __u8;
 typedef signed short __s16;
@@ -58,6 +59,14 @@ typedef int __kernel_clockid_t;
 typedef char * __kernel_caddr_t;
 typedef unsigned short __kernel_uid16_t;
 typedef unsigned short __kernel_gid16_t;
+typedef long __kernel_old_time_t;
+typedef unsigned short __kernel_old_uid_t;
+typedef unsigned short __kernel_old_gid_t;
+typedef unsigned int __kernel_old_dev_t;
+typedef long __kernel_suseconds_t;
+typedef int __kernel_key_t;
+typedef int __kernel_mqd_t;
+typedef unsigned int __kernel_ino_t;
 typedef struct { int val[2]; } __kernel_fsid_t;
 #define __bitwise
 #define __force
@@ -140,6 +149,48 @@ const STDDEF_H = `
 #endif
 `;
 
+/* ABI-dependent: a header that uses these is preprocessed once per ABI (see abiPredefines). */
+const BITSPERLONG_H = `
+#ifndef __ASM_GENERIC_BITS_PER_LONG
+#define __ASM_GENERIC_BITS_PER_LONG
+#if __SIZEOF_LONG__ == 8
+#define __BITS_PER_LONG 64
+#else
+#define __BITS_PER_LONG 32
+#endif
+#define __BITS_PER_LONG_LONG 64
+#endif
+`;
+
+const BYTEORDER_H = `
+#ifndef _ASM_BYTEORDER_H
+#define _ASM_BYTEORDER_H
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define __BIG_ENDIAN 4321
+#define __BIG_ENDIAN_BITFIELD
+#else
+#define __LITTLE_ENDIAN 1234
+#define __LITTLE_ENDIAN_BITFIELD
+#endif
+#endif
+`;
+
+/** GCC's alternative keyword spellings, which tree-sitter-c does not know. */
+const COMPILER_H = `
+#define __volatile__ volatile
+#define __volatile volatile
+#define __const__ const
+#define __const const
+#define __inline__ inline
+#define __inline inline
+#define __restrict__ restrict
+#define __restrict restrict
+#define __signed__ signed
+#define __signed signed
+#define __extension__
+#define __asm__ asm
+`;
+
 /** Built-in headers by include name. */
 export const BUILTIN_HEADERS: ReadonlyMap<string, string> = new Map([
   ['linux/types.h', TYPES_H],
@@ -152,10 +203,14 @@ export const BUILTIN_HEADERS: ReadonlyMap<string, string> = new Map([
   ['asm-generic/ioctl.h', IOCTL_H],
   ['linux/const.h', CONST_H],
   ['linux/stddef.h', STDDEF_H],
+  ['<compiler>', COMPILER_H],
+  ['asm/bitsperlong.h', BITSPERLONG_H],
+  ['asm-generic/bitsperlong.h', BITSPERLONG_H],
+  ['asm/byteorder.h', BYTEORDER_H],
 ]);
 
 /** Headers read before the main file, so that `_IO*` and `__u32` work even where the header forgot its includes. */
-export const IMPLICIT_INCLUDES: readonly string[] = ['linux/types.h', 'linux/ioctl.h', 'linux/stddef.h', 'linux/const.h'];
+export const IMPLICIT_INCLUDES: readonly string[] = ['<compiler>', 'linux/types.h', 'linux/ioctl.h', 'linux/stddef.h', 'linux/const.h'];
 
 /** The prefix of identifiers that stand for ABI-table values. */
 export const ABI_BUILTIN_PREFIX = '__vfio_uapi_abi_';

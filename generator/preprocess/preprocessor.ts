@@ -40,6 +40,10 @@ export interface PreprocessedUnit {
   readonly comments: readonly Comment[];
   /** Files read, with how each was found. */
   readonly files: ReadonlyMap<string, IncludeOrigin>;
+  /** `#pragma pack` changes: from output token `at` on, member alignment is capped at `value` (undefined: no cap). */
+  readonly packs: readonly { readonly at: number; readonly value?: number }[];
+  /** The header (or a non-built-in file it includes) mentions an ABI-dependent macro: preprocess it per ABI. */
+  readonly abiSensitive: boolean;
   /** Expands tokens with the macros as they stand at the end of the unit. */
   expand(tokens: readonly Token[]): Token[];
 }
@@ -48,6 +52,10 @@ export interface PreprocessedUnit {
 export interface PreprocessOptions {
   /** Directories searched for `<X>` after the header's own directory. */
   readonly includeDirs?: readonly string[];
+  /** Macros the compiler predefines (an ABI's: see abiPredefines); none for an ABI-independent pass. */
+  readonly predefines?: Readonly<Record<string, string>>;
+  /** Names that make a header ABI-dependent when it mentions them (see abiSensitiveNames). */
+  readonly sensitiveNames?: ReadonlySet<string>;
 }
 
 interface Conditional {
@@ -72,12 +80,19 @@ class Preprocessor {
   private readonly out: Token[] = [];
   private readonly files = new Map<string, IncludeOrigin>();
   private comments: Comment[] = [];
+  private readonly packs: { at: number; value?: number }[] = [];
+  private readonly packStack: (number | undefined)[] = [];
   private depth = 0;
+  private abiSensitive = false;
 
   constructor(private readonly mainFile: string, private readonly options: PreprocessOptions) {}
 
   run(): PreprocessedUnit {
     const here: SourceLoc = { file: this.mainFile, line: 1, col: 1 };
+    for (const [name, value] of Object.entries(this.options.predefines ?? {})) {
+      const loc = { file: '<predefined>', line: 1, col: 1 };
+      this.macros.set(name, { name, variadic: false, body: lex('<predefined>', value).lines[0]?.tokens ?? [], loc });
+    }
     for (const name of IMPLICIT_INCLUDES) this.includeFile(name, here);
     const text = this.read(this.mainFile, here);
     this.files.set(this.mainFile, 'main');
@@ -85,7 +100,7 @@ class Preprocessor {
     this.comments = lexed.comments;
     this.processFile(lexed.lines, this.mainFile);
     return {
-      file: this.mainFile, tokens: this.out, macros: this.macros, comments: this.comments, files: this.files,
+      file: this.mainFile, tokens: this.out, macros: this.macros, comments: this.comments, files: this.files, packs: this.packs, abiSensitive: this.abiSensitive,
       expand: (tokens) => this.expand(tokens),
     };
   }
@@ -99,6 +114,10 @@ class Preprocessor {
   }
 
   private processFile(lines: readonly LogicalLine[], file: string): void {
+    const sensitive = this.options.sensitiveNames;
+    if (sensitive && !file.startsWith(BUILTIN_PREFIX)) {
+      this.abiSensitive ||= lines.some((l) => l.tokens.some((t) => t.kind === 'ident' && sensitive.has(t.text)));
+    }
     const stack: Conditional[] = [];
     let pending: Token[] = [];
     const active = () => stack.length === 0 || stack[stack.length - 1]!.active;
@@ -156,13 +175,33 @@ class Preprocessor {
             this.macros.delete(rest[0].text);
           } else if (name === 'include') this.include(rest, directive.loc);
           else if (name === 'error') throw new HeaderError(directive.loc, `#error ${rest.map((t) => t.text).join(' ')}`);
-          else if (name === 'pragma' || name === 'warning' || name === 'line' || name === 'ident') { /* no effect on layout */ }
+          else if (name === 'pragma') this.pragma(rest, directive.loc);
+          else if (name === 'warning' || name === 'line' || name === 'ident') { /* no effect on layout */ }
           else throw new HeaderError(directive.loc, `unknown preprocessing directive #${name}`);
       }
     }
     flush();
     const open = stack[stack.length - 1];
     if (open) throw new HeaderError(open.loc, `unterminated conditional: #endif expected before end of ${file}`);
+  }
+
+  /** `#pragma pack(n)`, `pack(push[, n])`, `pack(pop)`, `pack()`; other pragmas do not change layouts. */
+  private pragma(tokens: readonly Token[], loc: SourceLoc): void {
+    if (tokens[0]?.text !== 'pack') return;
+    const args = tokens.slice(2, -1).filter((t) => t.text !== ',').map((t) => t.text);
+    if (tokens[1]?.text !== '(' || tokens[tokens.length - 1]?.text !== ')') throw new HeaderError(loc, "malformed '#pragma pack'");
+    const current = this.packs[this.packs.length - 1]?.value;
+    const number = (text: string | undefined) => {
+      if (text === undefined) return undefined;
+      const n = Number(text);
+      if (![1, 2, 4, 8, 16].includes(n)) throw new HeaderError(loc, `'#pragma pack' expects 1, 2, 4, 8 or 16, found '${text}'`);
+      return n;
+    };
+    let value: number | undefined;
+    if (args[0] === 'push') { this.packStack.push(current); value = args[1] !== undefined ? number(args[1]) : current; }
+    else if (args[0] === 'pop') value = this.packStack.pop();
+    else value = number(args[0]);
+    this.packs.push({ at: this.out.length, value });
   }
 
   private condition(tokens: readonly Token[], loc: SourceLoc): boolean {
