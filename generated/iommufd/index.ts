@@ -8,7 +8,7 @@
 import { bindIoctls, type IoctlSpec } from '../../runtime/bindings.js';
 import { flagSet } from '../../runtime/encoding.js';
 import { selectAbi } from '../../runtime/abi.js';
-import type { Codec, FlexCodec } from '../../runtime/codec.js';
+import type { Codec, FlexCodec, IoctlDescriptor } from '../../runtime/codec.js';
 import type * as T from './types.js';
 import * as x86_64 from './abi/x86_64.js';
 import * as i386 from './abi/i386.js';
@@ -499,8 +499,33 @@ export const IOCTL_SPECS: readonly IoctlSpec[] = [
   {name: 'IOMMU_HW_QUEUE_ALLOC', fd: 'iommufd', arg: {kind: 'struct', record: 'iommu_hw_queue_alloc', direction: 'inout'}},
 ];
 
+/** Names of the ioctls of iommufd.h. */
+export type IoctlName =
+  | 'IOMMU_DESTROY'
+  | 'IOMMU_IOAS_ALLOC'
+  | 'IOMMU_IOAS_IOVA_RANGES'
+  | 'IOMMU_IOAS_ALLOW_IOVAS'
+  | 'IOMMU_IOAS_MAP'
+  | 'IOMMU_IOAS_MAP_FILE'
+  | 'IOMMU_IOAS_COPY'
+  | 'IOMMU_IOAS_UNMAP'
+  | 'IOMMU_OPTION'
+  | 'IOMMU_VFIO_IOAS'
+  | 'IOMMU_HWPT_ALLOC'
+  | 'IOMMU_GET_HW_INFO'
+  | 'IOMMU_HWPT_SET_DIRTY_TRACKING'
+  | 'IOMMU_HWPT_GET_DIRTY_BITMAP'
+  | 'IOMMU_HWPT_INVALIDATE'
+  | 'IOMMU_FAULT_QUEUE_ALLOC'
+  | 'IOMMU_VIOMMU_ALLOC'
+  | 'IOMMU_VDEVICE_ALLOC'
+  | 'IOMMU_IOAS_CHANGE_PROCESS'
+  | 'IOMMU_VEVENTQ_ALLOC'
+  | 'IOMMU_HW_QUEUE_ALLOC'
+;
+
 /** The ioctl descriptors on the running ABI, by name. */
-export const ioctls = bindIoctls(IOCTL_SPECS, current as unknown as Record<string, unknown>);
+export const ioctls = bindIoctls(IOCTL_SPECS, current as unknown as Record<string, unknown>) as Readonly<Record<IoctlName, IoctlDescriptor>>;
 
 /** Capability ids of each info struct, with the codec of each capability (undefined: a bare header). */
 export const CAPABILITIES: readonly { info: string; id: string; idValue: number; codec?: Codec<unknown> }[] = [

@@ -268,9 +268,9 @@ export interface IommuHwInfo {
   /** `__aligned_u64 data_uptr` */
   data_uptr: bigint;
   /** `__u32 in_data_type` */
-  in_data_type: number;
+  in_data_type?: number;
   /** `__u32 out_data_type` */
-  out_data_type: number;
+  out_data_type?: number;
   /** `__u8 out_max_pasid_log2` */
   out_max_pasid_log2: number;
   /** `__u8[3] __reserved` */

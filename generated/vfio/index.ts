@@ -8,7 +8,7 @@
 import { bindIoctls, type IoctlSpec } from '../../runtime/bindings.js';
 import { flagSet } from '../../runtime/encoding.js';
 import { selectAbi } from '../../runtime/abi.js';
-import type { Codec, FlexCodec } from '../../runtime/codec.js';
+import type { Codec, FlexCodec, IoctlDescriptor } from '../../runtime/codec.js';
 import type * as T from './types.js';
 import * as x86_64 from './abi/x86_64.js';
 import * as i386 from './abi/i386.js';
@@ -1090,8 +1090,46 @@ export const IOCTL_SPECS: readonly IoctlSpec[] = [
   {name: 'VFIO_IOMMU_SPAPR_TCE_REMOVE', fd: 'container', arg: {kind: 'struct', record: 'vfio_iommu_spapr_tce_remove', direction: 'in'}},
 ];
 
+/** Names of the ioctls of vfio.h. */
+export type IoctlName =
+  | 'VFIO_GET_API_VERSION'
+  | 'VFIO_CHECK_EXTENSION'
+  | 'VFIO_SET_IOMMU'
+  | 'VFIO_GROUP_GET_STATUS'
+  | 'VFIO_GROUP_SET_CONTAINER'
+  | 'VFIO_GROUP_UNSET_CONTAINER'
+  | 'VFIO_GROUP_GET_DEVICE_FD'
+  | 'VFIO_DEVICE_GET_INFO'
+  | 'VFIO_DEVICE_GET_REGION_INFO'
+  | 'VFIO_DEVICE_GET_IRQ_INFO'
+  | 'VFIO_DEVICE_SET_IRQS'
+  | 'VFIO_DEVICE_RESET'
+  | 'VFIO_DEVICE_GET_PCI_HOT_RESET_INFO'
+  | 'VFIO_DEVICE_PCI_HOT_RESET'
+  | 'VFIO_DEVICE_QUERY_GFX_PLANE'
+  | 'VFIO_DEVICE_GET_GFX_DMABUF'
+  | 'VFIO_DEVICE_IOEVENTFD'
+  | 'VFIO_DEVICE_FEATURE'
+  | 'VFIO_DEVICE_BIND_IOMMUFD'
+  | 'VFIO_DEVICE_ATTACH_IOMMUFD_PT'
+  | 'VFIO_DEVICE_DETACH_IOMMUFD_PT'
+  | 'VFIO_MIG_GET_PRECOPY_INFO'
+  | 'VFIO_IOMMU_GET_INFO'
+  | 'VFIO_IOMMU_MAP_DMA'
+  | 'VFIO_IOMMU_UNMAP_DMA'
+  | 'VFIO_IOMMU_ENABLE'
+  | 'VFIO_IOMMU_DISABLE'
+  | 'VFIO_IOMMU_DIRTY_PAGES'
+  | 'VFIO_IOMMU_SPAPR_TCE_GET_INFO'
+  | 'VFIO_EEH_PE_OP'
+  | 'VFIO_IOMMU_SPAPR_REGISTER_MEMORY'
+  | 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY'
+  | 'VFIO_IOMMU_SPAPR_TCE_CREATE'
+  | 'VFIO_IOMMU_SPAPR_TCE_REMOVE'
+;
+
 /** The ioctl descriptors on the running ABI, by name. */
-export const ioctls = bindIoctls(IOCTL_SPECS, current as unknown as Record<string, unknown>);
+export const ioctls = bindIoctls(IOCTL_SPECS, current as unknown as Record<string, unknown>) as Readonly<Record<IoctlName, IoctlDescriptor>>;
 
 /** Capability ids of each info struct, with the codec of each capability (undefined: a bare header). */
 export const CAPABILITIES: readonly { info: string; id: string; idValue: number; codec?: Codec<unknown> }[] = [

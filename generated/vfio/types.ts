@@ -176,9 +176,9 @@ export interface VfioIrqSet {
 /** struct vfio_pci_dependent_device, declared at vfio.h:730. */
 export interface VfioPciDependentDevice {
   /** `__u32 group_id` */
-  group_id: number;
+  group_id?: number;
   /** `__u32 devid` */
-  devid: number;
+  devid?: number;
   /** `__u16 segment` */
   segment: number;
   /** `__u8 bus` */
@@ -240,9 +240,9 @@ export interface VfioDeviceGfxPlaneInfo {
   /** `__u32 y_hot` */
   y_hot: number;
   /** `__u32 region_index` */
-  region_index: number;
+  region_index?: number;
   /** `__u32 dmabuf_id` */
-  dmabuf_id: number;
+  dmabuf_id?: number;
   /** `__u32 reserved` */
   reserved: number;
 }
@@ -566,7 +566,7 @@ export interface VfioEehPeOp {
   /** `__u32 op` */
   op: number;
   /** `struct vfio_eeh_pe_err err` */
-  err: VfioEehPeErr;
+  err?: VfioEehPeErr;
 }
 
 /** struct vfio_iommu_spapr_register_memory, declared at vfio.h:1846. */

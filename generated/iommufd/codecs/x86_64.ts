@@ -45,6 +45,7 @@ export const iommu_destroy: Codec<IommuDestroy> = {
 };
 
 function write$iommu_destroy(v: DataView, value: Partial<IommuDestroy>): void {
+  obj(value, "iommu_destroy");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_destroy.size"), true);
   }
@@ -88,6 +89,7 @@ export const iommu_ioas_alloc: Codec<IommuIoasAlloc> = {
 };
 
 function write$iommu_ioas_alloc(v: DataView, value: Partial<IommuIoasAlloc>): void {
+  obj(value, "iommu_ioas_alloc");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_alloc.size"), true);
   }
@@ -132,6 +134,7 @@ export const iommu_iova_range: Codec<IommuIovaRange> = {
 };
 
 function write$iommu_iova_range(v: DataView, value: Partial<IommuIovaRange>): void {
+  obj(value, "iommu_iova_range");
   if (value.start !== undefined) {
     v.setBigUint64(0, u64(value.start, "iommu_iova_range.start"), true);
   }
@@ -181,6 +184,7 @@ export const iommu_ioas_iova_ranges: Codec<IommuIoasIovaRanges> = {
 };
 
 function write$iommu_ioas_iova_ranges(v: DataView, value: Partial<IommuIoasIovaRanges>): void {
+  obj(value, "iommu_ioas_iova_ranges");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_iova_ranges.size"), true);
   }
@@ -240,6 +244,7 @@ export const iommu_ioas_allow_iovas: Codec<IommuIoasAllowIovas> = {
 };
 
 function write$iommu_ioas_allow_iovas(v: DataView, value: Partial<IommuIoasAllowIovas>): void {
+  obj(value, "iommu_ioas_allow_iovas");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_allow_iovas.size"), true);
   }
@@ -300,6 +305,7 @@ export const iommu_ioas_map: Codec<IommuIoasMap> = {
 };
 
 function write$iommu_ioas_map(v: DataView, value: Partial<IommuIoasMap>): void {
+  obj(value, "iommu_ioas_map");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_map.size"), true);
   }
@@ -366,6 +372,7 @@ export const iommu_ioas_map_file: Codec<IommuIoasMapFile> = {
 };
 
 function write$iommu_ioas_map_file(v: DataView, value: Partial<IommuIoasMapFile>): void {
+  obj(value, "iommu_ioas_map_file");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_map_file.size"), true);
   }
@@ -432,6 +439,7 @@ export const iommu_ioas_copy: Codec<IommuIoasCopy> = {
 };
 
 function write$iommu_ioas_copy(v: DataView, value: Partial<IommuIoasCopy>): void {
+  obj(value, "iommu_ioas_copy");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_copy.size"), true);
   }
@@ -492,6 +500,7 @@ export const iommu_ioas_unmap: Codec<IommuIoasUnmap> = {
 };
 
 function write$iommu_ioas_unmap(v: DataView, value: Partial<IommuIoasUnmap>): void {
+  obj(value, "iommu_ioas_unmap");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_unmap.size"), true);
   }
@@ -547,6 +556,7 @@ export const iommu_option: Codec<IommuOption> = {
 };
 
 function write$iommu_option(v: DataView, value: Partial<IommuOption>): void {
+  obj(value, "iommu_option");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_option.size"), true);
   }
@@ -604,6 +614,7 @@ export const iommu_vfio_ioas: Codec<IommuVfioIoas> = {
 };
 
 function write$iommu_vfio_ioas(v: DataView, value: Partial<IommuVfioIoas>): void {
+  obj(value, "iommu_vfio_ioas");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_vfio_ioas.size"), true);
   }
@@ -655,6 +666,7 @@ export const iommu_hwpt_vtd_s1: Codec<IommuHwptVtdS1> = {
 };
 
 function write$iommu_hwpt_vtd_s1(v: DataView, value: Partial<IommuHwptVtdS1>): void {
+  obj(value, "iommu_hwpt_vtd_s1");
   if (value.flags !== undefined) {
     v.setBigUint64(0, u64(value.flags, "iommu_hwpt_vtd_s1.flags"), true);
   }
@@ -700,6 +712,7 @@ export const iommu_hwpt_arm_smmuv3: Codec<IommuHwptArmSmmuv3> = {
 };
 
 function write$iommu_hwpt_arm_smmuv3(v: DataView, value: Partial<IommuHwptArmSmmuv3>): void {
+  obj(value, "iommu_hwpt_arm_smmuv3");
   if (value.ste !== undefined) {
     const a0 = list(value.ste, 2, "iommu_hwpt_arm_smmuv3.ste");
     for (let i1 = 0; i1 < a0.length; i1++) {
@@ -739,6 +752,7 @@ export const iommu_hwpt_amd_guest: Codec<IommuHwptAmdGuest> = {
 };
 
 function write$iommu_hwpt_amd_guest(v: DataView, value: Partial<IommuHwptAmdGuest>): void {
+  obj(value, "iommu_hwpt_amd_guest");
   if (value.dte !== undefined) {
     const a2 = list(value.dte, 4, "iommu_hwpt_amd_guest.dte");
     for (let i3 = 0; i3 < a2.length; i3++) {
@@ -798,6 +812,7 @@ export const iommu_hwpt_alloc: Codec<IommuHwptAlloc> = {
 };
 
 function write$iommu_hwpt_alloc(v: DataView, value: Partial<IommuHwptAlloc>): void {
+  obj(value, "iommu_hwpt_alloc");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_hwpt_alloc.size"), true);
   }
@@ -870,6 +885,7 @@ export const iommu_hw_info_vtd: Codec<IommuHwInfoVtd> = {
 };
 
 function write$iommu_hw_info_vtd(v: DataView, value: Partial<IommuHwInfoVtd>): void {
+  obj(value, "iommu_hw_info_vtd");
   if (value.flags !== undefined) {
     v.setUint32(0, int(value.flags, 0, 4294967295, "iommu_hw_info_vtd.flags"), true);
   }
@@ -923,6 +939,7 @@ export const iommu_hw_info_arm_smmuv3: Codec<IommuHwInfoArmSmmuv3> = {
 };
 
 function write$iommu_hw_info_arm_smmuv3(v: DataView, value: Partial<IommuHwInfoArmSmmuv3>): void {
+  obj(value, "iommu_hw_info_arm_smmuv3");
   if (value.flags !== undefined) {
     v.setUint32(0, int(value.flags, 0, 4294967295, "iommu_hw_info_arm_smmuv3.flags"), true);
   }
@@ -982,6 +999,7 @@ export const iommu_hw_info_tegra241_cmdqv: Codec<IommuHwInfoTegra241Cmdqv> = {
 };
 
 function write$iommu_hw_info_tegra241_cmdqv(v: DataView, value: Partial<IommuHwInfoTegra241Cmdqv>): void {
+  obj(value, "iommu_hw_info_tegra241_cmdqv");
   if (value.flags !== undefined) {
     v.setUint32(0, int(value.flags, 0, 4294967295, "iommu_hw_info_tegra241_cmdqv.flags"), true);
   }
@@ -1032,6 +1050,7 @@ export const iommu_hw_info_amd: Codec<IommuHwInfoAmd> = {
 };
 
 function write$iommu_hw_info_amd(v: DataView, value: Partial<IommuHwInfoAmd>): void {
+  obj(value, "iommu_hw_info_amd");
   if (value.efr !== undefined) {
     v.setBigUint64(0, u64(value.efr, "iommu_hw_info_amd.efr"), true);
   }
@@ -1089,6 +1108,7 @@ export const iommu_hw_info: Codec<IommuHwInfo> = {
 };
 
 function write$iommu_hw_info(v: DataView, value: Partial<IommuHwInfo>): void {
+  obj(value, "iommu_hw_info");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_hw_info.size"), true);
   }
@@ -1161,6 +1181,7 @@ export const iommu_hwpt_set_dirty_tracking: Codec<IommuHwptSetDirtyTracking> = {
 };
 
 function write$iommu_hwpt_set_dirty_tracking(v: DataView, value: Partial<IommuHwptSetDirtyTracking>): void {
+  obj(value, "iommu_hwpt_set_dirty_tracking");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_hwpt_set_dirty_tracking.size"), true);
   }
@@ -1220,6 +1241,7 @@ export const iommu_hwpt_get_dirty_bitmap: Codec<IommuHwptGetDirtyBitmap> = {
 };
 
 function write$iommu_hwpt_get_dirty_bitmap(v: DataView, value: Partial<IommuHwptGetDirtyBitmap>): void {
+  obj(value, "iommu_hwpt_get_dirty_bitmap");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_hwpt_get_dirty_bitmap.size"), true);
   }
@@ -1283,6 +1305,7 @@ export const iommu_hwpt_vtd_s1_invalidate: Codec<IommuHwptVtdS1Invalidate> = {
 };
 
 function write$iommu_hwpt_vtd_s1_invalidate(v: DataView, value: Partial<IommuHwptVtdS1Invalidate>): void {
+  obj(value, "iommu_hwpt_vtd_s1_invalidate");
   if (value.addr !== undefined) {
     v.setBigUint64(0, u64(value.addr, "iommu_hwpt_vtd_s1_invalidate.addr"), true);
   }
@@ -1328,6 +1351,7 @@ export const iommu_viommu_arm_smmuv3_invalidate: Codec<IommuViommuArmSmmuv3Inval
 };
 
 function write$iommu_viommu_arm_smmuv3_invalidate(v: DataView, value: Partial<IommuViommuArmSmmuv3Invalidate>): void {
+  obj(value, "iommu_viommu_arm_smmuv3_invalidate");
   if (value.cmd !== undefined) {
     const a9 = list(value.cmd, 2, "iommu_viommu_arm_smmuv3_invalidate.cmd");
     for (let i10 = 0; i10 < a9.length; i10++) {
@@ -1379,6 +1403,7 @@ export const iommu_hwpt_invalidate: Codec<IommuHwptInvalidate> = {
 };
 
 function write$iommu_hwpt_invalidate(v: DataView, value: Partial<IommuHwptInvalidate>): void {
+  obj(value, "iommu_hwpt_invalidate");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_hwpt_invalidate.size"), true);
   }
@@ -1449,6 +1474,7 @@ export const iommu_hwpt_pgfault: Codec<IommuHwptPgfault> = {
 };
 
 function write$iommu_hwpt_pgfault(v: DataView, value: Partial<IommuHwptPgfault>): void {
+  obj(value, "iommu_hwpt_pgfault");
   if (value.flags !== undefined) {
     v.setUint32(0, int(value.flags, 0, 4294967295, "iommu_hwpt_pgfault.flags"), true);
   }
@@ -1511,6 +1537,7 @@ export const iommu_hwpt_page_response: Codec<IommuHwptPageResponse> = {
 };
 
 function write$iommu_hwpt_page_response(v: DataView, value: Partial<IommuHwptPageResponse>): void {
+  obj(value, "iommu_hwpt_page_response");
   if (value.cookie !== undefined) {
     v.setUint32(0, int(value.cookie, 0, 4294967295, "iommu_hwpt_page_response.cookie"), true);
   }
@@ -1556,6 +1583,7 @@ export const iommu_fault_alloc: Codec<IommuFaultAlloc> = {
 };
 
 function write$iommu_fault_alloc(v: DataView, value: Partial<IommuFaultAlloc>): void {
+  obj(value, "iommu_fault_alloc");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_fault_alloc.size"), true);
   }
@@ -1603,6 +1631,7 @@ export const iommu_viommu_tegra241_cmdqv: Codec<IommuViommuTegra241Cmdqv> = {
 };
 
 function write$iommu_viommu_tegra241_cmdqv(v: DataView, value: Partial<IommuViommuTegra241Cmdqv>): void {
+  obj(value, "iommu_viommu_tegra241_cmdqv");
   if (value.out_vintf_mmap_offset !== undefined) {
     v.setBigUint64(0, u64(value.out_vintf_mmap_offset, "iommu_viommu_tegra241_cmdqv.out_vintf_mmap_offset"), true);
   }
@@ -1658,6 +1687,7 @@ export const iommu_viommu_alloc: Codec<IommuViommuAlloc> = {
 };
 
 function write$iommu_viommu_alloc(v: DataView, value: Partial<IommuViommuAlloc>): void {
+  obj(value, "iommu_viommu_alloc");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_viommu_alloc.size"), true);
   }
@@ -1726,6 +1756,7 @@ export const iommu_vdevice_alloc: Codec<IommuVdeviceAlloc> = {
 };
 
 function write$iommu_vdevice_alloc(v: DataView, value: Partial<IommuVdeviceAlloc>): void {
+  obj(value, "iommu_vdevice_alloc");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_vdevice_alloc.size"), true);
   }
@@ -1776,6 +1807,7 @@ export const iommu_ioas_change_process: Codec<IommuIoasChangeProcess> = {
 };
 
 function write$iommu_ioas_change_process(v: DataView, value: Partial<IommuIoasChangeProcess>): void {
+  obj(value, "iommu_ioas_change_process");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_change_process.size"), true);
   }
@@ -1817,6 +1849,7 @@ export const iommufd_vevent_header: Codec<IommufdVeventHeader> = {
 };
 
 function write$iommufd_vevent_header(v: DataView, value: Partial<IommufdVeventHeader>): void {
+  obj(value, "iommufd_vevent_header");
   if (value.flags !== undefined) {
     v.setUint32(0, int(value.flags, 0, 4294967295, "iommufd_vevent_header.flags"), true);
   }
@@ -1856,6 +1889,7 @@ export const iommu_vevent_arm_smmuv3: Codec<IommuVeventArmSmmuv3> = {
 };
 
 function write$iommu_vevent_arm_smmuv3(v: DataView, value: Partial<IommuVeventArmSmmuv3>): void {
+  obj(value, "iommu_vevent_arm_smmuv3");
   if (value.evt !== undefined) {
     const a11 = list(value.evt, 4, "iommu_vevent_arm_smmuv3.evt");
     for (let i12 = 0; i12 < a11.length; i12++) {
@@ -1895,6 +1929,7 @@ export const iommu_vevent_tegra241_cmdqv: Codec<IommuVeventTegra241Cmdqv> = {
 };
 
 function write$iommu_vevent_tegra241_cmdqv(v: DataView, value: Partial<IommuVeventTegra241Cmdqv>): void {
+  obj(value, "iommu_vevent_tegra241_cmdqv");
   if (value.lvcmdq_err_map !== undefined) {
     const a13 = list(value.lvcmdq_err_map, 2, "iommu_vevent_tegra241_cmdqv.lvcmdq_err_map");
     for (let i14 = 0; i14 < a13.length; i14++) {
@@ -1948,6 +1983,7 @@ export const iommu_veventq_alloc: Codec<IommuVeventqAlloc> = {
 };
 
 function write$iommu_veventq_alloc(v: DataView, value: Partial<IommuVeventqAlloc>): void {
+  obj(value, "iommu_veventq_alloc");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_veventq_alloc.size"), true);
   }
@@ -2019,6 +2055,7 @@ export const iommu_hw_queue_alloc: Codec<IommuHwQueueAlloc> = {
 };
 
 function write$iommu_hw_queue_alloc(v: DataView, value: Partial<IommuHwQueueAlloc>): void {
+  obj(value, "iommu_hw_queue_alloc");
   if (value.size !== undefined) {
     v.setUint32(0, int(value.size, 0, 4294967295, "iommu_hw_queue_alloc.size"), true);
   }

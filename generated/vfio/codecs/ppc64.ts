@@ -47,6 +47,7 @@ export const vfio_info_cap_header: Codec<VfioInfoCapHeader> = {
 };
 
 function write$vfio_info_cap_header(v: DataView, value: Partial<VfioInfoCapHeader>): void {
+  obj(value, "vfio_info_cap_header");
   if (value.id !== undefined) {
     v.setUint16(0, int(value.id, 0, 65535, "vfio_info_cap_header.id"), false);
   }
@@ -91,6 +92,7 @@ export const vfio_group_status: Codec<VfioGroupStatus> = {
 };
 
 function write$vfio_group_status(v: DataView, value: Partial<VfioGroupStatus>): void {
+  obj(value, "vfio_group_status");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_group_status.argsz"), false);
   }
@@ -140,6 +142,7 @@ export const vfio_device_info: Codec<VfioDeviceInfo> = {
 };
 
 function write$vfio_device_info(v: DataView, value: Partial<VfioDeviceInfo>): void {
+  obj(value, "vfio_device_info");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_info.argsz"), false);
   }
@@ -202,6 +205,7 @@ export const vfio_device_info_cap_pci_atomic_comp: Codec<VfioDeviceInfoCapPciAto
 };
 
 function write$vfio_device_info_cap_pci_atomic_comp(v: DataView, value: Partial<VfioDeviceInfoCapPciAtomicComp>): void {
+  obj(value, "vfio_device_info_cap_pci_atomic_comp");
   if (value.header !== undefined) {
     const o0 = obj(value.header, "vfio_device_info_cap_pci_atomic_comp.header");
     if (o0.id !== undefined) {
@@ -263,6 +267,7 @@ export const vfio_region_info: Codec<VfioRegionInfo> = {
 };
 
 function write$vfio_region_info(v: DataView, value: Partial<VfioRegionInfo>): void {
+  obj(value, "vfio_region_info");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_region_info.argsz"), false);
   }
@@ -316,6 +321,7 @@ export const vfio_region_sparse_mmap_area: Codec<VfioRegionSparseMmapArea> = {
 };
 
 function write$vfio_region_sparse_mmap_area(v: DataView, value: Partial<VfioRegionSparseMmapArea>): void {
+  obj(value, "vfio_region_sparse_mmap_area");
   if (value.offset !== undefined) {
     v.setBigUint64(0, u64(value.offset, "vfio_region_sparse_mmap_area.offset"), false);
   }
@@ -382,6 +388,7 @@ export const vfio_region_info_cap_sparse_mmap: FlexCodec<VfioRegionInfoCapSparse
 };
 
 function write$vfio_region_info_cap_sparse_mmap(v: DataView, value: Partial<VfioRegionInfoCapSparseMmap>): void {
+  obj(value, "vfio_region_info_cap_sparse_mmap");
   if (value.header !== undefined) {
     const o1 = obj(value.header, "vfio_region_info_cap_sparse_mmap.header");
     if (o1.id !== undefined) {
@@ -450,6 +457,7 @@ export const vfio_region_info_cap_type: Codec<VfioRegionInfoCapType> = {
 };
 
 function write$vfio_region_info_cap_type(v: DataView, value: Partial<VfioRegionInfoCapType>): void {
+  obj(value, "vfio_region_info_cap_type");
   if (value.header !== undefined) {
     const o4 = obj(value.header, "vfio_region_info_cap_type.header");
     if (o4.id !== undefined) {
@@ -511,6 +519,7 @@ export const vfio_region_gfx_edid: Codec<VfioRegionGfxEdid> = {
 };
 
 function write$vfio_region_gfx_edid(v: DataView, value: Partial<VfioRegionGfxEdid>): void {
+  obj(value, "vfio_region_gfx_edid");
   if (value.edid_offset !== undefined) {
     v.setUint32(0, int(value.edid_offset, 0, 4294967295, "vfio_region_gfx_edid.edid_offset"), false);
   }
@@ -570,6 +579,7 @@ export const vfio_device_migration_info: Codec<VfioDeviceMigrationInfo> = {
 };
 
 function write$vfio_device_migration_info(v: DataView, value: Partial<VfioDeviceMigrationInfo>): void {
+  obj(value, "vfio_device_migration_info");
   if (value.device_state !== undefined) {
     v.setUint32(0, int(value.device_state, 0, 4294967295, "vfio_device_migration_info.device_state"), false);
   }
@@ -627,6 +637,7 @@ export const vfio_region_info_cap_nvlink2_ssatgt: Codec<VfioRegionInfoCapNvlink2
 };
 
 function write$vfio_region_info_cap_nvlink2_ssatgt(v: DataView, value: Partial<VfioRegionInfoCapNvlink2Ssatgt>): void {
+  obj(value, "vfio_region_info_cap_nvlink2_ssatgt");
   if (value.header !== undefined) {
     const o5 = obj(value.header, "vfio_region_info_cap_nvlink2_ssatgt.header");
     if (o5.id !== undefined) {
@@ -686,6 +697,7 @@ export const vfio_region_info_cap_nvlink2_lnkspd: Codec<VfioRegionInfoCapNvlink2
 };
 
 function write$vfio_region_info_cap_nvlink2_lnkspd(v: DataView, value: Partial<VfioRegionInfoCapNvlink2Lnkspd>): void {
+  obj(value, "vfio_region_info_cap_nvlink2_lnkspd");
   if (value.header !== undefined) {
     const o6 = obj(value.header, "vfio_region_info_cap_nvlink2_lnkspd.header");
     if (o6.id !== undefined) {
@@ -743,6 +755,7 @@ export const vfio_irq_info: Codec<VfioIrqInfo> = {
 };
 
 function write$vfio_irq_info(v: DataView, value: Partial<VfioIrqInfo>): void {
+  obj(value, "vfio_irq_info");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_irq_info.argsz"), false);
   }
@@ -809,6 +822,7 @@ export const vfio_irq_set: FlexCodec<VfioIrqSet, Uint8Array> = {
 };
 
 function write$vfio_irq_set(v: DataView, value: Partial<VfioIrqSet>): void {
+  obj(value, "vfio_irq_set");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_irq_set.argsz"), false);
   }
@@ -871,6 +885,7 @@ export const vfio_pci_dependent_device: Codec<VfioPciDependentDevice> = {
 };
 
 function write$vfio_pci_dependent_device(v: DataView, value: Partial<VfioPciDependentDevice>): void {
+  obj(value, "vfio_pci_dependent_device");
   if (value.group_id !== undefined) {
     v.setUint32(0, int(value.group_id, 0, 4294967295, "vfio_pci_dependent_device.group_id"), false);
   }
@@ -942,6 +957,7 @@ export const vfio_pci_hot_reset_info: FlexCodec<VfioPciHotResetInfo, VfioPciDepe
 };
 
 function write$vfio_pci_hot_reset_info(v: DataView, value: Partial<VfioPciHotResetInfo>): void {
+  obj(value, "vfio_pci_hot_reset_info");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_pci_hot_reset_info.argsz"), false);
   }
@@ -1007,6 +1023,7 @@ export const vfio_pci_hot_reset: FlexCodec<VfioPciHotReset, number[]> = {
 };
 
 function write$vfio_pci_hot_reset(v: DataView, value: Partial<VfioPciHotReset>): void {
+  obj(value, "vfio_pci_hot_reset");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_pci_hot_reset.argsz"), false);
   }
@@ -1085,6 +1102,7 @@ export const vfio_device_gfx_plane_info: Codec<VfioDeviceGfxPlaneInfo> = {
 };
 
 function write$vfio_device_gfx_plane_info(v: DataView, value: Partial<VfioDeviceGfxPlaneInfo>): void {
+  obj(value, "vfio_device_gfx_plane_info");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_gfx_plane_info.argsz"), false);
   }
@@ -1176,6 +1194,7 @@ export const vfio_device_ioeventfd: Codec<VfioDeviceIoeventfd> = {
 };
 
 function write$vfio_device_ioeventfd(v: DataView, value: Partial<VfioDeviceIoeventfd>): void {
+  obj(value, "vfio_device_ioeventfd");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_ioeventfd.argsz"), false);
   }
@@ -1242,6 +1261,7 @@ export const vfio_device_feature: FlexCodec<VfioDeviceFeature, Uint8Array> = {
 };
 
 function write$vfio_device_feature(v: DataView, value: Partial<VfioDeviceFeature>): void {
+  obj(value, "vfio_device_feature");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_feature.argsz"), false);
   }
@@ -1295,6 +1315,7 @@ export const vfio_device_bind_iommufd: Codec<VfioDeviceBindIommufd> = {
 };
 
 function write$vfio_device_bind_iommufd(v: DataView, value: Partial<VfioDeviceBindIommufd>): void {
+  obj(value, "vfio_device_bind_iommufd");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_bind_iommufd.argsz"), false);
   }
@@ -1349,6 +1370,7 @@ export const vfio_device_attach_iommufd_pt: Codec<VfioDeviceAttachIommufdPt> = {
 };
 
 function write$vfio_device_attach_iommufd_pt(v: DataView, value: Partial<VfioDeviceAttachIommufdPt>): void {
+  obj(value, "vfio_device_attach_iommufd_pt");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_attach_iommufd_pt.argsz"), false);
   }
@@ -1398,6 +1420,7 @@ export const vfio_device_detach_iommufd_pt: Codec<VfioDeviceDetachIommufdPt> = {
 };
 
 function write$vfio_device_detach_iommufd_pt(v: DataView, value: Partial<VfioDeviceDetachIommufdPt>): void {
+  obj(value, "vfio_device_detach_iommufd_pt");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_detach_iommufd_pt.argsz"), false);
   }
@@ -1440,6 +1463,7 @@ export const vfio_device_feature_migration: Codec<VfioDeviceFeatureMigration> = 
 };
 
 function write$vfio_device_feature_migration(v: DataView, value: Partial<VfioDeviceFeatureMigration>): void {
+  obj(value, "vfio_device_feature_migration");
   if (value.flags !== undefined) {
     v.setBigUint64(0, u64(value.flags, "vfio_device_feature_migration.flags"), false);
   }
@@ -1478,6 +1502,7 @@ export const vfio_device_feature_mig_state: Codec<VfioDeviceFeatureMigState> = {
 };
 
 function write$vfio_device_feature_mig_state(v: DataView, value: Partial<VfioDeviceFeatureMigState>): void {
+  obj(value, "vfio_device_feature_mig_state");
   if (value.device_state !== undefined) {
     v.setUint32(0, int(value.device_state, 0, 4294967295, "vfio_device_feature_mig_state.device_state"), false);
   }
@@ -1523,6 +1548,7 @@ export const vfio_precopy_info: Codec<VfioPrecopyInfo> = {
 };
 
 function write$vfio_precopy_info(v: DataView, value: Partial<VfioPrecopyInfo>): void {
+  obj(value, "vfio_precopy_info");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_precopy_info.argsz"), false);
   }
@@ -1570,6 +1596,7 @@ export const vfio_device_low_power_entry_with_wakeup: Codec<VfioDeviceLowPowerEn
 };
 
 function write$vfio_device_low_power_entry_with_wakeup(v: DataView, value: Partial<VfioDeviceLowPowerEntryWithWakeup>): void {
+  obj(value, "vfio_device_low_power_entry_with_wakeup");
   if (value.wakeup_eventfd !== undefined) {
     v.setInt32(0, int(value.wakeup_eventfd, -2147483648, 2147483647, "vfio_device_low_power_entry_with_wakeup.wakeup_eventfd"), false);
   }
@@ -1615,6 +1642,7 @@ export const vfio_device_feature_dma_logging_control: Codec<VfioDeviceFeatureDma
 };
 
 function write$vfio_device_feature_dma_logging_control(v: DataView, value: Partial<VfioDeviceFeatureDmaLoggingControl>): void {
+  obj(value, "vfio_device_feature_dma_logging_control");
   if (value.page_size !== undefined) {
     v.setBigUint64(0, u64(value.page_size, "vfio_device_feature_dma_logging_control.page_size"), false);
   }
@@ -1662,6 +1690,7 @@ export const vfio_device_feature_dma_logging_range: Codec<VfioDeviceFeatureDmaLo
 };
 
 function write$vfio_device_feature_dma_logging_range(v: DataView, value: Partial<VfioDeviceFeatureDmaLoggingRange>): void {
+  obj(value, "vfio_device_feature_dma_logging_range");
   if (value.iova !== undefined) {
     v.setBigUint64(0, u64(value.iova, "vfio_device_feature_dma_logging_range.iova"), false);
   }
@@ -1707,6 +1736,7 @@ export const vfio_device_feature_dma_logging_report: Codec<VfioDeviceFeatureDmaL
 };
 
 function write$vfio_device_feature_dma_logging_report(v: DataView, value: Partial<VfioDeviceFeatureDmaLoggingReport>): void {
+  obj(value, "vfio_device_feature_dma_logging_report");
   if (value.iova !== undefined) {
     v.setBigUint64(0, u64(value.iova, "vfio_device_feature_dma_logging_report.iova"), false);
   }
@@ -1752,6 +1782,7 @@ export const vfio_device_feature_mig_data_size: Codec<VfioDeviceFeatureMigDataSi
 };
 
 function write$vfio_device_feature_mig_data_size(v: DataView, value: Partial<VfioDeviceFeatureMigDataSize>): void {
+  obj(value, "vfio_device_feature_mig_data_size");
   if (value.stop_copy_length !== undefined) {
     v.setBigUint64(0, u64(value.stop_copy_length, "vfio_device_feature_mig_data_size.stop_copy_length"), false);
   }
@@ -1788,6 +1819,7 @@ export const vfio_device_feature_bus_master: Codec<VfioDeviceFeatureBusMaster> =
 };
 
 function write$vfio_device_feature_bus_master(v: DataView, value: Partial<VfioDeviceFeatureBusMaster>): void {
+  obj(value, "vfio_device_feature_bus_master");
   if (value.op !== undefined) {
     v.setUint32(0, int(value.op, 0, 4294967295, "vfio_device_feature_bus_master.op"), false);
   }
@@ -1826,6 +1858,7 @@ export const vfio_region_dma_range: Codec<VfioRegionDmaRange> = {
 };
 
 function write$vfio_region_dma_range(v: DataView, value: Partial<VfioRegionDmaRange>): void {
+  obj(value, "vfio_region_dma_range");
   if (value.offset !== undefined) {
     v.setBigUint64(0, u64(value.offset, "vfio_region_dma_range.offset"), false);
   }
@@ -1887,6 +1920,7 @@ export const vfio_device_feature_dma_buf: FlexCodec<VfioDeviceFeatureDmaBuf, Vfi
 };
 
 function write$vfio_device_feature_dma_buf(v: DataView, value: Partial<VfioDeviceFeatureDmaBuf>): void {
+  obj(value, "vfio_device_feature_dma_buf");
   if (value.region_index !== undefined) {
     v.setUint32(0, int(value.region_index, 0, 4294967295, "vfio_device_feature_dma_buf.region_index"), false);
   }
@@ -1946,6 +1980,7 @@ export const vfio_iommu_type1_info: Codec<VfioIommuType1Info> = {
 };
 
 function write$vfio_iommu_type1_info(v: DataView, value: Partial<VfioIommuType1Info>): void {
+  obj(value, "vfio_iommu_type1_info");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_info.argsz"), false);
   }
@@ -1996,6 +2031,7 @@ export const vfio_iova_range: Codec<VfioIovaRange> = {
 };
 
 function write$vfio_iova_range(v: DataView, value: Partial<VfioIovaRange>): void {
+  obj(value, "vfio_iova_range");
   if (value.start !== undefined) {
     v.setBigUint64(0, u64(value.start, "vfio_iova_range.start"), false);
   }
@@ -2062,6 +2098,7 @@ export const vfio_iommu_type1_info_cap_iova_range: FlexCodec<VfioIommuType1InfoC
 };
 
 function write$vfio_iommu_type1_info_cap_iova_range(v: DataView, value: Partial<VfioIommuType1InfoCapIovaRange>): void {
+  obj(value, "vfio_iommu_type1_info_cap_iova_range");
   if (value.header !== undefined) {
     const o17 = obj(value.header, "vfio_iommu_type1_info_cap_iova_range.header");
     if (o17.id !== undefined) {
@@ -2132,6 +2169,7 @@ export const vfio_iommu_type1_info_cap_migration: Codec<VfioIommuType1InfoCapMig
 };
 
 function write$vfio_iommu_type1_info_cap_migration(v: DataView, value: Partial<VfioIommuType1InfoCapMigration>): void {
+  obj(value, "vfio_iommu_type1_info_cap_migration");
   if (value.header !== undefined) {
     const o20 = obj(value.header, "vfio_iommu_type1_info_cap_migration.header");
     if (o20.id !== undefined) {
@@ -2195,6 +2233,7 @@ export const vfio_iommu_type1_info_dma_avail: Codec<VfioIommuType1InfoDmaAvail> 
 };
 
 function write$vfio_iommu_type1_info_dma_avail(v: DataView, value: Partial<VfioIommuType1InfoDmaAvail>): void {
+  obj(value, "vfio_iommu_type1_info_dma_avail");
   if (value.header !== undefined) {
     const o21 = obj(value.header, "vfio_iommu_type1_info_dma_avail.header");
     if (o21.id !== undefined) {
@@ -2251,6 +2290,7 @@ export const vfio_iommu_type1_dma_map: Codec<VfioIommuType1DmaMap> = {
 };
 
 function write$vfio_iommu_type1_dma_map(v: DataView, value: Partial<VfioIommuType1DmaMap>): void {
+  obj(value, "vfio_iommu_type1_dma_map");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_dma_map.argsz"), false);
   }
@@ -2303,6 +2343,7 @@ export const vfio_bitmap: Codec<VfioBitmap> = {
 };
 
 function write$vfio_bitmap(v: DataView, value: Partial<VfioBitmap>): void {
+  obj(value, "vfio_bitmap");
   if (value.pgsize !== undefined) {
     v.setBigUint64(0, u64(value.pgsize, "vfio_bitmap.pgsize"), false);
   }
@@ -2364,6 +2405,7 @@ export const vfio_iommu_type1_dma_unmap: FlexCodec<VfioIommuType1DmaUnmap, Uint8
 };
 
 function write$vfio_iommu_type1_dma_unmap(v: DataView, value: Partial<VfioIommuType1DmaUnmap>): void {
+  obj(value, "vfio_iommu_type1_dma_unmap");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_dma_unmap.argsz"), false);
   }
@@ -2430,6 +2472,7 @@ export const vfio_iommu_type1_dirty_bitmap: FlexCodec<VfioIommuType1DirtyBitmap,
 };
 
 function write$vfio_iommu_type1_dirty_bitmap(v: DataView, value: Partial<VfioIommuType1DirtyBitmap>): void {
+  obj(value, "vfio_iommu_type1_dirty_bitmap");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_dirty_bitmap.argsz"), false);
   }
@@ -2486,6 +2529,7 @@ export const vfio_iommu_type1_dirty_bitmap_get: Codec<VfioIommuType1DirtyBitmapG
 };
 
 function write$vfio_iommu_type1_dirty_bitmap_get(v: DataView, value: Partial<VfioIommuType1DirtyBitmapGet>): void {
+  obj(value, "vfio_iommu_type1_dirty_bitmap_get");
   if (value.iova !== undefined) {
     v.setBigUint64(0, u64(value.iova, "vfio_iommu_type1_dirty_bitmap_get.iova"), false);
   }
@@ -2541,6 +2585,7 @@ export const vfio_iommu_spapr_tce_ddw_info: Codec<VfioIommuSpaprTceDdwInfo> = {
 };
 
 function write$vfio_iommu_spapr_tce_ddw_info(v: DataView, value: Partial<VfioIommuSpaprTceDdwInfo>): void {
+  obj(value, "vfio_iommu_spapr_tce_ddw_info");
   if (value.pgsizes !== undefined) {
     v.setBigUint64(0, u64(value.pgsizes, "vfio_iommu_spapr_tce_ddw_info.pgsizes"), false);
   }
@@ -2598,6 +2643,7 @@ export const vfio_iommu_spapr_tce_info: Codec<VfioIommuSpaprTceInfo> = {
 };
 
 function write$vfio_iommu_spapr_tce_info(v: DataView, value: Partial<VfioIommuSpaprTceInfo>): void {
+  obj(value, "vfio_iommu_spapr_tce_info");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_tce_info.argsz"), false);
   }
@@ -2661,6 +2707,7 @@ export const vfio_eeh_pe_err: Codec<VfioEehPeErr> = {
 };
 
 function write$vfio_eeh_pe_err(v: DataView, value: Partial<VfioEehPeErr>): void {
+  obj(value, "vfio_eeh_pe_err");
   if (value.type !== undefined) {
     v.setUint32(0, int(value.type, 0, 4294967295, "vfio_eeh_pe_err.type"), false);
   }
@@ -2721,6 +2768,7 @@ export const vfio_eeh_pe_op: Codec<VfioEehPeOp> = {
 };
 
 function write$vfio_eeh_pe_op(v: DataView, value: Partial<VfioEehPeOp>): void {
+  obj(value, "vfio_eeh_pe_op");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_eeh_pe_op.argsz"), false);
   }
@@ -2784,6 +2832,7 @@ export const vfio_iommu_spapr_register_memory: Codec<VfioIommuSpaprRegisterMemor
 };
 
 function write$vfio_iommu_spapr_register_memory(v: DataView, value: Partial<VfioIommuSpaprRegisterMemory>): void {
+  obj(value, "vfio_iommu_spapr_register_memory");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_register_memory.argsz"), false);
   }
@@ -2843,6 +2892,7 @@ export const vfio_iommu_spapr_tce_create: Codec<VfioIommuSpaprTceCreate> = {
 };
 
 function write$vfio_iommu_spapr_tce_create(v: DataView, value: Partial<VfioIommuSpaprTceCreate>): void {
+  obj(value, "vfio_iommu_spapr_tce_create");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_tce_create.argsz"), false);
   }
@@ -2904,6 +2954,7 @@ export const vfio_iommu_spapr_tce_remove: Codec<VfioIommuSpaprTceRemove> = {
 };
 
 function write$vfio_iommu_spapr_tce_remove(v: DataView, value: Partial<VfioIommuSpaprTceRemove>): void {
+  obj(value, "vfio_iommu_spapr_tce_remove");
   if (value.argsz !== undefined) {
     v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_tce_remove.argsz"), false);
   }
