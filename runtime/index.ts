@@ -1,6 +1,8 @@
 /**
- * The low-level VFIO runtime: libc bindings, errors, ioctl calls, the argsz
+ * The VFIO runtime. Low level: libc bindings, errors, ioctl calls, the argsz
  * protocol, capability chains, anonymous memory, eventfds and owned fds.
+ * Objects (see README.md in this folder): {@link Container}, {@link Group},
+ * {@link Device}.
  */
 
 export * from './codec.js';
@@ -12,3 +14,7 @@ export * from './capabilities.js';
 export * from './fd.js';
 export * from './eventfd.js';
 export * from './memory.js';
+export * from './vfio-fd.js';
+export * from './container.js';
+export * from './group.js';
+export * from './device.js';
