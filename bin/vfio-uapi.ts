@@ -36,4 +36,31 @@ program
   .option('--check', 'exit 1 if the files in --out differ from what would be generated; write nothing')
   .action((opts) => runCommand(() => generateCommand(opts)));
 
+program
+  .command('verify')
+  .description('check the emitted bindings against clang on every ABI: sizes, alignments, offsets, field sizes, signedness, constants, ioctl numbers, and byte round trips')
+  .option('--header <path>', 'the header the bindings were generated from (default: found from their provenance line)')
+  .option('--bindings <dir>', 'a generated bindings directory (default: the package\'s generated/vfio and generated/iommufd)', collect)
+  .option('--abi <list>', 'all, or a comma-separated list of ABIs', 'all')
+  .option('--json', 'print the results as JSON')
+  .option('--report <file>', 'also write a Markdown report')
+  .action((opts) => runCommand(async () => (await import('./commands/verify.js')).verifyCommand(opts)));
+
+program
+  .command('diff')
+  .description('ABI changes between two versions of a header: records, fields, constants, ioctls, flags, per ABI, classified compatible or breaking')
+  .argument('<old>', 'the older header')
+  .argument('<new>', 'the newer header')
+  .option('--abi <list>', 'all, or a comma-separated list of ABIs', 'all')
+  .option('--json', 'print JSON')
+  .option('--markdown', 'print Markdown')
+  .action((oldHeader, newHeader, opts) => runCommand(async () => (await import('./commands/diff.js')).diffCommand(oldHeader, newHeader, opts)));
+
+program
+  .command('update')
+  .description("download a Debian suite's linux-libc-dev, regenerate generated/ from its vfio.h and iommufd.h, and print the ABI diff")
+  .option('--suite <suite>', 'Debian suite (sid, trixie, trixie-backports, ...)', 'sid')
+  .option('--out <dir>', 'the bindings directory to update', 'generated')
+  .action((opts) => runCommand(async () => (await import('./commands/update.js')).updateCommand(opts)));
+
 await program.parseAsync();
