@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { Abi } from '../../generator/abi/abis.js';
 import { CompileError, compileObject, readUnsigned } from './elf.js';
 import { clangArgs, findClang, parseErrors, runClang, type ClangDiagnostic } from './toolchain.js';
+import { createLimiter } from './limiter.js';
 
 /** Layout of one struct or union, as clang lays it out for one ABI. */
 export interface RecordLayoutJson {
@@ -480,28 +481,4 @@ function recordOfType(type: AstType | undefined, lastUnnamed: AstNode | undefine
     return lastUnnamed;
   }
   return undefined; // pointer, array, function
-}
-
-// ---------------------------------------------------------------------------
-
-/** Runs at most `n` tasks at once. */
-function createLimiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const queue: (() => void)[] = [];
-  const next = () => {
-    if (active < n && queue.length) {
-      active++;
-      queue.shift()!();
-    }
-  };
-  return <T>(task: () => Promise<T>) =>
-    new Promise<T>((resolve, reject) => {
-      queue.push(() => {
-        task().then(resolve, reject).finally(() => {
-          active--;
-          next();
-        });
-      });
-      next();
-    });
 }

@@ -16,6 +16,7 @@ import { ensureUapiTree } from '../../scripts/uapi-tree.js';
 import { compileUnit, siblingIncludeDir, type HeaderUnit } from './ctu.js';
 import { abiChecks, overridesOf, readClaims, type Mismatch, type MismatchKind } from './checks.js';
 import { findHeader, defaultBindingsDirs, loadBindings, sha256File, VerifyInputError, type LoadedBindings } from './load.js';
+import { createLimiter } from '../clang/limiter.js';
 
 /** Options of {@link verifyBindings}. */
 export interface VerifyOptions {
@@ -233,24 +234,3 @@ function resolveHeader(b: LoadedBindings, given: string | undefined, nBindings: 
   return findHeader(b.provenance, b.dir);
 }
 
-/** Runs at most `n` tasks at once. */
-function createLimiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const queue: (() => void)[] = [];
-  const next = () => {
-    if (active < n && queue.length) {
-      active++;
-      queue.shift()!();
-    }
-  };
-  return <T>(task: () => Promise<T>) =>
-    new Promise<T>((resolve, reject) => {
-      queue.push(() => {
-        task().then(resolve, reject).finally(() => {
-          active--;
-          next();
-        });
-      });
-      next();
-    });
-}
