@@ -63,4 +63,16 @@ program
   .option('--out <dir>', 'the bindings directory to update', 'generated')
   .action((opts) => runCommand(async () => (await import('./commands/update.js')).updateCommand(opts)));
 
+program
+  .command('conformance')
+  .description('boot Debian kernels in QEMU with emulated PCI devices bound to vfio-pci and exercise every VFIO ioctl')
+  .option('--kernel <suite>', 'bullseye, bookworm, trixie, newest or all', 'bookworm')
+  .option('--json', 'print JSON')
+  .option('--report <file>', 'write the Markdown matrix')
+  .option('--accel <accel>', 'tcg (default) or kvm', 'tcg')
+  .option('--host', 'run on this machine\'s /dev/vfio instead of a VM')
+  .option('--device <bdf>', 'with --host: the PCI device (e.g. 0000:01:00.0)')
+  .option('--bind', 'with --host: bind the device to vfio-pci first')
+  .action((opts) => runCommand(async () => (await import('./commands/conformance.js')).conformanceCommand(opts)));
+
 await program.parseAsync();

@@ -23,9 +23,14 @@ for (const [name, value] of Object.entries(constants.errno)) {
   if (!errnoNames.has(value)) errnoNames.set(value, name); // EAGAIN over EWOULDBLOCK, EDEADLK over EDEADLOCK
 }
 errnoNames.set(constants.errno.EOPNOTSUPP, 'EOPNOTSUPP'); // Linux's own name; Node lists ENOTSUP first
+// EBADFD (Linux >= 6.2 answers it to GROUP_SET_CONTAINER with a non-container fd) is missing from Node's table;
+// its number is 77 in asm-generic/errno.h and 81 on mips.
+if (process.platform === 'linux' && !errnoNames.has(process.arch.startsWith('mips') ? 81 : 77)) {
+  errnoNames.set(process.arch.startsWith('mips') ? 81 : 77, 'EBADFD');
+}
 
 /** Descriptions libuv lacks or words for sockets only. */
-const descriptionOverrides: Record<string, string> = { EOPNOTSUPP: 'Operation not supported' };
+const descriptionOverrides: Record<string, string> = { EOPNOTSUPP: 'Operation not supported', EBADFD: 'File descriptor in bad state' };
 
 /** The symbolic name of an errno value (`25` → `'ENOTTY'`), or `'E<n>'` if unknown. */
 export function errnoName(errno: number): string {

@@ -1,0 +1,268 @@
+/**
+ * Host side of the live conformance suite: for a Debian kernel, build the
+ * manifest of that kernel's own `vfio.h` (from the header corpus), boot the
+ * kernel with the VM harness and run the guest suite on it; or run the guest
+ * suite on this machine's own VFIO device (`--host`).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureKernel, runInGuest, type Accel, type Suite } from '../vm/index.js';
+import { buildManifest, corpusDir, corruptManifest, headerForKernel, type ManifestCorruption } from './manifest.js';
+import type { GuestResult, Manifest } from './types.js';
+
+/** What one run of the suite on one kernel gave. */
+export interface KernelRun {
+  /** `bullseye`, `bookworm`, `trixie`, `newest`, or `host`. */
+  suite: string;
+  /** `uname -r` of the kernel the suite ran on. */
+  kernel: string;
+  /** The corpus header the manifest was built from. */
+  header: Manifest['header'];
+  /** Boot + run + poweroff (VM), or the run (host), in ms. */
+  wallMs: number;
+  result: GuestResult;
+  /** The corruptions injected into the manifest (tests only). */
+  injected: string[];
+}
+
+/** Options of {@link runKernelSuite} and {@link runHostSuite}. */
+export interface SuiteRunOptions {
+  accel?: Accel;
+  /** Progress messages (download, boot, the suite's stages). */
+  onProgress?: (message: string) => void;
+  /** Every line the guest suite logs (checks included). */
+  onSuiteLine?: (line: string) => void;
+  /** Deliberate manifest corruptions (to test the suite itself). */
+  corruptions?: readonly ManifestCorruption[];
+  /** Kill the VM after this long (default 300 s). */
+  timeoutMs?: number;
+}
+
+const SUITE_MARK = '[suite] ';
+
+/** The package root (the directory of vfio-uapi's package.json), from this module's location. */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'vfio-uapi') return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the vfio-uapi package root');
+    dir = up;
+  }
+}
+
+/** The compiled guest script, `dist/conformance/suite/guest.js`. */
+export function guestScript(): string {
+  const script = path.join(packageRoot(), 'dist', 'conformance', 'suite', 'guest.js');
+  if (!existsSync(script)) throw new Error(`${script} does not exist: build first (npm run build)`);
+  return script;
+}
+
+/** Writes `manifest` to a new temporary directory (the guest sees the host's root, so the same path works there). */
+function writeManifest(manifest: Manifest): { file: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(realpathSync(os.tmpdir()), 'vfio-uapi-conformance-'));
+  const file = path.join(dir, 'manifest.json');
+  writeFileSync(file, JSON.stringify(manifest));
+  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The manifest of the corpus header matching `kernelVersion`, corrupted as asked. */
+export function manifestForKernel(kernelVersion: string, corruptions: readonly ManifestCorruption[] = []): Manifest {
+  const header = headerForKernel(corpusDir(packageRoot()), kernelVersion);
+  const manifest = buildManifest(header.path);
+  return corruptions.length ? corruptManifest(manifest, corruptions) : manifest;
+}
+
+/** A suite that could not run, with whatever was known by then. */
+export class SuiteRunError extends Error {
+  override name = 'SuiteRunError';
+  constructor(readonly suite: string, message: string, readonly kernel?: string, readonly manifest?: Manifest) {
+    super(message);
+  }
+}
+
+/** A {@link KernelRun} for a suite that did not run: every ioctl of its header (if known) fails with the reason. */
+export function failedRun(error: SuiteRunError): KernelRun {
+  const fail = { verdict: 'fail' as const, detail: `the suite did not run: ${error.message.split('\n')[0]}` };
+  const m = error.manifest;
+  return {
+    suite: error.suite,
+    kernel: error.kernel ?? '',
+    header: m?.header ?? { path: '', version: '', sha256: '' },
+    wallMs: 0,
+    injected: m?.injected ?? [],
+    result: {
+      kernel: error.kernel ?? '',
+      header: m?.header ?? { path: '', version: '', sha256: '' },
+      ioctls: Object.fromEntries((m?.ioctls ?? []).map((i) => [i.name, { ...fail }])),
+      features: Object.fromEntries((m?.features ?? []).map((f) => [f, { ...fail }])),
+      example: { ...fail },
+      checks: [],
+      elapsedMs: 0,
+    },
+  };
+}
+
+/**
+ * Boots the kernel of `suite` in QEMU and runs the guest suite on it.
+ * @throws SuiteRunError when the kernel cannot be had, or the guest suite does not produce a result.
+ */
+export async function runKernelSuite(suite: Suite, opts: SuiteRunOptions = {}): Promise<KernelRun> {
+  let kernelVersion: string | undefined;
+  let manifest: Manifest | undefined;
+  try {
+    return await runKernelSuiteInner(suite, opts, (k, m) => { kernelVersion = k; manifest = m; });
+  } catch (e) {
+    throw new SuiteRunError(suite, (e as Error).message ?? String(e), kernelVersion, manifest);
+  }
+}
+
+async function runKernelSuiteInner(suite: Suite, opts: SuiteRunOptions, known: (kernel: string, manifest?: Manifest) => void): Promise<KernelRun> {
+  const progress = opts.onProgress ?? (() => {});
+  const script = guestScript();
+  const kernel = await ensureKernel(suite, progress);
+  known(kernel.version);
+  const manifest = manifestForKernel(kernel.packageVersion, opts.corruptions);
+  known(kernel.version, manifest);
+  progress(`${manifest.ioctls.length} ioctls in vfio.h ${manifest.header.version} (for ${kernel.version}, package ${kernel.packageVersion})`);
+  const { file, cleanup } = writeManifest(manifest);
+  try {
+    let started = false;
+    const run = await bootWithRetries(progress, () => started, () => runInGuest({
+      suite,
+      script,
+      args: [file],
+      accel: opts.accel ?? 'tcg',
+      timeoutMs: opts.timeoutMs ?? 300_000,
+      onProgress: progress,
+      onConsoleLine: (line) => {
+        const at = line.indexOf(SUITE_MARK);
+        if (at < 0) return;
+        const text = line.slice(at + SUITE_MARK.length);
+        started = true;
+        opts.onSuiteLine?.(text);
+        if (text.startsWith('-- ') || text.startsWith('  FAIL') || text.startsWith('fatal') || text.startsWith('done')) progress(text.replace(/^-- /, ''));
+      },
+    }));
+    const result = run.result as GuestResult | undefined;
+    if (run.exitCode !== 0 || !result?.ioctls) {
+      const tail = run.console.trimEnd().split('\n').slice(-30).join('\n');
+      throw new Error(`the guest suite on ${run.uname} exited ${run.exitCode} without a result\n--- console (last 30 lines) ---\n${tail}`);
+    }
+    return { suite, kernel: run.uname, header: manifest.header, wallMs: run.wallMs, result, injected: manifest.injected };
+  } finally {
+    cleanup();
+  }
+}
+
+/** How many times a guest that dies before the suite starts is booted in all. */
+const BOOT_ATTEMPTS = 3;
+
+/**
+ * Runs `boot` again when the guest died before the suite printed anything
+ * (under TCG on a loaded host, some kernels now and then panic in early boot:
+ * "timer doesn't work through Interrupt-remapped IO-APIC"). A guest that got
+ * as far as the suite is never retried.
+ */
+async function bootWithRetries<T>(progress: (m: string) => void, suiteStarted: () => boolean, boot: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await boot();
+    } catch (e) {
+      const message = (e as Error).message ?? '';
+      const early = /before the script finished/.test(message) && !suiteStarted();
+      if (!early || attempt >= BOOT_ATTEMPTS) throw e;
+      const why = /Kernel panic - not syncing: ([^\n]*)/.exec(message)?.[1] ?? message.split('\n')[0];
+      progress(`the guest died before the suite started (${why}); booting again (${attempt + 1}/${BOOT_ATTEMPTS})`);
+    }
+  }
+}
+
+/** Options of {@link runHostSuite}. */
+export interface HostRunOptions extends SuiteRunOptions {
+  /** The PCI device, `0000:01:00.0`. */
+  device: string;
+  /** Bind it to vfio-pci first (otherwise it must already be). */
+  bind?: boolean;
+}
+
+/** An error with a user-facing message (the CLI prints it without a stack). */
+export class HostSetupError extends Error {
+  override name = 'HostSetupError';
+}
+
+/**
+ * Runs the guest suite on this machine, on `opts.device` through `/dev/vfio`.
+ * Nothing is rebound unless `opts.bind`.
+ * @throws HostSetupError when this machine has no VFIO, the device does not exist, has no IOMMU group, or is not on vfio-pci.
+ */
+export async function runHostSuite(opts: HostRunOptions): Promise<KernelRun> {
+  const progress = opts.onProgress ?? (() => {});
+  if (!existsSync('/dev/vfio')) {
+    const iommu = existsSync('/sys/class/iommu') ? (readDirSafe('/sys/class/iommu').join(', ') || 'none') : 'none';
+    throw new HostSetupError(`no /dev/vfio: this machine has no VFIO (vfio module not loaded, or no IOMMU: /sys/class/iommu lists ${iommu}); load vfio-pci with the IOMMU enabled (intel_iommu=on / amd_iommu=on)`);
+  }
+  const bdf = opts.device;
+  const sys = `/sys/bus/pci/devices/${bdf}`;
+  if (!/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(bdf) || !existsSync(sys)) throw new HostSetupError(`no PCI device ${bdf} (${sys} does not exist)`);
+  if (!existsSync(`${sys}/iommu_group`)) throw new HostSetupError(`${bdf} has no IOMMU group (the IOMMU is off for it)`);
+  const group = Number(path.basename(readlinkSync(`${sys}/iommu_group`)));
+  const driver = () => (existsSync(`${sys}/driver`) ? path.basename(readlinkSync(`${sys}/driver`)) : undefined);
+  if (driver() !== 'vfio-pci') {
+    if (!opts.bind) throw new HostSetupError(`${bdf} is bound to ${driver() ?? 'no driver'}, not vfio-pci: bind it yourself or pass --bind`);
+    progress(`binding ${bdf} to vfio-pci (was ${driver() ?? 'unbound'})`);
+    writeFileSync(`${sys}/driver_override`, 'vfio-pci');
+    if (driver()) writeFileSync(`${sys}/driver/unbind`, bdf);
+    writeFileSync('/sys/bus/pci/drivers_probe', bdf);
+    if (driver() !== 'vfio-pci') throw new HostSetupError(`binding ${bdf} to vfio-pci failed (driver: ${driver() ?? 'none'}); is vfio-pci loaded?`);
+  }
+  if (!existsSync(`/dev/vfio/${group}`)) throw new HostSetupError(`/dev/vfio/${group} does not exist although ${bdf} is on vfio-pci`);
+  const read = (f: string) => readFileSync(`${sys}/${f}`, 'utf8').trim();
+  const devices = [{ bdf, vendor: read('vendor'), device: read('device'), iommuGroup: group, qemuId: null, qemuModel: null, driver: 'vfio-pci' }];
+
+  const kernel = os.release();
+  const manifest = manifestForKernel(kernel, opts.corruptions);
+  const { file, cleanup } = writeManifest(manifest);
+  const resultFile = `${file}.result.json`;
+  const started = Date.now();
+  try {
+    progress(`running the suite on ${bdf} (group ${group}), kernel ${kernel}, vfio.h ${manifest.header.version}`);
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn(process.execPath, [guestScript(), file], {
+        env: { ...process.env, VFIO_UAPI_DEVICES: JSON.stringify(devices), VFIO_UAPI_RESULT: resultFile },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let buffered = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop()!;
+        for (const line of lines) {
+          if (!line.startsWith(SUITE_MARK)) continue;
+          const text = line.slice(SUITE_MARK.length);
+          opts.onSuiteLine?.(text);
+          if (text.startsWith('-- ') || text.startsWith('  FAIL')) progress(text.replace(/^-- /, ''));
+        }
+      });
+      child.on('error', reject);
+      child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+    });
+    if (!existsSync(resultFile)) throw new Error(`the suite exited ${code} without a result`);
+    const result = JSON.parse(readFileSync(resultFile, 'utf8')) as GuestResult;
+    return { suite: 'host', kernel, header: manifest.header, wallMs: Date.now() - started, result, injected: manifest.injected };
+  } finally {
+    cleanup();
+  }
+}
+
+function readDirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Host side: the manifest of a kernel's own `vfio.h` (its ioctls with their
+ * request numbers and arguments, its constants, its record layouts), computed
+ * by our generator, for the guest suite to check the running kernel against.
+ * Also: choosing the corpus header of a kernel, and corrupting a manifest on
+ * purpose (to show that the suite catches broken bindings).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { abiByName } from '../../generator/abi/abis.js';
+import { ioctlSpecs } from '../../generator/codegen/associations.js';
+import { capabilitySpecs } from '../../generator/codegen/associations.js';
+import type { HeaderIR } from '../../generator/ir/types.js';
+import { jsonNumber } from '../../generator/layout/json.js';
+import { AbiLayout, type RecordLayout } from '../../generator/layout/layout.js';
+import { parseHeader } from '../../generator/parse/parse.js';
+import type { Manifest, ManifestField, ManifestRecord } from './types.js';
+
+/** Builds the manifest of the `vfio.h` at `headerPath` for `abi` (default x86_64, the VM's). */
+export function buildManifest(headerPath: string, abi = 'x86_64'): Manifest {
+  const ir = parseHeader(headerPath);
+  const layout = new AbiLayout(ir, abiByName(abi));
+  const values = new Map(layout.constants().values.map((c) => [c.name, c.value]));
+
+  const constants: Record<string, number | string> = {};
+  for (const [name, value] of values) constants[name] = jsonNumber(value);
+
+  const records: Record<string, ManifestRecord> = {};
+  for (const decl of ir.records) {
+    if (!decl.name || !decl.fields || decl.loc.file !== ir.file) continue;
+    const rec = layout.recordLayout(decl.id);
+    records[decl.name] = { tag: decl.tag, size: rec.size, align: rec.align, fields: recordFields(layout, rec) };
+  }
+
+  const ioctls = ioctlSpecs(ir).map((spec) => {
+    const number = values.get(spec.name);
+    if (number === undefined) throw new Error(`${headerPath}: ioctl ${spec.name} has no value on ${abi}`);
+    return { name: spec.name, number: Number(number), fd: spec.fd, arg: spec.arg, line: spec.line };
+  });
+
+  const capabilities = capabilitySpecs(ir, layout).flatMap((c) => {
+    const value = values.get(c.id);
+    return value === undefined ? [] : [{ info: c.info, id: c.id, value: Number(value), record: c.record }];
+  });
+
+  return {
+    header: { path: headerPath, version: path.basename(path.dirname(headerPath)), sha256: ir.sha256 },
+    abi,
+    ioctls,
+    constants,
+    records,
+    capabilities,
+    features: featureIds(ir, values),
+    extensions: extensionNames(ir, values),
+    injected: [],
+  };
+}
+
+/** Members by access path with offset, size, spelling and array count (like the generated field tables). */
+function recordFields(layout: AbiLayout, rec: RecordLayout): Record<string, ManifestField> {
+  const out: Record<string, ManifestField> = {};
+  const walk = (r: RecordLayout, base: number, prefix: string) => {
+    for (const m of r.members) {
+      if (m.bitWidth !== undefined) continue;
+      const offset = base + m.offset;
+      if (m.field.name === undefined) {
+        if (m.resolved.kind === 'record') walk(layout.recordLayout(m.resolved.id), offset, prefix);
+        continue;
+      }
+      const field: ManifestField = { offset, size: m.size, type: m.field.spelling };
+      if (m.resolved.kind === 'array') {
+        const el = layout.typeLayout(m.resolved.of, m.field.loc);
+        field.count = m.resolved.length === null || el.size === 0 ? 0 : m.size / el.size;
+      }
+      out[prefix + m.field.name] = field;
+      if (m.resolved.kind === 'record') walk(layout.recordLayout(m.resolved.id), offset, `${prefix}${m.field.name}.`);
+    }
+  };
+  walk(rec, 0, '');
+  return out;
+}
+
+/**
+ * The `VFIO_DEVICE_FEATURE_*` feature ids: such macros defined outside any
+ * struct (the GET/SET/PROBE/MASK bits live inside `struct vfio_device_feature`,
+ * a feature's own values inside its data struct).
+ */
+function featureIds(ir: HeaderIR, values: Map<string, bigint>): string[] {
+  const spans = ir.records
+    .filter((r) => r.loc.file === ir.file && r.endLine !== undefined)
+    .map((r) => [r.loc.line, r.endLine!] as const);
+  return ir.macros
+    .filter((m) => /^VFIO_DEVICE_FEATURE_\w+$/.test(m.name) && values.has(m.name))
+    .filter((m) => !spans.some(([from, to]) => m.loc.line > from && m.loc.line < to))
+    .map((m) => m.name);
+}
+
+/** The extension ids of `VFIO_CHECK_EXTENSION`: the integer macros between `VFIO_API_VERSION` and `VFIO_TYPE`. */
+function extensionNames(ir: HeaderIR, values: Map<string, bigint>): string[] {
+  const from = ir.macros.find((m) => m.name === 'VFIO_API_VERSION')?.loc.line ?? 0;
+  const to = ir.macros.find((m) => m.name === 'VFIO_TYPE')?.loc.line ?? 0;
+  return ir.macros.filter((m) => m.loc.line > from && m.loc.line < to && values.has(m.name)).map((m) => m.name);
+}
+
+/** Where the header corpus is: `$VFIO_UAPI_CORPUS`, else `../shared/uapi` beside the package root. */
+export function corpusDir(packageRoot: string): string {
+  return path.resolve(process.env.VFIO_UAPI_CORPUS ?? path.join(packageRoot, '..', 'shared', 'uapi'));
+}
+
+/**
+ * The corpus `vfio.h` for a kernel version (`6.1.176`, or a `uname -r` such as
+ * `6.1.0-50-amd64`): the same major.minor, the nearest patch level.
+ * @throws Error naming the versions the corpus has when none matches.
+ */
+export function headerForKernel(corpus: string, kernelVersion: string): { path: string; version: string } {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(kernelVersion);
+  if (!m) throw new Error(`cannot read a kernel version from ${JSON.stringify(kernelVersion)}`);
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  const versions = existsSync(corpus) ? readdirSync(corpus).filter((v) => existsSync(path.join(corpus, v, 'vfio.h'))) : [];
+  const candidates = versions
+    .map((v) => ({ v, p: /^(\d+)\.(\d+)\.(\d+)/.exec(v) }))
+    .filter((x) => x.p && Number(x.p[1]) === major && Number(x.p[2]) === minor)
+    .sort((a, b) => Math.abs(Number(a.p![3]) - patch) - Math.abs(Number(b.p![3]) - patch));
+  const best = candidates[0];
+  if (!best) {
+    throw new Error(`no vfio.h for Linux ${major}.${minor} in the header corpus ${corpus} (it has: ${versions.sort().join(', ') || 'nothing'}); set VFIO_UAPI_CORPUS`);
+  }
+  return { path: path.join(corpus, best.v, 'vfio.h'), version: best.v };
+}
+
+/** A deliberate corruption of a manifest, to check that the suite reports `fail` for it. */
+export type ManifestCorruption =
+  | { kind: 'ioctl-number'; ioctl: string; number: number }
+  | { kind: 'record-size'; record: string; delta: number };
+
+/** A copy of `manifest` with `corruptions` applied, each listed in `injected`. */
+export function corruptManifest(manifest: Manifest, corruptions: readonly ManifestCorruption[]): Manifest {
+  const copy = structuredClone(manifest);
+  for (const c of corruptions) {
+    if (c.kind === 'ioctl-number') {
+      const ioctl = copy.ioctls.find((i) => i.name === c.ioctl);
+      if (!ioctl) throw new Error(`corruptManifest: no ioctl ${c.ioctl}`);
+      copy.injected.push(`${c.ioctl}: request 0x${ioctl.number.toString(16)} replaced by 0x${c.number.toString(16)}`);
+      ioctl.number = c.number;
+      copy.constants[c.ioctl] = c.number;
+    } else {
+      const rec = copy.records[c.record];
+      if (!rec) throw new Error(`corruptManifest: no record ${c.record}`);
+      copy.injected.push(`struct ${c.record}: size ${rec.size} replaced by ${rec.size + c.delta}`);
+      rec.size += c.delta;
+    }
+  }
+  return copy;
+}

@@ -1,0 +1,136 @@
+/**
+ * Host side: rendering suite runs as the `--json` document, a text matrix for
+ * the terminal, and the Markdown report (`docs/conformance.md`).
+ */
+import type { KernelRun } from './host.js';
+import { VERDICTS, type Verdict, type VerdictEntry } from './types.js';
+
+/** The `--json` document: exactly `{kernels: [{kernel, suite, wall_s, ioctls}]}`. */
+export interface ConformanceJson {
+  kernels: { kernel: string; suite: string; wall_s: number; ioctls: Record<string, VerdictEntry> }[];
+}
+
+/** The `--json` document of `runs`. */
+export function toJson(runs: readonly KernelRun[]): ConformanceJson {
+  return {
+    kernels: runs.map((r) => ({
+      kernel: r.kernel,
+      suite: r.suite,
+      wall_s: Math.round(r.wallMs / 100) / 10,
+      ioctls: Object.fromEntries(Object.entries(r.result.ioctls).map(([name, e]) => [name, { verdict: e.verdict, detail: e.detail }])),
+    })),
+  };
+}
+
+/** Verdict counts of one run. */
+export function counts(run: KernelRun): Record<Verdict, number> {
+  const out = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
+  for (const e of Object.values(run.result.ioctls)) out[e.verdict]++;
+  return out;
+}
+
+/** Whether any ioctl of any run failed (the command then exits 1). */
+export function anyFail(runs: readonly KernelRun[]): boolean {
+  return runs.some((r) => Object.values(r.result.ioctls).some((e) => e.verdict === 'fail'));
+}
+
+/** Row names: every ioctl (or feature) of every run, newest header first, in header order. */
+function rowNames(runs: readonly KernelRun[], pick: (r: KernelRun) => Record<string, unknown>): string[] {
+  const byNewest = [...runs].sort((a, b) => b.header.version.localeCompare(a.header.version, 'en', { numeric: true }));
+  const names: string[] = [];
+  for (const r of byNewest) for (const n of Object.keys(pick(r))) if (!names.includes(n)) names.push(n);
+  return names;
+}
+
+/** A plain-text matrix (ioctl x kernel -> verdict) with the counts and wall times below it. */
+export function matrixText(runs: readonly KernelRun[]): string {
+  const names = rowNames(runs, (r) => r.result.ioctls);
+  const heads = runs.map((r) => `${r.suite} ${r.kernel}`);
+  const w0 = Math.max(5, ...names.map((n) => n.length));
+  const widths = heads.map((h) => Math.max(h.length, 7));
+  const line = (first: string, cells: string[]) => [first.padEnd(w0), ...cells.map((c, i) => c.padEnd(widths[i]!))].join('  ').trimEnd();
+  const out = [line('ioctl', heads), line('-'.repeat(w0), widths.map((w) => '-'.repeat(w)))];
+  for (const n of names) out.push(line(n, runs.map((r) => cell(r.result.ioctls[n]?.verdict))));
+  out.push('');
+  for (const r of runs) {
+    const c = counts(r);
+    out.push(`${r.suite} ${r.kernel} (vfio.h ${r.header.version}): ${VERDICTS.map((v) => `${c[v]} ${v}`).join(', ')}; ${(r.wallMs / 1000).toFixed(1)} s; edu example: ${r.result.example.verdict}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function cell(v: Verdict | undefined): string {
+  return v === undefined ? '-' : v === 'fail' ? 'FAIL' : v;
+}
+
+function md(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** Options of {@link markdownReport}. */
+export interface MarkdownOptions {
+  /** The command line that produced the report, shown at the top. */
+  command: string;
+  accel: string;
+}
+
+/** The Markdown report: kernels, the ioctl matrix, the feature matrix, the example, and every verdict's evidence. */
+export function markdownReport(runs: readonly KernelRun[], opts: MarkdownOptions): string {
+  const out: string[] = [];
+  out.push('# VFIO live conformance', '');
+  out.push(`Written by \`${opts.command}\`. Each kernel boots in QEMU (${opts.accel.toUpperCase()}, q35, intel-iommu with interrupt remapping) with`);
+  out.push('two QEMU `edu` devices (one on the root bus, one behind a PCIe root port and a PCIe-to-PCI bridge) and an `e1000e`,');
+  out.push('all bound to vfio-pci; the guest suite (`conformance/suite/`) gives every ioctl of that kernel\'s own `vfio.h`');
+  out.push('(from the header corpus, parsed and laid out by our generator on the host) a verdict, issuing each with the');
+  out.push('request number and struct sizes of that header, through the generated codecs and the runtime.', '');
+  out.push('- **pass**: exercised, and it behaved as documented (the evidence lists every check);');
+  out.push('- **refused**: the kernel refused it, as it should on this setup, with the expected errno;');
+  out.push('- **n/a**: it cannot be exercised on this setup (the evidence says what it needs, and how the kernel answered);');
+  out.push('- **fail**: it misbehaved, or the bindings disagree with the kernel; `-`: not in that kernel\'s header.', '');
+
+  out.push('## Kernels', '');
+  out.push('| suite | kernel (`uname -r`) | vfio.h | ioctls | pass | refused | n/a | fail | wall (s) | edu example |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of runs) {
+    const c = counts(r);
+    out.push(`| ${r.suite} | ${r.kernel} | ${r.header.version} | ${Object.keys(r.result.ioctls).length} | ${c.pass} | ${c.refused} | ${c['n/a']} | ${c.fail} | ${(r.wallMs / 1000).toFixed(1)} | ${r.result.example.verdict} |`);
+  }
+  const injected = runs.filter((r) => r.injected.length);
+  if (injected.length) {
+    out.push('', `Deliberately broken manifests: ${injected.map((r) => `${r.suite}: ${r.injected.join('; ')}`).join(' / ')}`);
+  }
+
+  out.push('', '## Ioctls', '');
+  out.push(`| ioctl | ${runs.map((r) => `${r.suite} ${r.kernel}`).join(' | ')} |`);
+  out.push(`|---|${runs.map(() => '---').join('|')}|`);
+  for (const n of rowNames(runs, (r) => r.result.ioctls)) {
+    out.push(`| \`${n}\` | ${runs.map((r) => cellMd(r.result.ioctls[n]?.verdict)).join(' | ')} |`);
+  }
+
+  out.push('', '## Device features (`VFIO_DEVICE_FEATURE` with `PROBE`, on edu)', '');
+  out.push(`| feature | ${runs.map((r) => `${r.suite} ${r.kernel}`).join(' | ')} |`);
+  out.push(`|---|${runs.map(() => '---').join('|')}|`);
+  for (const n of rowNames(runs, (r) => r.result.features)) {
+    out.push(`| \`${n}\` | ${runs.map((r) => cellMd(r.result.features[n]?.verdict)).join(' | ')} |`);
+  }
+
+  out.push('', '## The edu example driver (`examples/edu.ts`, `runEdu`)', '');
+  out.push('| kernel | verdict | detail |', '|---|---|---|');
+  for (const r of runs) out.push(`| ${r.suite} ${r.kernel} | ${r.result.example.verdict} | ${md(r.result.example.detail)} |`);
+
+  out.push('', '## Evidence', '');
+  for (const r of runs) {
+    out.push(`### ${r.suite}: ${r.kernel} (vfio.h ${r.header.version}, sha256 ${r.header.sha256.slice(0, 16)}…)`, '');
+    out.push('| ioctl | verdict | evidence |', '|---|---|---|');
+    for (const [n, e] of Object.entries(r.result.ioctls)) out.push(`| \`${n}\` | ${e.verdict} | ${md(e.detail)} |`);
+    out.push('');
+    out.push('| feature | verdict | evidence |', '|---|---|---|');
+    for (const [n, e] of Object.entries(r.result.features)) out.push(`| \`${n}\` | ${e.verdict} | ${md(e.detail)} |`);
+    out.push('');
+  }
+  return `${out.join('\n').trimEnd()}\n`;
+}
+
+function cellMd(v: Verdict | undefined): string {
+  return v === undefined ? '-' : v === 'fail' ? '**fail**' : v;
+}
