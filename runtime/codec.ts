@@ -18,6 +18,9 @@ export interface FieldLayout {
   readonly signed?: boolean;
   /** Array element count; 0 for a flexible array member. */
   readonly count?: number;
+  /** For bit-fields: the first bit from the record's start (in allocation order) and the width. */
+  readonly bitOffset?: number;
+  readonly bitWidth?: number;
 }
 
 /** A fixed-layout struct or union codec for one ABI. */

@@ -13,6 +13,13 @@ export function viewOf(bytes: Uint8Array, offset: number, size: number, cName: s
 }
 
 /** Throws a TypeError when `value` is not of the JS type `expected`, else a RangeError (a value out of range). */
+/** Throws a RangeError unless `size` bytes at `offset` lie within `length` bytes. */
+export function checkRange(length: number, offset: number, size: number, cName: string): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + size > length) {
+    throw new RangeError(`${cName}: need ${size} bytes at offset ${offset}, buffer has ${length}`);
+  }
+}
+
 function bad(path: string, value: unknown, what: string, expected: 'number' | 'bigint' | 'object'): never {
   const shown = typeof value === 'bigint' ? `${value}n` : typeof value === 'string' ? JSON.stringify(value) : String(value);
   const wrongType = expected === 'object' ? typeof value !== 'object' || value === null : typeof value !== expected;
@@ -105,7 +112,7 @@ export function flagSet<Name extends string>(field: string, bits: Record<Name, n
     encode(names) {
       let v = 0;
       for (const n of names) {
-        const bit = bits[n];
+        const bit = Object.hasOwn(bits, n) ? bits[n] : undefined;
         if (bit === undefined) throw new TypeError(`${field}: unknown flag ${String(n)}`);
         v |= bit;
       }

@@ -251,8 +251,12 @@ export class CodecWriter {
       const elemAt = (k: number) => `${at(0)} + ${i} * ${elSize}${k ? ` + ${k}` : ''}`;
       if (el.kind === 'record' && this.layout.ir.records[el.id]!.name) out.push(`${indent}  write$${this.helper(el.id)}(v, ${elemAt(0)}, ${a}[${i}], ${path('[]')});`);
       else if (byteArray(this.layout, el, loc)) {
-        const signed = byteArray(this.layout, el, loc) === 'Int8Array';
-        out.push(`${indent}  ${this.scalarWrite({ size: 1, signed, float: false }, false, elemAt(0), `${a}[${i}]`, path('[]'))}`);
+        const kind = byteArray(this.layout, el, loc)!;
+        out.push(`${indent}  ${this.scalarWrite({ size: 1, signed: kind === 'Int8Array', float: false }, false, elemAt(0), `${a}[${i}]`, path('[]'))}`);
+        // A typed array of the right kind needs no per-byte check: copy it in one go.
+        out.splice(out.length - 2, 1,
+          `${indent}if (${a} instanceof ${kind}) new ${kind}(v.buffer, v.byteOffset + ${at(0)}, ${a}.length).set(${a});`,
+          `${indent}else for (let ${i} = 0; ${i} < ${a}.length; ${i}++) {`);
       } else this.writeStmts(el, elemAt, `${a}[${i}]`, (x) => path(`[]${x}`), loc, indent + '  ', out);
       out.push(`${indent}}`);
       return;
@@ -283,8 +287,9 @@ export class CodecWriter {
         const bytes = Math.ceil((bit + m.bitWidth) / 8) - start;
         body.push(`${indent}  setBits(v, ${at(start)}, ${bytes}, ${bit - start * 8}, ${m.bitWidth}, ${this.le}, ${value}, ${fieldPath('')});`);
       } else this.writeStmts(m.field.type, (k) => at(off + k), value, fieldPath, m.field.loc, indent + '  ', body);
-      // Members left out encode as zero (the buffer starts zeroed); in a union only the given views are written.
-      out.push(`${indent}if (${value} !== undefined) {`, ...body, `${indent}}`);
+      // A member left out encodes as zero (the checks map undefined to 0); a union writes only the views given.
+      if (rec.decl.tag === 'union') out.push(`${indent}if (${value} !== undefined) {`, ...body, `${indent}}`);
+      else out.push(...body.map((l) => l.slice(2)));
     }
   }
 
@@ -314,7 +319,10 @@ export class CodecWriter {
     const lastMember = rec.members[rec.members.length - 1];
     const flexType = lastField && lastMember?.field === lastField && lastMember.resolved.kind === 'array' && lastMember.resolved.length === null ? lastMember.resolved : undefined;
     const writes: string[] = [];
-    this.writeMembers(rec, 0, abs, 'value', (x) => JSON.stringify(name + x), '    ', writes);
+    const rel = (k: number) => (k ? `o + ${k}` : 'o');
+    this.writeMembers(rec, 0, rel, 'value', (x) => JSON.stringify(name + x), '    ', writes);
+    // encodeInto zeroes the record first only where writing every member would leave bytes untouched.
+    const needsZero = this.hasGaps(rec);
     const out: string[] = [];
     out.push(`/** ${cName}: ${rec.size} bytes, aligned to ${rec.align}. Declared at ${basename(decl.loc.file)}:${decl.loc.line}. */`);
     const flexTs = flexType && lastField ? this.shapes.tsType({ kind: 'array', of: flexType.of, length: null }, lastField.loc) : undefined;
@@ -331,9 +339,13 @@ export class CodecWriter {
       out.push(`  /** The trailing elements: \`count\` of them, or as many as the buffer holds. */`);
       out.push(`  decodeFlex(bytes: Uint8Array, offset = 0, count?: number): ${this.shapes.tsType({ kind: 'array', of: flexType.of, length: null }, lastField.loc)} {`);
       out.push(`    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - ${lastMember!.offset}) / ${Math.max(elSize, 1)}));`);
-      out.push(`    const v = viewOf(bytes, offset + ${lastMember!.offset}, n * ${elSize}, ${JSON.stringify(cName)});`);
       const flexBytes = /^new (Uint8Array|Int8Array)/.exec(flexRead)?.[1];
-      if (flexBytes) out.push(`    return new ${flexBytes}(v.buffer, v.byteOffset, n).slice();`);
+      if (flexBytes === 'Uint8Array') {
+        out.push(`    checkRange(bytes.byteLength, offset + ${lastMember!.offset}, n, ${JSON.stringify(cName)});`);
+        out.push(`    return bytes.slice(offset + ${lastMember!.offset}, offset + ${lastMember!.offset} + n);`);
+      } else out.push(`    const v = viewOf(bytes, offset + ${lastMember!.offset}, n * ${elSize}, ${JSON.stringify(cName)});`);
+      if (flexBytes === 'Int8Array') out.push(`    return new Int8Array(v.buffer, v.byteOffset, n).slice();`);
+      else if (flexBytes) { /* returned above */ }
       else out.push(`    return Array.from({ length: n }, (_, k) => { const o = k * ${elSize}; return ${flexRead.replace(/^\[(.*)\]$/s, '$1')}; });`);
       out.push('  },');
     }
@@ -350,21 +362,33 @@ export class CodecWriter {
       out.push(`  encode(value: Partial<${T}>): Uint8Array {`);
       out.push(`    const bytes = new Uint8Array(${rec.size});`);
     }
-    out.push(`    write(new DataView(bytes.buffer), value);`, '    return bytes;', '  },');
+    out.push(`    write(new DataView(bytes.buffer), 0, value);`, '    return bytes;', '  },');
     out.push(`  encodeInto(view: DataView, offset: number, value: Partial<${T}>): void {`);
-    out.push(`    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);`);
     out.push(`    const size = ${flexName ? `this.argszFor(value.${flexName} === undefined ? 0 : list(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)}).length)` : rec.size};`);
-    out.push(`    const v = viewOf(bytes, offset, size, ${JSON.stringify(cName)});`);
-    out.push(`    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);`);
-    out.push(`    write(v, value);`, '  },');
+    out.push(`    checkRange(view.byteLength, offset, size, ${JSON.stringify(cName)});`);
+    if (needsZero || (flexType && lastMember!.offset !== rec.size)) out.push(`    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);`);
+    out.push(`    write(view, offset, value);`, '  },');
     out.push('};');
     out.push('');
-    out.push(`function write(v: DataView, value: Partial<${T}>): void {`);
+    out.push(`function write(v: DataView, o: number, value: Partial<${T}>): void {`);
     out.push(`  obj(value, ${JSON.stringify(name)});`);
     out.push(...writes.map((l) => l.slice(2)));
     out.push('}');
     // `write` is per codec: wrap the codec and its writer in a block scope via an IIFE-free pattern.
     return scopeWriter(out.join('\n'), name);
+  }
+
+  /** Whether writing every member of `rec` can leave bytes unwritten: padding, unions, arrays, bit-fields. */
+  private hasGaps(rec: RecordLayout): boolean {
+    if (rec.decl.tag === 'union') return true;
+    let end = 0;
+    for (const m of rec.members) {
+      if (m.bitWidth !== undefined || m.resolved.kind === 'array') return true;
+      if (m.offset !== end) return true;
+      if (m.resolved.kind === 'record' && this.hasGaps(this.layout.recordLayout(m.resolved.id))) return true;
+      end = m.offset + m.size;
+    }
+    return end !== rec.size;
   }
 
   /** The field table (layout metadata) of a record. */

@@ -6,11 +6,11 @@
  * @module
  */
 import type { Codec, FieldLayout, FlexCodec } from '../../../runtime/codec.js';
-import { big, getBits, int, list, num, obj, s64, setBits, u64, viewOf } from '../../../runtime/encoding.js';
+import { big, checkRange, getBits, int, list, num, obj, s64, setBits, u64, viewOf } from '../../../runtime/encoding.js';
 import type { IommuDestroy, IommuIoasAlloc, IommuIovaRange, IommuIoasIovaRanges, IommuIoasAllowIovas, IommuIoasMap, IommuIoasMapFile, IommuIoasCopy, IommuIoasUnmap, IommuOption, IommuVfioIoas, IommuHwptVtdS1, IommuHwptArmSmmuv3, IommuHwptAmdGuest, IommuHwptAlloc, IommuHwInfoVtd, IommuHwInfoArmSmmuv3, IommuHwInfoTegra241Cmdqv, IommuHwInfoAmd, IommuHwInfo, IommuHwptSetDirtyTracking, IommuHwptGetDirtyBitmap, IommuHwptVtdS1Invalidate, IommuViommuArmSmmuv3Invalidate, IommuHwptInvalidate, IommuHwptPgfault, IommuHwptPageResponse, IommuFaultAlloc, IommuViommuTegra241Cmdqv, IommuViommuAlloc, IommuVdeviceAlloc, IommuIoasChangeProcess, IommufdVeventHeader, IommuVeventArmSmmuv3, IommuVeventTegra241Cmdqv, IommuVeventqAlloc, IommuHwQueueAlloc } from '../types.js';
 
 // Every helper is used by some header; a given header may not need them all.
-void [big, getBits, int, list, num, obj, s64, setBits, u64, viewOf];
+void [big, checkRange, getBits, int, list, num, obj, s64, setBits, u64, viewOf];
 
 const iommu_destroy$fields: readonly FieldLayout[] = [
   { path: "size", offset: 0, size: 4, type: "__u32", signed: false },
@@ -32,26 +32,20 @@ export const iommu_destroy: Codec<IommuDestroy> = {
   },
   encode(value: Partial<IommuDestroy>): Uint8Array {
     const bytes = new Uint8Array(8);
-    write$iommu_destroy(new DataView(bytes.buffer), value);
+    write$iommu_destroy(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuDestroy>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 8;
-    const v = viewOf(bytes, offset, size, "struct iommu_destroy");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_destroy(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_destroy");
+    write$iommu_destroy(view, offset, value);
   },
 };
 
-function write$iommu_destroy(v: DataView, value: Partial<IommuDestroy>): void {
+function write$iommu_destroy(v: DataView, o: number, value: Partial<IommuDestroy>): void {
   obj(value, "iommu_destroy");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_destroy.size"), false);
-  }
-  if (value.id !== undefined) {
-    v.setUint32(4, int(value.id, 0, 4294967295, "iommu_destroy.id"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_destroy.size"), false);
+  v.setUint32(o + 4, int(value.id, 0, 4294967295, "iommu_destroy.id"), false);
 }
 
 const iommu_ioas_alloc$fields: readonly FieldLayout[] = [
@@ -76,29 +70,21 @@ export const iommu_ioas_alloc: Codec<IommuIoasAlloc> = {
   },
   encode(value: Partial<IommuIoasAlloc>): Uint8Array {
     const bytes = new Uint8Array(12);
-    write$iommu_ioas_alloc(new DataView(bytes.buffer), value);
+    write$iommu_ioas_alloc(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasAlloc>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 12;
-    const v = viewOf(bytes, offset, size, "struct iommu_ioas_alloc");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_ioas_alloc(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_ioas_alloc");
+    write$iommu_ioas_alloc(view, offset, value);
   },
 };
 
-function write$iommu_ioas_alloc(v: DataView, value: Partial<IommuIoasAlloc>): void {
+function write$iommu_ioas_alloc(v: DataView, o: number, value: Partial<IommuIoasAlloc>): void {
   obj(value, "iommu_ioas_alloc");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_alloc.size"), false);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "iommu_ioas_alloc.flags"), false);
-  }
-  if (value.out_ioas_id !== undefined) {
-    v.setUint32(8, int(value.out_ioas_id, 0, 4294967295, "iommu_ioas_alloc.out_ioas_id"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_alloc.size"), false);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_ioas_alloc.flags"), false);
+  v.setUint32(o + 8, int(value.out_ioas_id, 0, 4294967295, "iommu_ioas_alloc.out_ioas_id"), false);
 }
 
 const iommu_iova_range$fields: readonly FieldLayout[] = [
@@ -121,26 +107,20 @@ export const iommu_iova_range: Codec<IommuIovaRange> = {
   },
   encode(value: Partial<IommuIovaRange>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$iommu_iova_range(new DataView(bytes.buffer), value);
+    write$iommu_iova_range(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIovaRange>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct iommu_iova_range");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_iova_range(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_iova_range");
+    write$iommu_iova_range(view, offset, value);
   },
 };
 
-function write$iommu_iova_range(v: DataView, value: Partial<IommuIovaRange>): void {
+function write$iommu_iova_range(v: DataView, o: number, value: Partial<IommuIovaRange>): void {
   obj(value, "iommu_iova_range");
-  if (value.start !== undefined) {
-    v.setBigUint64(0, u64(value.start, "iommu_iova_range.start"), false);
-  }
-  if (value.last !== undefined) {
-    v.setBigUint64(8, u64(value.last, "iommu_iova_range.last"), false);
-  }
+  v.setBigUint64(o, u64(value.start, "iommu_iova_range.start"), false);
+  v.setBigUint64(o + 8, u64(value.last, "iommu_iova_range.last"), false);
 }
 
 const iommu_ioas_iova_ranges$fields: readonly FieldLayout[] = [
@@ -171,38 +151,24 @@ export const iommu_ioas_iova_ranges: Codec<IommuIoasIovaRanges> = {
   },
   encode(value: Partial<IommuIoasIovaRanges>): Uint8Array {
     const bytes = new Uint8Array(32);
-    write$iommu_ioas_iova_ranges(new DataView(bytes.buffer), value);
+    write$iommu_ioas_iova_ranges(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasIovaRanges>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 32;
-    const v = viewOf(bytes, offset, size, "struct iommu_ioas_iova_ranges");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_ioas_iova_ranges(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_ioas_iova_ranges");
+    write$iommu_ioas_iova_ranges(view, offset, value);
   },
 };
 
-function write$iommu_ioas_iova_ranges(v: DataView, value: Partial<IommuIoasIovaRanges>): void {
+function write$iommu_ioas_iova_ranges(v: DataView, o: number, value: Partial<IommuIoasIovaRanges>): void {
   obj(value, "iommu_ioas_iova_ranges");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_iova_ranges.size"), false);
-  }
-  if (value.ioas_id !== undefined) {
-    v.setUint32(4, int(value.ioas_id, 0, 4294967295, "iommu_ioas_iova_ranges.ioas_id"), false);
-  }
-  if (value.num_iovas !== undefined) {
-    v.setUint32(8, int(value.num_iovas, 0, 4294967295, "iommu_ioas_iova_ranges.num_iovas"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(12, int(value.__reserved, 0, 4294967295, "iommu_ioas_iova_ranges.__reserved"), false);
-  }
-  if (value.allowed_iovas !== undefined) {
-    v.setBigUint64(16, u64(value.allowed_iovas, "iommu_ioas_iova_ranges.allowed_iovas"), false);
-  }
-  if (value.out_iova_alignment !== undefined) {
-    v.setBigUint64(24, u64(value.out_iova_alignment, "iommu_ioas_iova_ranges.out_iova_alignment"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_iova_ranges.size"), false);
+  v.setUint32(o + 4, int(value.ioas_id, 0, 4294967295, "iommu_ioas_iova_ranges.ioas_id"), false);
+  v.setUint32(o + 8, int(value.num_iovas, 0, 4294967295, "iommu_ioas_iova_ranges.num_iovas"), false);
+  v.setUint32(o + 12, int(value.__reserved, 0, 4294967295, "iommu_ioas_iova_ranges.__reserved"), false);
+  v.setBigUint64(o + 16, u64(value.allowed_iovas, "iommu_ioas_iova_ranges.allowed_iovas"), false);
+  v.setBigUint64(o + 24, u64(value.out_iova_alignment, "iommu_ioas_iova_ranges.out_iova_alignment"), false);
 }
 
 const iommu_ioas_allow_iovas$fields: readonly FieldLayout[] = [
@@ -231,35 +197,23 @@ export const iommu_ioas_allow_iovas: Codec<IommuIoasAllowIovas> = {
   },
   encode(value: Partial<IommuIoasAllowIovas>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$iommu_ioas_allow_iovas(new DataView(bytes.buffer), value);
+    write$iommu_ioas_allow_iovas(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasAllowIovas>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct iommu_ioas_allow_iovas");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_ioas_allow_iovas(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_ioas_allow_iovas");
+    write$iommu_ioas_allow_iovas(view, offset, value);
   },
 };
 
-function write$iommu_ioas_allow_iovas(v: DataView, value: Partial<IommuIoasAllowIovas>): void {
+function write$iommu_ioas_allow_iovas(v: DataView, o: number, value: Partial<IommuIoasAllowIovas>): void {
   obj(value, "iommu_ioas_allow_iovas");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_allow_iovas.size"), false);
-  }
-  if (value.ioas_id !== undefined) {
-    v.setUint32(4, int(value.ioas_id, 0, 4294967295, "iommu_ioas_allow_iovas.ioas_id"), false);
-  }
-  if (value.num_iovas !== undefined) {
-    v.setUint32(8, int(value.num_iovas, 0, 4294967295, "iommu_ioas_allow_iovas.num_iovas"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(12, int(value.__reserved, 0, 4294967295, "iommu_ioas_allow_iovas.__reserved"), false);
-  }
-  if (value.allowed_iovas !== undefined) {
-    v.setBigUint64(16, u64(value.allowed_iovas, "iommu_ioas_allow_iovas.allowed_iovas"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_allow_iovas.size"), false);
+  v.setUint32(o + 4, int(value.ioas_id, 0, 4294967295, "iommu_ioas_allow_iovas.ioas_id"), false);
+  v.setUint32(o + 8, int(value.num_iovas, 0, 4294967295, "iommu_ioas_allow_iovas.num_iovas"), false);
+  v.setUint32(o + 12, int(value.__reserved, 0, 4294967295, "iommu_ioas_allow_iovas.__reserved"), false);
+  v.setBigUint64(o + 16, u64(value.allowed_iovas, "iommu_ioas_allow_iovas.allowed_iovas"), false);
 }
 
 const iommu_ioas_map$fields: readonly FieldLayout[] = [
@@ -292,41 +246,25 @@ export const iommu_ioas_map: Codec<IommuIoasMap> = {
   },
   encode(value: Partial<IommuIoasMap>): Uint8Array {
     const bytes = new Uint8Array(40);
-    write$iommu_ioas_map(new DataView(bytes.buffer), value);
+    write$iommu_ioas_map(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasMap>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 40;
-    const v = viewOf(bytes, offset, size, "struct iommu_ioas_map");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_ioas_map(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_ioas_map");
+    write$iommu_ioas_map(view, offset, value);
   },
 };
 
-function write$iommu_ioas_map(v: DataView, value: Partial<IommuIoasMap>): void {
+function write$iommu_ioas_map(v: DataView, o: number, value: Partial<IommuIoasMap>): void {
   obj(value, "iommu_ioas_map");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_map.size"), false);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "iommu_ioas_map.flags"), false);
-  }
-  if (value.ioas_id !== undefined) {
-    v.setUint32(8, int(value.ioas_id, 0, 4294967295, "iommu_ioas_map.ioas_id"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(12, int(value.__reserved, 0, 4294967295, "iommu_ioas_map.__reserved"), false);
-  }
-  if (value.user_va !== undefined) {
-    v.setBigUint64(16, u64(value.user_va, "iommu_ioas_map.user_va"), false);
-  }
-  if (value.length !== undefined) {
-    v.setBigUint64(24, u64(value.length, "iommu_ioas_map.length"), false);
-  }
-  if (value.iova !== undefined) {
-    v.setBigUint64(32, u64(value.iova, "iommu_ioas_map.iova"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_map.size"), false);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_ioas_map.flags"), false);
+  v.setUint32(o + 8, int(value.ioas_id, 0, 4294967295, "iommu_ioas_map.ioas_id"), false);
+  v.setUint32(o + 12, int(value.__reserved, 0, 4294967295, "iommu_ioas_map.__reserved"), false);
+  v.setBigUint64(o + 16, u64(value.user_va, "iommu_ioas_map.user_va"), false);
+  v.setBigUint64(o + 24, u64(value.length, "iommu_ioas_map.length"), false);
+  v.setBigUint64(o + 32, u64(value.iova, "iommu_ioas_map.iova"), false);
 }
 
 const iommu_ioas_map_file$fields: readonly FieldLayout[] = [
@@ -359,41 +297,25 @@ export const iommu_ioas_map_file: Codec<IommuIoasMapFile> = {
   },
   encode(value: Partial<IommuIoasMapFile>): Uint8Array {
     const bytes = new Uint8Array(40);
-    write$iommu_ioas_map_file(new DataView(bytes.buffer), value);
+    write$iommu_ioas_map_file(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasMapFile>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 40;
-    const v = viewOf(bytes, offset, size, "struct iommu_ioas_map_file");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_ioas_map_file(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_ioas_map_file");
+    write$iommu_ioas_map_file(view, offset, value);
   },
 };
 
-function write$iommu_ioas_map_file(v: DataView, value: Partial<IommuIoasMapFile>): void {
+function write$iommu_ioas_map_file(v: DataView, o: number, value: Partial<IommuIoasMapFile>): void {
   obj(value, "iommu_ioas_map_file");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_map_file.size"), false);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "iommu_ioas_map_file.flags"), false);
-  }
-  if (value.ioas_id !== undefined) {
-    v.setUint32(8, int(value.ioas_id, 0, 4294967295, "iommu_ioas_map_file.ioas_id"), false);
-  }
-  if (value.fd !== undefined) {
-    v.setInt32(12, int(value.fd, -2147483648, 2147483647, "iommu_ioas_map_file.fd"), false);
-  }
-  if (value.start !== undefined) {
-    v.setBigUint64(16, u64(value.start, "iommu_ioas_map_file.start"), false);
-  }
-  if (value.length !== undefined) {
-    v.setBigUint64(24, u64(value.length, "iommu_ioas_map_file.length"), false);
-  }
-  if (value.iova !== undefined) {
-    v.setBigUint64(32, u64(value.iova, "iommu_ioas_map_file.iova"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_map_file.size"), false);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_ioas_map_file.flags"), false);
+  v.setUint32(o + 8, int(value.ioas_id, 0, 4294967295, "iommu_ioas_map_file.ioas_id"), false);
+  v.setInt32(o + 12, int(value.fd, -2147483648, 2147483647, "iommu_ioas_map_file.fd"), false);
+  v.setBigUint64(o + 16, u64(value.start, "iommu_ioas_map_file.start"), false);
+  v.setBigUint64(o + 24, u64(value.length, "iommu_ioas_map_file.length"), false);
+  v.setBigUint64(o + 32, u64(value.iova, "iommu_ioas_map_file.iova"), false);
 }
 
 const iommu_ioas_copy$fields: readonly FieldLayout[] = [
@@ -426,41 +348,25 @@ export const iommu_ioas_copy: Codec<IommuIoasCopy> = {
   },
   encode(value: Partial<IommuIoasCopy>): Uint8Array {
     const bytes = new Uint8Array(40);
-    write$iommu_ioas_copy(new DataView(bytes.buffer), value);
+    write$iommu_ioas_copy(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasCopy>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 40;
-    const v = viewOf(bytes, offset, size, "struct iommu_ioas_copy");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_ioas_copy(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_ioas_copy");
+    write$iommu_ioas_copy(view, offset, value);
   },
 };
 
-function write$iommu_ioas_copy(v: DataView, value: Partial<IommuIoasCopy>): void {
+function write$iommu_ioas_copy(v: DataView, o: number, value: Partial<IommuIoasCopy>): void {
   obj(value, "iommu_ioas_copy");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_copy.size"), false);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "iommu_ioas_copy.flags"), false);
-  }
-  if (value.dst_ioas_id !== undefined) {
-    v.setUint32(8, int(value.dst_ioas_id, 0, 4294967295, "iommu_ioas_copy.dst_ioas_id"), false);
-  }
-  if (value.src_ioas_id !== undefined) {
-    v.setUint32(12, int(value.src_ioas_id, 0, 4294967295, "iommu_ioas_copy.src_ioas_id"), false);
-  }
-  if (value.length !== undefined) {
-    v.setBigUint64(16, u64(value.length, "iommu_ioas_copy.length"), false);
-  }
-  if (value.dst_iova !== undefined) {
-    v.setBigUint64(24, u64(value.dst_iova, "iommu_ioas_copy.dst_iova"), false);
-  }
-  if (value.src_iova !== undefined) {
-    v.setBigUint64(32, u64(value.src_iova, "iommu_ioas_copy.src_iova"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_copy.size"), false);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_ioas_copy.flags"), false);
+  v.setUint32(o + 8, int(value.dst_ioas_id, 0, 4294967295, "iommu_ioas_copy.dst_ioas_id"), false);
+  v.setUint32(o + 12, int(value.src_ioas_id, 0, 4294967295, "iommu_ioas_copy.src_ioas_id"), false);
+  v.setBigUint64(o + 16, u64(value.length, "iommu_ioas_copy.length"), false);
+  v.setBigUint64(o + 24, u64(value.dst_iova, "iommu_ioas_copy.dst_iova"), false);
+  v.setBigUint64(o + 32, u64(value.src_iova, "iommu_ioas_copy.src_iova"), false);
 }
 
 const iommu_ioas_unmap$fields: readonly FieldLayout[] = [
@@ -487,32 +393,22 @@ export const iommu_ioas_unmap: Codec<IommuIoasUnmap> = {
   },
   encode(value: Partial<IommuIoasUnmap>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$iommu_ioas_unmap(new DataView(bytes.buffer), value);
+    write$iommu_ioas_unmap(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasUnmap>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct iommu_ioas_unmap");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_ioas_unmap(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_ioas_unmap");
+    write$iommu_ioas_unmap(view, offset, value);
   },
 };
 
-function write$iommu_ioas_unmap(v: DataView, value: Partial<IommuIoasUnmap>): void {
+function write$iommu_ioas_unmap(v: DataView, o: number, value: Partial<IommuIoasUnmap>): void {
   obj(value, "iommu_ioas_unmap");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_unmap.size"), false);
-  }
-  if (value.ioas_id !== undefined) {
-    v.setUint32(4, int(value.ioas_id, 0, 4294967295, "iommu_ioas_unmap.ioas_id"), false);
-  }
-  if (value.iova !== undefined) {
-    v.setBigUint64(8, u64(value.iova, "iommu_ioas_unmap.iova"), false);
-  }
-  if (value.length !== undefined) {
-    v.setBigUint64(16, u64(value.length, "iommu_ioas_unmap.length"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_unmap.size"), false);
+  v.setUint32(o + 4, int(value.ioas_id, 0, 4294967295, "iommu_ioas_unmap.ioas_id"), false);
+  v.setBigUint64(o + 8, u64(value.iova, "iommu_ioas_unmap.iova"), false);
+  v.setBigUint64(o + 16, u64(value.length, "iommu_ioas_unmap.length"), false);
 }
 
 const iommu_option$fields: readonly FieldLayout[] = [
@@ -543,38 +439,24 @@ export const iommu_option: Codec<IommuOption> = {
   },
   encode(value: Partial<IommuOption>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$iommu_option(new DataView(bytes.buffer), value);
+    write$iommu_option(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuOption>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct iommu_option");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_option(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_option");
+    write$iommu_option(view, offset, value);
   },
 };
 
-function write$iommu_option(v: DataView, value: Partial<IommuOption>): void {
+function write$iommu_option(v: DataView, o: number, value: Partial<IommuOption>): void {
   obj(value, "iommu_option");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_option.size"), false);
-  }
-  if (value.option_id !== undefined) {
-    v.setUint32(4, int(value.option_id, 0, 4294967295, "iommu_option.option_id"), false);
-  }
-  if (value.op !== undefined) {
-    v.setUint16(8, int(value.op, 0, 65535, "iommu_option.op"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint16(10, int(value.__reserved, 0, 65535, "iommu_option.__reserved"), false);
-  }
-  if (value.object_id !== undefined) {
-    v.setUint32(12, int(value.object_id, 0, 4294967295, "iommu_option.object_id"), false);
-  }
-  if (value.val64 !== undefined) {
-    v.setBigUint64(16, u64(value.val64, "iommu_option.val64"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_option.size"), false);
+  v.setUint32(o + 4, int(value.option_id, 0, 4294967295, "iommu_option.option_id"), false);
+  v.setUint16(o + 8, int(value.op, 0, 65535, "iommu_option.op"), false);
+  v.setUint16(o + 10, int(value.__reserved, 0, 65535, "iommu_option.__reserved"), false);
+  v.setUint32(o + 12, int(value.object_id, 0, 4294967295, "iommu_option.object_id"), false);
+  v.setBigUint64(o + 16, u64(value.val64, "iommu_option.val64"), false);
 }
 
 const iommu_vfio_ioas$fields: readonly FieldLayout[] = [
@@ -601,32 +483,22 @@ export const iommu_vfio_ioas: Codec<IommuVfioIoas> = {
   },
   encode(value: Partial<IommuVfioIoas>): Uint8Array {
     const bytes = new Uint8Array(12);
-    write$iommu_vfio_ioas(new DataView(bytes.buffer), value);
+    write$iommu_vfio_ioas(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuVfioIoas>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 12;
-    const v = viewOf(bytes, offset, size, "struct iommu_vfio_ioas");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_vfio_ioas(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_vfio_ioas");
+    write$iommu_vfio_ioas(view, offset, value);
   },
 };
 
-function write$iommu_vfio_ioas(v: DataView, value: Partial<IommuVfioIoas>): void {
+function write$iommu_vfio_ioas(v: DataView, o: number, value: Partial<IommuVfioIoas>): void {
   obj(value, "iommu_vfio_ioas");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_vfio_ioas.size"), false);
-  }
-  if (value.ioas_id !== undefined) {
-    v.setUint32(4, int(value.ioas_id, 0, 4294967295, "iommu_vfio_ioas.ioas_id"), false);
-  }
-  if (value.op !== undefined) {
-    v.setUint16(8, int(value.op, 0, 65535, "iommu_vfio_ioas.op"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint16(10, int(value.__reserved, 0, 65535, "iommu_vfio_ioas.__reserved"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_vfio_ioas.size"), false);
+  v.setUint32(o + 4, int(value.ioas_id, 0, 4294967295, "iommu_vfio_ioas.ioas_id"), false);
+  v.setUint16(o + 8, int(value.op, 0, 65535, "iommu_vfio_ioas.op"), false);
+  v.setUint16(o + 10, int(value.__reserved, 0, 65535, "iommu_vfio_ioas.__reserved"), false);
 }
 
 const iommu_hwpt_vtd_s1$fields: readonly FieldLayout[] = [
@@ -653,32 +525,22 @@ export const iommu_hwpt_vtd_s1: Codec<IommuHwptVtdS1> = {
   },
   encode(value: Partial<IommuHwptVtdS1>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$iommu_hwpt_vtd_s1(new DataView(bytes.buffer), value);
+    write$iommu_hwpt_vtd_s1(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptVtdS1>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct iommu_hwpt_vtd_s1");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hwpt_vtd_s1(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_vtd_s1");
+    write$iommu_hwpt_vtd_s1(view, offset, value);
   },
 };
 
-function write$iommu_hwpt_vtd_s1(v: DataView, value: Partial<IommuHwptVtdS1>): void {
+function write$iommu_hwpt_vtd_s1(v: DataView, o: number, value: Partial<IommuHwptVtdS1>): void {
   obj(value, "iommu_hwpt_vtd_s1");
-  if (value.flags !== undefined) {
-    v.setBigUint64(0, u64(value.flags, "iommu_hwpt_vtd_s1.flags"), false);
-  }
-  if (value.pgtbl_addr !== undefined) {
-    v.setBigUint64(8, u64(value.pgtbl_addr, "iommu_hwpt_vtd_s1.pgtbl_addr"), false);
-  }
-  if (value.addr_width !== undefined) {
-    v.setUint32(16, int(value.addr_width, 0, 4294967295, "iommu_hwpt_vtd_s1.addr_width"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(20, int(value.__reserved, 0, 4294967295, "iommu_hwpt_vtd_s1.__reserved"), false);
-  }
+  v.setBigUint64(o, u64(value.flags, "iommu_hwpt_vtd_s1.flags"), false);
+  v.setBigUint64(o + 8, u64(value.pgtbl_addr, "iommu_hwpt_vtd_s1.pgtbl_addr"), false);
+  v.setUint32(o + 16, int(value.addr_width, 0, 4294967295, "iommu_hwpt_vtd_s1.addr_width"), false);
+  v.setUint32(o + 20, int(value.__reserved, 0, 4294967295, "iommu_hwpt_vtd_s1.__reserved"), false);
 }
 
 const iommu_hwpt_arm_smmuv3$fields: readonly FieldLayout[] = [
@@ -699,25 +561,22 @@ export const iommu_hwpt_arm_smmuv3: Codec<IommuHwptArmSmmuv3> = {
   },
   encode(value: Partial<IommuHwptArmSmmuv3>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$iommu_hwpt_arm_smmuv3(new DataView(bytes.buffer), value);
+    write$iommu_hwpt_arm_smmuv3(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptArmSmmuv3>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct iommu_hwpt_arm_smmuv3");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hwpt_arm_smmuv3(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_arm_smmuv3");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$iommu_hwpt_arm_smmuv3(view, offset, value);
   },
 };
 
-function write$iommu_hwpt_arm_smmuv3(v: DataView, value: Partial<IommuHwptArmSmmuv3>): void {
+function write$iommu_hwpt_arm_smmuv3(v: DataView, o: number, value: Partial<IommuHwptArmSmmuv3>): void {
   obj(value, "iommu_hwpt_arm_smmuv3");
-  if (value.ste !== undefined) {
-    const a0 = list(value.ste, 2, "iommu_hwpt_arm_smmuv3.ste");
-    for (let i1 = 0; i1 < a0.length; i1++) {
-      v.setBigUint64(0 + i1 * 8, u64(a0[i1], "iommu_hwpt_arm_smmuv3.ste[]"), false);
-    }
+  const a0 = list(value.ste, 2, "iommu_hwpt_arm_smmuv3.ste");
+  for (let i1 = 0; i1 < a0.length; i1++) {
+    v.setBigUint64(o + i1 * 8, u64(a0[i1], "iommu_hwpt_arm_smmuv3.ste[]"), false);
   }
 }
 
@@ -739,25 +598,22 @@ export const iommu_hwpt_amd_guest: Codec<IommuHwptAmdGuest> = {
   },
   encode(value: Partial<IommuHwptAmdGuest>): Uint8Array {
     const bytes = new Uint8Array(32);
-    write$iommu_hwpt_amd_guest(new DataView(bytes.buffer), value);
+    write$iommu_hwpt_amd_guest(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptAmdGuest>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 32;
-    const v = viewOf(bytes, offset, size, "struct iommu_hwpt_amd_guest");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hwpt_amd_guest(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_amd_guest");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$iommu_hwpt_amd_guest(view, offset, value);
   },
 };
 
-function write$iommu_hwpt_amd_guest(v: DataView, value: Partial<IommuHwptAmdGuest>): void {
+function write$iommu_hwpt_amd_guest(v: DataView, o: number, value: Partial<IommuHwptAmdGuest>): void {
   obj(value, "iommu_hwpt_amd_guest");
-  if (value.dte !== undefined) {
-    const a2 = list(value.dte, 4, "iommu_hwpt_amd_guest.dte");
-    for (let i3 = 0; i3 < a2.length; i3++) {
-      v.setBigUint64(0 + i3 * 8, u64(a2[i3], "iommu_hwpt_amd_guest.dte[]"), false);
-    }
+  const a2 = list(value.dte, 4, "iommu_hwpt_amd_guest.dte");
+  for (let i3 = 0; i3 < a2.length; i3++) {
+    v.setBigUint64(o + i3 * 8, u64(a2[i3], "iommu_hwpt_amd_guest.dte[]"), false);
   }
 }
 
@@ -799,53 +655,29 @@ export const iommu_hwpt_alloc: Codec<IommuHwptAlloc> = {
   },
   encode(value: Partial<IommuHwptAlloc>): Uint8Array {
     const bytes = new Uint8Array(48);
-    write$iommu_hwpt_alloc(new DataView(bytes.buffer), value);
+    write$iommu_hwpt_alloc(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptAlloc>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 48;
-    const v = viewOf(bytes, offset, size, "struct iommu_hwpt_alloc");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hwpt_alloc(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_alloc");
+    write$iommu_hwpt_alloc(view, offset, value);
   },
 };
 
-function write$iommu_hwpt_alloc(v: DataView, value: Partial<IommuHwptAlloc>): void {
+function write$iommu_hwpt_alloc(v: DataView, o: number, value: Partial<IommuHwptAlloc>): void {
   obj(value, "iommu_hwpt_alloc");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_hwpt_alloc.size"), false);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "iommu_hwpt_alloc.flags"), false);
-  }
-  if (value.dev_id !== undefined) {
-    v.setUint32(8, int(value.dev_id, 0, 4294967295, "iommu_hwpt_alloc.dev_id"), false);
-  }
-  if (value.pt_id !== undefined) {
-    v.setUint32(12, int(value.pt_id, 0, 4294967295, "iommu_hwpt_alloc.pt_id"), false);
-  }
-  if (value.out_hwpt_id !== undefined) {
-    v.setUint32(16, int(value.out_hwpt_id, 0, 4294967295, "iommu_hwpt_alloc.out_hwpt_id"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(20, int(value.__reserved, 0, 4294967295, "iommu_hwpt_alloc.__reserved"), false);
-  }
-  if (value.data_type !== undefined) {
-    v.setUint32(24, int(value.data_type, 0, 4294967295, "iommu_hwpt_alloc.data_type"), false);
-  }
-  if (value.data_len !== undefined) {
-    v.setUint32(28, int(value.data_len, 0, 4294967295, "iommu_hwpt_alloc.data_len"), false);
-  }
-  if (value.data_uptr !== undefined) {
-    v.setBigUint64(32, u64(value.data_uptr, "iommu_hwpt_alloc.data_uptr"), false);
-  }
-  if (value.fault_id !== undefined) {
-    v.setUint32(40, int(value.fault_id, 0, 4294967295, "iommu_hwpt_alloc.fault_id"), false);
-  }
-  if (value.__reserved2 !== undefined) {
-    v.setUint32(44, int(value.__reserved2, 0, 4294967295, "iommu_hwpt_alloc.__reserved2"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_hwpt_alloc.size"), false);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_hwpt_alloc.flags"), false);
+  v.setUint32(o + 8, int(value.dev_id, 0, 4294967295, "iommu_hwpt_alloc.dev_id"), false);
+  v.setUint32(o + 12, int(value.pt_id, 0, 4294967295, "iommu_hwpt_alloc.pt_id"), false);
+  v.setUint32(o + 16, int(value.out_hwpt_id, 0, 4294967295, "iommu_hwpt_alloc.out_hwpt_id"), false);
+  v.setUint32(o + 20, int(value.__reserved, 0, 4294967295, "iommu_hwpt_alloc.__reserved"), false);
+  v.setUint32(o + 24, int(value.data_type, 0, 4294967295, "iommu_hwpt_alloc.data_type"), false);
+  v.setUint32(o + 28, int(value.data_len, 0, 4294967295, "iommu_hwpt_alloc.data_len"), false);
+  v.setBigUint64(o + 32, u64(value.data_uptr, "iommu_hwpt_alloc.data_uptr"), false);
+  v.setUint32(o + 40, int(value.fault_id, 0, 4294967295, "iommu_hwpt_alloc.fault_id"), false);
+  v.setUint32(o + 44, int(value.__reserved2, 0, 4294967295, "iommu_hwpt_alloc.__reserved2"), false);
 }
 
 const iommu_hw_info_vtd$fields: readonly FieldLayout[] = [
@@ -872,32 +704,22 @@ export const iommu_hw_info_vtd: Codec<IommuHwInfoVtd> = {
   },
   encode(value: Partial<IommuHwInfoVtd>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$iommu_hw_info_vtd(new DataView(bytes.buffer), value);
+    write$iommu_hw_info_vtd(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwInfoVtd>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct iommu_hw_info_vtd");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hw_info_vtd(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hw_info_vtd");
+    write$iommu_hw_info_vtd(view, offset, value);
   },
 };
 
-function write$iommu_hw_info_vtd(v: DataView, value: Partial<IommuHwInfoVtd>): void {
+function write$iommu_hw_info_vtd(v: DataView, o: number, value: Partial<IommuHwInfoVtd>): void {
   obj(value, "iommu_hw_info_vtd");
-  if (value.flags !== undefined) {
-    v.setUint32(0, int(value.flags, 0, 4294967295, "iommu_hw_info_vtd.flags"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(4, int(value.__reserved, 0, 4294967295, "iommu_hw_info_vtd.__reserved"), false);
-  }
-  if (value.cap_reg !== undefined) {
-    v.setBigUint64(8, u64(value.cap_reg, "iommu_hw_info_vtd.cap_reg"), false);
-  }
-  if (value.ecap_reg !== undefined) {
-    v.setBigUint64(16, u64(value.ecap_reg, "iommu_hw_info_vtd.ecap_reg"), false);
-  }
+  v.setUint32(o, int(value.flags, 0, 4294967295, "iommu_hw_info_vtd.flags"), false);
+  v.setUint32(o + 4, int(value.__reserved, 0, 4294967295, "iommu_hw_info_vtd.__reserved"), false);
+  v.setBigUint64(o + 8, u64(value.cap_reg, "iommu_hw_info_vtd.cap_reg"), false);
+  v.setBigUint64(o + 16, u64(value.ecap_reg, "iommu_hw_info_vtd.ecap_reg"), false);
 }
 
 const iommu_hw_info_arm_smmuv3$fields: readonly FieldLayout[] = [
@@ -926,38 +748,27 @@ export const iommu_hw_info_arm_smmuv3: Codec<IommuHwInfoArmSmmuv3> = {
   },
   encode(value: Partial<IommuHwInfoArmSmmuv3>): Uint8Array {
     const bytes = new Uint8Array(40);
-    write$iommu_hw_info_arm_smmuv3(new DataView(bytes.buffer), value);
+    write$iommu_hw_info_arm_smmuv3(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwInfoArmSmmuv3>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 40;
-    const v = viewOf(bytes, offset, size, "struct iommu_hw_info_arm_smmuv3");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hw_info_arm_smmuv3(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hw_info_arm_smmuv3");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$iommu_hw_info_arm_smmuv3(view, offset, value);
   },
 };
 
-function write$iommu_hw_info_arm_smmuv3(v: DataView, value: Partial<IommuHwInfoArmSmmuv3>): void {
+function write$iommu_hw_info_arm_smmuv3(v: DataView, o: number, value: Partial<IommuHwInfoArmSmmuv3>): void {
   obj(value, "iommu_hw_info_arm_smmuv3");
-  if (value.flags !== undefined) {
-    v.setUint32(0, int(value.flags, 0, 4294967295, "iommu_hw_info_arm_smmuv3.flags"), false);
+  v.setUint32(o, int(value.flags, 0, 4294967295, "iommu_hw_info_arm_smmuv3.flags"), false);
+  v.setUint32(o + 4, int(value.__reserved, 0, 4294967295, "iommu_hw_info_arm_smmuv3.__reserved"), false);
+  const a4 = list(value.idr, 6, "iommu_hw_info_arm_smmuv3.idr");
+  for (let i5 = 0; i5 < a4.length; i5++) {
+    v.setUint32(o + 8 + i5 * 4, int(a4[i5], 0, 4294967295, "iommu_hw_info_arm_smmuv3.idr[]"), false);
   }
-  if (value.__reserved !== undefined) {
-    v.setUint32(4, int(value.__reserved, 0, 4294967295, "iommu_hw_info_arm_smmuv3.__reserved"), false);
-  }
-  if (value.idr !== undefined) {
-    const a4 = list(value.idr, 6, "iommu_hw_info_arm_smmuv3.idr");
-    for (let i5 = 0; i5 < a4.length; i5++) {
-      v.setUint32(8 + i5 * 4, int(a4[i5], 0, 4294967295, "iommu_hw_info_arm_smmuv3.idr[]"), false);
-    }
-  }
-  if (value.iidr !== undefined) {
-    v.setUint32(32, int(value.iidr, 0, 4294967295, "iommu_hw_info_arm_smmuv3.iidr"), false);
-  }
-  if (value.aidr !== undefined) {
-    v.setUint32(36, int(value.aidr, 0, 4294967295, "iommu_hw_info_arm_smmuv3.aidr"), false);
-  }
+  v.setUint32(o + 32, int(value.iidr, 0, 4294967295, "iommu_hw_info_arm_smmuv3.iidr"), false);
+  v.setUint32(o + 36, int(value.aidr, 0, 4294967295, "iommu_hw_info_arm_smmuv3.aidr"), false);
 }
 
 const iommu_hw_info_tegra241_cmdqv$fields: readonly FieldLayout[] = [
@@ -986,35 +797,23 @@ export const iommu_hw_info_tegra241_cmdqv: Codec<IommuHwInfoTegra241Cmdqv> = {
   },
   encode(value: Partial<IommuHwInfoTegra241Cmdqv>): Uint8Array {
     const bytes = new Uint8Array(8);
-    write$iommu_hw_info_tegra241_cmdqv(new DataView(bytes.buffer), value);
+    write$iommu_hw_info_tegra241_cmdqv(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwInfoTegra241Cmdqv>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 8;
-    const v = viewOf(bytes, offset, size, "struct iommu_hw_info_tegra241_cmdqv");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hw_info_tegra241_cmdqv(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hw_info_tegra241_cmdqv");
+    write$iommu_hw_info_tegra241_cmdqv(view, offset, value);
   },
 };
 
-function write$iommu_hw_info_tegra241_cmdqv(v: DataView, value: Partial<IommuHwInfoTegra241Cmdqv>): void {
+function write$iommu_hw_info_tegra241_cmdqv(v: DataView, o: number, value: Partial<IommuHwInfoTegra241Cmdqv>): void {
   obj(value, "iommu_hw_info_tegra241_cmdqv");
-  if (value.flags !== undefined) {
-    v.setUint32(0, int(value.flags, 0, 4294967295, "iommu_hw_info_tegra241_cmdqv.flags"), false);
-  }
-  if (value.version !== undefined) {
-    v.setUint8(4, int(value.version, 0, 255, "iommu_hw_info_tegra241_cmdqv.version"));
-  }
-  if (value.log2vcmdqs !== undefined) {
-    v.setUint8(5, int(value.log2vcmdqs, 0, 255, "iommu_hw_info_tegra241_cmdqv.log2vcmdqs"));
-  }
-  if (value.log2vsids !== undefined) {
-    v.setUint8(6, int(value.log2vsids, 0, 255, "iommu_hw_info_tegra241_cmdqv.log2vsids"));
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint8(7, int(value.__reserved, 0, 255, "iommu_hw_info_tegra241_cmdqv.__reserved"));
-  }
+  v.setUint32(o, int(value.flags, 0, 4294967295, "iommu_hw_info_tegra241_cmdqv.flags"), false);
+  v.setUint8(o + 4, int(value.version, 0, 255, "iommu_hw_info_tegra241_cmdqv.version"));
+  v.setUint8(o + 5, int(value.log2vcmdqs, 0, 255, "iommu_hw_info_tegra241_cmdqv.log2vcmdqs"));
+  v.setUint8(o + 6, int(value.log2vsids, 0, 255, "iommu_hw_info_tegra241_cmdqv.log2vsids"));
+  v.setUint8(o + 7, int(value.__reserved, 0, 255, "iommu_hw_info_tegra241_cmdqv.__reserved"));
 }
 
 const iommu_hw_info_amd$fields: readonly FieldLayout[] = [
@@ -1037,26 +836,20 @@ export const iommu_hw_info_amd: Codec<IommuHwInfoAmd> = {
   },
   encode(value: Partial<IommuHwInfoAmd>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$iommu_hw_info_amd(new DataView(bytes.buffer), value);
+    write$iommu_hw_info_amd(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwInfoAmd>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct iommu_hw_info_amd");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hw_info_amd(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hw_info_amd");
+    write$iommu_hw_info_amd(view, offset, value);
   },
 };
 
-function write$iommu_hw_info_amd(v: DataView, value: Partial<IommuHwInfoAmd>): void {
+function write$iommu_hw_info_amd(v: DataView, o: number, value: Partial<IommuHwInfoAmd>): void {
   obj(value, "iommu_hw_info_amd");
-  if (value.efr !== undefined) {
-    v.setBigUint64(0, u64(value.efr, "iommu_hw_info_amd.efr"), false);
-  }
-  if (value.efr2 !== undefined) {
-    v.setBigUint64(8, u64(value.efr2, "iommu_hw_info_amd.efr2"), false);
-  }
+  v.setBigUint64(o, u64(value.efr, "iommu_hw_info_amd.efr"), false);
+  v.setBigUint64(o + 8, u64(value.efr2, "iommu_hw_info_amd.efr2"), false);
 }
 
 const iommu_hw_info$fields: readonly FieldLayout[] = [
@@ -1095,53 +888,37 @@ export const iommu_hw_info: Codec<IommuHwInfo> = {
   },
   encode(value: Partial<IommuHwInfo>): Uint8Array {
     const bytes = new Uint8Array(40);
-    write$iommu_hw_info(new DataView(bytes.buffer), value);
+    write$iommu_hw_info(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwInfo>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 40;
-    const v = viewOf(bytes, offset, size, "struct iommu_hw_info");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hw_info(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hw_info");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$iommu_hw_info(view, offset, value);
   },
 };
 
-function write$iommu_hw_info(v: DataView, value: Partial<IommuHwInfo>): void {
+function write$iommu_hw_info(v: DataView, o: number, value: Partial<IommuHwInfo>): void {
   obj(value, "iommu_hw_info");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_hw_info.size"), false);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "iommu_hw_info.flags"), false);
-  }
-  if (value.dev_id !== undefined) {
-    v.setUint32(8, int(value.dev_id, 0, 4294967295, "iommu_hw_info.dev_id"), false);
-  }
-  if (value.data_len !== undefined) {
-    v.setUint32(12, int(value.data_len, 0, 4294967295, "iommu_hw_info.data_len"), false);
-  }
-  if (value.data_uptr !== undefined) {
-    v.setBigUint64(16, u64(value.data_uptr, "iommu_hw_info.data_uptr"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_hw_info.size"), false);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_hw_info.flags"), false);
+  v.setUint32(o + 8, int(value.dev_id, 0, 4294967295, "iommu_hw_info.dev_id"), false);
+  v.setUint32(o + 12, int(value.data_len, 0, 4294967295, "iommu_hw_info.data_len"), false);
+  v.setBigUint64(o + 16, u64(value.data_uptr, "iommu_hw_info.data_uptr"), false);
   if (value.in_data_type !== undefined) {
-    v.setUint32(24, int(value.in_data_type, 0, 4294967295, "iommu_hw_info.in_data_type"), false);
+    v.setUint32(o + 24, int(value.in_data_type, 0, 4294967295, "iommu_hw_info.in_data_type"), false);
   }
   if (value.out_data_type !== undefined) {
-    v.setUint32(24, int(value.out_data_type, 0, 4294967295, "iommu_hw_info.out_data_type"), false);
+    v.setUint32(o + 24, int(value.out_data_type, 0, 4294967295, "iommu_hw_info.out_data_type"), false);
   }
-  if (value.out_max_pasid_log2 !== undefined) {
-    v.setUint8(28, int(value.out_max_pasid_log2, 0, 255, "iommu_hw_info.out_max_pasid_log2"));
+  v.setUint8(o + 28, int(value.out_max_pasid_log2, 0, 255, "iommu_hw_info.out_max_pasid_log2"));
+  const a7 = list(value.__reserved, 3, "iommu_hw_info.__reserved");
+  if (a7 instanceof Uint8Array) new Uint8Array(v.buffer, v.byteOffset + o + 29, a7.length).set(a7);
+  else for (let i8 = 0; i8 < a7.length; i8++) {
+    v.setUint8(o + 29 + i8 * 1, int(a7[i8], 0, 255, "iommu_hw_info.__reserved[]"));
   }
-  if (value.__reserved !== undefined) {
-    const a7 = list(value.__reserved, 3, "iommu_hw_info.__reserved");
-    for (let i8 = 0; i8 < a7.length; i8++) {
-      v.setUint8(29 + i8 * 1, int(a7[i8], 0, 255, "iommu_hw_info.__reserved[]"));
-    }
-  }
-  if (value.out_capabilities !== undefined) {
-    v.setBigUint64(32, u64(value.out_capabilities, "iommu_hw_info.out_capabilities"), false);
-  }
+  v.setBigUint64(o + 32, u64(value.out_capabilities, "iommu_hw_info.out_capabilities"), false);
 }
 
 const iommu_hwpt_set_dirty_tracking$fields: readonly FieldLayout[] = [
@@ -1168,32 +945,22 @@ export const iommu_hwpt_set_dirty_tracking: Codec<IommuHwptSetDirtyTracking> = {
   },
   encode(value: Partial<IommuHwptSetDirtyTracking>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$iommu_hwpt_set_dirty_tracking(new DataView(bytes.buffer), value);
+    write$iommu_hwpt_set_dirty_tracking(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptSetDirtyTracking>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct iommu_hwpt_set_dirty_tracking");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hwpt_set_dirty_tracking(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_set_dirty_tracking");
+    write$iommu_hwpt_set_dirty_tracking(view, offset, value);
   },
 };
 
-function write$iommu_hwpt_set_dirty_tracking(v: DataView, value: Partial<IommuHwptSetDirtyTracking>): void {
+function write$iommu_hwpt_set_dirty_tracking(v: DataView, o: number, value: Partial<IommuHwptSetDirtyTracking>): void {
   obj(value, "iommu_hwpt_set_dirty_tracking");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_hwpt_set_dirty_tracking.size"), false);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "iommu_hwpt_set_dirty_tracking.flags"), false);
-  }
-  if (value.hwpt_id !== undefined) {
-    v.setUint32(8, int(value.hwpt_id, 0, 4294967295, "iommu_hwpt_set_dirty_tracking.hwpt_id"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(12, int(value.__reserved, 0, 4294967295, "iommu_hwpt_set_dirty_tracking.__reserved"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_hwpt_set_dirty_tracking.size"), false);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_hwpt_set_dirty_tracking.flags"), false);
+  v.setUint32(o + 8, int(value.hwpt_id, 0, 4294967295, "iommu_hwpt_set_dirty_tracking.hwpt_id"), false);
+  v.setUint32(o + 12, int(value.__reserved, 0, 4294967295, "iommu_hwpt_set_dirty_tracking.__reserved"), false);
 }
 
 const iommu_hwpt_get_dirty_bitmap$fields: readonly FieldLayout[] = [
@@ -1228,44 +995,26 @@ export const iommu_hwpt_get_dirty_bitmap: Codec<IommuHwptGetDirtyBitmap> = {
   },
   encode(value: Partial<IommuHwptGetDirtyBitmap>): Uint8Array {
     const bytes = new Uint8Array(48);
-    write$iommu_hwpt_get_dirty_bitmap(new DataView(bytes.buffer), value);
+    write$iommu_hwpt_get_dirty_bitmap(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptGetDirtyBitmap>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 48;
-    const v = viewOf(bytes, offset, size, "struct iommu_hwpt_get_dirty_bitmap");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hwpt_get_dirty_bitmap(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_get_dirty_bitmap");
+    write$iommu_hwpt_get_dirty_bitmap(view, offset, value);
   },
 };
 
-function write$iommu_hwpt_get_dirty_bitmap(v: DataView, value: Partial<IommuHwptGetDirtyBitmap>): void {
+function write$iommu_hwpt_get_dirty_bitmap(v: DataView, o: number, value: Partial<IommuHwptGetDirtyBitmap>): void {
   obj(value, "iommu_hwpt_get_dirty_bitmap");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_hwpt_get_dirty_bitmap.size"), false);
-  }
-  if (value.hwpt_id !== undefined) {
-    v.setUint32(4, int(value.hwpt_id, 0, 4294967295, "iommu_hwpt_get_dirty_bitmap.hwpt_id"), false);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(8, int(value.flags, 0, 4294967295, "iommu_hwpt_get_dirty_bitmap.flags"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(12, int(value.__reserved, 0, 4294967295, "iommu_hwpt_get_dirty_bitmap.__reserved"), false);
-  }
-  if (value.iova !== undefined) {
-    v.setBigUint64(16, u64(value.iova, "iommu_hwpt_get_dirty_bitmap.iova"), false);
-  }
-  if (value.length !== undefined) {
-    v.setBigUint64(24, u64(value.length, "iommu_hwpt_get_dirty_bitmap.length"), false);
-  }
-  if (value.page_size !== undefined) {
-    v.setBigUint64(32, u64(value.page_size, "iommu_hwpt_get_dirty_bitmap.page_size"), false);
-  }
-  if (value.data !== undefined) {
-    v.setBigUint64(40, u64(value.data, "iommu_hwpt_get_dirty_bitmap.data"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_hwpt_get_dirty_bitmap.size"), false);
+  v.setUint32(o + 4, int(value.hwpt_id, 0, 4294967295, "iommu_hwpt_get_dirty_bitmap.hwpt_id"), false);
+  v.setUint32(o + 8, int(value.flags, 0, 4294967295, "iommu_hwpt_get_dirty_bitmap.flags"), false);
+  v.setUint32(o + 12, int(value.__reserved, 0, 4294967295, "iommu_hwpt_get_dirty_bitmap.__reserved"), false);
+  v.setBigUint64(o + 16, u64(value.iova, "iommu_hwpt_get_dirty_bitmap.iova"), false);
+  v.setBigUint64(o + 24, u64(value.length, "iommu_hwpt_get_dirty_bitmap.length"), false);
+  v.setBigUint64(o + 32, u64(value.page_size, "iommu_hwpt_get_dirty_bitmap.page_size"), false);
+  v.setBigUint64(o + 40, u64(value.data, "iommu_hwpt_get_dirty_bitmap.data"), false);
 }
 
 const iommu_hwpt_vtd_s1_invalidate$fields: readonly FieldLayout[] = [
@@ -1292,32 +1041,22 @@ export const iommu_hwpt_vtd_s1_invalidate: Codec<IommuHwptVtdS1Invalidate> = {
   },
   encode(value: Partial<IommuHwptVtdS1Invalidate>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$iommu_hwpt_vtd_s1_invalidate(new DataView(bytes.buffer), value);
+    write$iommu_hwpt_vtd_s1_invalidate(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptVtdS1Invalidate>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct iommu_hwpt_vtd_s1_invalidate");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hwpt_vtd_s1_invalidate(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_vtd_s1_invalidate");
+    write$iommu_hwpt_vtd_s1_invalidate(view, offset, value);
   },
 };
 
-function write$iommu_hwpt_vtd_s1_invalidate(v: DataView, value: Partial<IommuHwptVtdS1Invalidate>): void {
+function write$iommu_hwpt_vtd_s1_invalidate(v: DataView, o: number, value: Partial<IommuHwptVtdS1Invalidate>): void {
   obj(value, "iommu_hwpt_vtd_s1_invalidate");
-  if (value.addr !== undefined) {
-    v.setBigUint64(0, u64(value.addr, "iommu_hwpt_vtd_s1_invalidate.addr"), false);
-  }
-  if (value.npages !== undefined) {
-    v.setBigUint64(8, u64(value.npages, "iommu_hwpt_vtd_s1_invalidate.npages"), false);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(16, int(value.flags, 0, 4294967295, "iommu_hwpt_vtd_s1_invalidate.flags"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(20, int(value.__reserved, 0, 4294967295, "iommu_hwpt_vtd_s1_invalidate.__reserved"), false);
-  }
+  v.setBigUint64(o, u64(value.addr, "iommu_hwpt_vtd_s1_invalidate.addr"), false);
+  v.setBigUint64(o + 8, u64(value.npages, "iommu_hwpt_vtd_s1_invalidate.npages"), false);
+  v.setUint32(o + 16, int(value.flags, 0, 4294967295, "iommu_hwpt_vtd_s1_invalidate.flags"), false);
+  v.setUint32(o + 20, int(value.__reserved, 0, 4294967295, "iommu_hwpt_vtd_s1_invalidate.__reserved"), false);
 }
 
 const iommu_viommu_arm_smmuv3_invalidate$fields: readonly FieldLayout[] = [
@@ -1338,25 +1077,22 @@ export const iommu_viommu_arm_smmuv3_invalidate: Codec<IommuViommuArmSmmuv3Inval
   },
   encode(value: Partial<IommuViommuArmSmmuv3Invalidate>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$iommu_viommu_arm_smmuv3_invalidate(new DataView(bytes.buffer), value);
+    write$iommu_viommu_arm_smmuv3_invalidate(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuViommuArmSmmuv3Invalidate>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct iommu_viommu_arm_smmuv3_invalidate");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_viommu_arm_smmuv3_invalidate(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_viommu_arm_smmuv3_invalidate");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$iommu_viommu_arm_smmuv3_invalidate(view, offset, value);
   },
 };
 
-function write$iommu_viommu_arm_smmuv3_invalidate(v: DataView, value: Partial<IommuViommuArmSmmuv3Invalidate>): void {
+function write$iommu_viommu_arm_smmuv3_invalidate(v: DataView, o: number, value: Partial<IommuViommuArmSmmuv3Invalidate>): void {
   obj(value, "iommu_viommu_arm_smmuv3_invalidate");
-  if (value.cmd !== undefined) {
-    const a9 = list(value.cmd, 2, "iommu_viommu_arm_smmuv3_invalidate.cmd");
-    for (let i10 = 0; i10 < a9.length; i10++) {
-      v.setBigUint64(0 + i10 * 8, u64(a9[i10], "iommu_viommu_arm_smmuv3_invalidate.cmd[]"), false);
-    }
+  const a9 = list(value.cmd, 2, "iommu_viommu_arm_smmuv3_invalidate.cmd");
+  for (let i10 = 0; i10 < a9.length; i10++) {
+    v.setBigUint64(o + i10 * 8, u64(a9[i10], "iommu_viommu_arm_smmuv3_invalidate.cmd[]"), false);
   }
 }
 
@@ -1390,41 +1126,25 @@ export const iommu_hwpt_invalidate: Codec<IommuHwptInvalidate> = {
   },
   encode(value: Partial<IommuHwptInvalidate>): Uint8Array {
     const bytes = new Uint8Array(32);
-    write$iommu_hwpt_invalidate(new DataView(bytes.buffer), value);
+    write$iommu_hwpt_invalidate(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptInvalidate>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 32;
-    const v = viewOf(bytes, offset, size, "struct iommu_hwpt_invalidate");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hwpt_invalidate(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_invalidate");
+    write$iommu_hwpt_invalidate(view, offset, value);
   },
 };
 
-function write$iommu_hwpt_invalidate(v: DataView, value: Partial<IommuHwptInvalidate>): void {
+function write$iommu_hwpt_invalidate(v: DataView, o: number, value: Partial<IommuHwptInvalidate>): void {
   obj(value, "iommu_hwpt_invalidate");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_hwpt_invalidate.size"), false);
-  }
-  if (value.hwpt_id !== undefined) {
-    v.setUint32(4, int(value.hwpt_id, 0, 4294967295, "iommu_hwpt_invalidate.hwpt_id"), false);
-  }
-  if (value.data_uptr !== undefined) {
-    v.setBigUint64(8, u64(value.data_uptr, "iommu_hwpt_invalidate.data_uptr"), false);
-  }
-  if (value.data_type !== undefined) {
-    v.setUint32(16, int(value.data_type, 0, 4294967295, "iommu_hwpt_invalidate.data_type"), false);
-  }
-  if (value.entry_len !== undefined) {
-    v.setUint32(20, int(value.entry_len, 0, 4294967295, "iommu_hwpt_invalidate.entry_len"), false);
-  }
-  if (value.entry_num !== undefined) {
-    v.setUint32(24, int(value.entry_num, 0, 4294967295, "iommu_hwpt_invalidate.entry_num"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(28, int(value.__reserved, 0, 4294967295, "iommu_hwpt_invalidate.__reserved"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_hwpt_invalidate.size"), false);
+  v.setUint32(o + 4, int(value.hwpt_id, 0, 4294967295, "iommu_hwpt_invalidate.hwpt_id"), false);
+  v.setBigUint64(o + 8, u64(value.data_uptr, "iommu_hwpt_invalidate.data_uptr"), false);
+  v.setUint32(o + 16, int(value.data_type, 0, 4294967295, "iommu_hwpt_invalidate.data_type"), false);
+  v.setUint32(o + 20, int(value.entry_len, 0, 4294967295, "iommu_hwpt_invalidate.entry_len"), false);
+  v.setUint32(o + 24, int(value.entry_num, 0, 4294967295, "iommu_hwpt_invalidate.entry_num"), false);
+  v.setUint32(o + 28, int(value.__reserved, 0, 4294967295, "iommu_hwpt_invalidate.__reserved"), false);
 }
 
 const iommu_hwpt_pgfault$fields: readonly FieldLayout[] = [
@@ -1461,47 +1181,27 @@ export const iommu_hwpt_pgfault: Codec<IommuHwptPgfault> = {
   },
   encode(value: Partial<IommuHwptPgfault>): Uint8Array {
     const bytes = new Uint8Array(40);
-    write$iommu_hwpt_pgfault(new DataView(bytes.buffer), value);
+    write$iommu_hwpt_pgfault(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptPgfault>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 40;
-    const v = viewOf(bytes, offset, size, "struct iommu_hwpt_pgfault");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hwpt_pgfault(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_pgfault");
+    write$iommu_hwpt_pgfault(view, offset, value);
   },
 };
 
-function write$iommu_hwpt_pgfault(v: DataView, value: Partial<IommuHwptPgfault>): void {
+function write$iommu_hwpt_pgfault(v: DataView, o: number, value: Partial<IommuHwptPgfault>): void {
   obj(value, "iommu_hwpt_pgfault");
-  if (value.flags !== undefined) {
-    v.setUint32(0, int(value.flags, 0, 4294967295, "iommu_hwpt_pgfault.flags"), false);
-  }
-  if (value.dev_id !== undefined) {
-    v.setUint32(4, int(value.dev_id, 0, 4294967295, "iommu_hwpt_pgfault.dev_id"), false);
-  }
-  if (value.pasid !== undefined) {
-    v.setUint32(8, int(value.pasid, 0, 4294967295, "iommu_hwpt_pgfault.pasid"), false);
-  }
-  if (value.grpid !== undefined) {
-    v.setUint32(12, int(value.grpid, 0, 4294967295, "iommu_hwpt_pgfault.grpid"), false);
-  }
-  if (value.perm !== undefined) {
-    v.setUint32(16, int(value.perm, 0, 4294967295, "iommu_hwpt_pgfault.perm"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(20, int(value.__reserved, 0, 4294967295, "iommu_hwpt_pgfault.__reserved"), false);
-  }
-  if (value.addr !== undefined) {
-    v.setBigUint64(24, u64(value.addr, "iommu_hwpt_pgfault.addr"), false);
-  }
-  if (value.length !== undefined) {
-    v.setUint32(32, int(value.length, 0, 4294967295, "iommu_hwpt_pgfault.length"), false);
-  }
-  if (value.cookie !== undefined) {
-    v.setUint32(36, int(value.cookie, 0, 4294967295, "iommu_hwpt_pgfault.cookie"), false);
-  }
+  v.setUint32(o, int(value.flags, 0, 4294967295, "iommu_hwpt_pgfault.flags"), false);
+  v.setUint32(o + 4, int(value.dev_id, 0, 4294967295, "iommu_hwpt_pgfault.dev_id"), false);
+  v.setUint32(o + 8, int(value.pasid, 0, 4294967295, "iommu_hwpt_pgfault.pasid"), false);
+  v.setUint32(o + 12, int(value.grpid, 0, 4294967295, "iommu_hwpt_pgfault.grpid"), false);
+  v.setUint32(o + 16, int(value.perm, 0, 4294967295, "iommu_hwpt_pgfault.perm"), false);
+  v.setUint32(o + 20, int(value.__reserved, 0, 4294967295, "iommu_hwpt_pgfault.__reserved"), false);
+  v.setBigUint64(o + 24, u64(value.addr, "iommu_hwpt_pgfault.addr"), false);
+  v.setUint32(o + 32, int(value.length, 0, 4294967295, "iommu_hwpt_pgfault.length"), false);
+  v.setUint32(o + 36, int(value.cookie, 0, 4294967295, "iommu_hwpt_pgfault.cookie"), false);
 }
 
 const iommu_hwpt_page_response$fields: readonly FieldLayout[] = [
@@ -1524,26 +1224,20 @@ export const iommu_hwpt_page_response: Codec<IommuHwptPageResponse> = {
   },
   encode(value: Partial<IommuHwptPageResponse>): Uint8Array {
     const bytes = new Uint8Array(8);
-    write$iommu_hwpt_page_response(new DataView(bytes.buffer), value);
+    write$iommu_hwpt_page_response(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptPageResponse>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 8;
-    const v = viewOf(bytes, offset, size, "struct iommu_hwpt_page_response");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hwpt_page_response(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_page_response");
+    write$iommu_hwpt_page_response(view, offset, value);
   },
 };
 
-function write$iommu_hwpt_page_response(v: DataView, value: Partial<IommuHwptPageResponse>): void {
+function write$iommu_hwpt_page_response(v: DataView, o: number, value: Partial<IommuHwptPageResponse>): void {
   obj(value, "iommu_hwpt_page_response");
-  if (value.cookie !== undefined) {
-    v.setUint32(0, int(value.cookie, 0, 4294967295, "iommu_hwpt_page_response.cookie"), false);
-  }
-  if (value.code !== undefined) {
-    v.setUint32(4, int(value.code, 0, 4294967295, "iommu_hwpt_page_response.code"), false);
-  }
+  v.setUint32(o, int(value.cookie, 0, 4294967295, "iommu_hwpt_page_response.cookie"), false);
+  v.setUint32(o + 4, int(value.code, 0, 4294967295, "iommu_hwpt_page_response.code"), false);
 }
 
 const iommu_fault_alloc$fields: readonly FieldLayout[] = [
@@ -1570,32 +1264,22 @@ export const iommu_fault_alloc: Codec<IommuFaultAlloc> = {
   },
   encode(value: Partial<IommuFaultAlloc>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$iommu_fault_alloc(new DataView(bytes.buffer), value);
+    write$iommu_fault_alloc(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuFaultAlloc>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct iommu_fault_alloc");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_fault_alloc(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_fault_alloc");
+    write$iommu_fault_alloc(view, offset, value);
   },
 };
 
-function write$iommu_fault_alloc(v: DataView, value: Partial<IommuFaultAlloc>): void {
+function write$iommu_fault_alloc(v: DataView, o: number, value: Partial<IommuFaultAlloc>): void {
   obj(value, "iommu_fault_alloc");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_fault_alloc.size"), false);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "iommu_fault_alloc.flags"), false);
-  }
-  if (value.out_fault_id !== undefined) {
-    v.setUint32(8, int(value.out_fault_id, 0, 4294967295, "iommu_fault_alloc.out_fault_id"), false);
-  }
-  if (value.out_fault_fd !== undefined) {
-    v.setUint32(12, int(value.out_fault_fd, 0, 4294967295, "iommu_fault_alloc.out_fault_fd"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_fault_alloc.size"), false);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_fault_alloc.flags"), false);
+  v.setUint32(o + 8, int(value.out_fault_id, 0, 4294967295, "iommu_fault_alloc.out_fault_id"), false);
+  v.setUint32(o + 12, int(value.out_fault_fd, 0, 4294967295, "iommu_fault_alloc.out_fault_fd"), false);
 }
 
 const iommu_viommu_tegra241_cmdqv$fields: readonly FieldLayout[] = [
@@ -1618,26 +1302,20 @@ export const iommu_viommu_tegra241_cmdqv: Codec<IommuViommuTegra241Cmdqv> = {
   },
   encode(value: Partial<IommuViommuTegra241Cmdqv>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$iommu_viommu_tegra241_cmdqv(new DataView(bytes.buffer), value);
+    write$iommu_viommu_tegra241_cmdqv(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuViommuTegra241Cmdqv>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct iommu_viommu_tegra241_cmdqv");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_viommu_tegra241_cmdqv(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_viommu_tegra241_cmdqv");
+    write$iommu_viommu_tegra241_cmdqv(view, offset, value);
   },
 };
 
-function write$iommu_viommu_tegra241_cmdqv(v: DataView, value: Partial<IommuViommuTegra241Cmdqv>): void {
+function write$iommu_viommu_tegra241_cmdqv(v: DataView, o: number, value: Partial<IommuViommuTegra241Cmdqv>): void {
   obj(value, "iommu_viommu_tegra241_cmdqv");
-  if (value.out_vintf_mmap_offset !== undefined) {
-    v.setBigUint64(0, u64(value.out_vintf_mmap_offset, "iommu_viommu_tegra241_cmdqv.out_vintf_mmap_offset"), false);
-  }
-  if (value.out_vintf_mmap_length !== undefined) {
-    v.setBigUint64(8, u64(value.out_vintf_mmap_length, "iommu_viommu_tegra241_cmdqv.out_vintf_mmap_length"), false);
-  }
+  v.setBigUint64(o, u64(value.out_vintf_mmap_offset, "iommu_viommu_tegra241_cmdqv.out_vintf_mmap_offset"), false);
+  v.setBigUint64(o + 8, u64(value.out_vintf_mmap_length, "iommu_viommu_tegra241_cmdqv.out_vintf_mmap_length"), false);
 }
 
 const iommu_viommu_alloc$fields: readonly FieldLayout[] = [
@@ -1674,47 +1352,27 @@ export const iommu_viommu_alloc: Codec<IommuViommuAlloc> = {
   },
   encode(value: Partial<IommuViommuAlloc>): Uint8Array {
     const bytes = new Uint8Array(40);
-    write$iommu_viommu_alloc(new DataView(bytes.buffer), value);
+    write$iommu_viommu_alloc(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuViommuAlloc>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 40;
-    const v = viewOf(bytes, offset, size, "struct iommu_viommu_alloc");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_viommu_alloc(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_viommu_alloc");
+    write$iommu_viommu_alloc(view, offset, value);
   },
 };
 
-function write$iommu_viommu_alloc(v: DataView, value: Partial<IommuViommuAlloc>): void {
+function write$iommu_viommu_alloc(v: DataView, o: number, value: Partial<IommuViommuAlloc>): void {
   obj(value, "iommu_viommu_alloc");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_viommu_alloc.size"), false);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "iommu_viommu_alloc.flags"), false);
-  }
-  if (value.type !== undefined) {
-    v.setUint32(8, int(value.type, 0, 4294967295, "iommu_viommu_alloc.type"), false);
-  }
-  if (value.dev_id !== undefined) {
-    v.setUint32(12, int(value.dev_id, 0, 4294967295, "iommu_viommu_alloc.dev_id"), false);
-  }
-  if (value.hwpt_id !== undefined) {
-    v.setUint32(16, int(value.hwpt_id, 0, 4294967295, "iommu_viommu_alloc.hwpt_id"), false);
-  }
-  if (value.out_viommu_id !== undefined) {
-    v.setUint32(20, int(value.out_viommu_id, 0, 4294967295, "iommu_viommu_alloc.out_viommu_id"), false);
-  }
-  if (value.data_len !== undefined) {
-    v.setUint32(24, int(value.data_len, 0, 4294967295, "iommu_viommu_alloc.data_len"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(28, int(value.__reserved, 0, 4294967295, "iommu_viommu_alloc.__reserved"), false);
-  }
-  if (value.data_uptr !== undefined) {
-    v.setBigUint64(32, u64(value.data_uptr, "iommu_viommu_alloc.data_uptr"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_viommu_alloc.size"), false);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_viommu_alloc.flags"), false);
+  v.setUint32(o + 8, int(value.type, 0, 4294967295, "iommu_viommu_alloc.type"), false);
+  v.setUint32(o + 12, int(value.dev_id, 0, 4294967295, "iommu_viommu_alloc.dev_id"), false);
+  v.setUint32(o + 16, int(value.hwpt_id, 0, 4294967295, "iommu_viommu_alloc.hwpt_id"), false);
+  v.setUint32(o + 20, int(value.out_viommu_id, 0, 4294967295, "iommu_viommu_alloc.out_viommu_id"), false);
+  v.setUint32(o + 24, int(value.data_len, 0, 4294967295, "iommu_viommu_alloc.data_len"), false);
+  v.setUint32(o + 28, int(value.__reserved, 0, 4294967295, "iommu_viommu_alloc.__reserved"), false);
+  v.setBigUint64(o + 32, u64(value.data_uptr, "iommu_viommu_alloc.data_uptr"), false);
 }
 
 const iommu_vdevice_alloc$fields: readonly FieldLayout[] = [
@@ -1743,35 +1401,23 @@ export const iommu_vdevice_alloc: Codec<IommuVdeviceAlloc> = {
   },
   encode(value: Partial<IommuVdeviceAlloc>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$iommu_vdevice_alloc(new DataView(bytes.buffer), value);
+    write$iommu_vdevice_alloc(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuVdeviceAlloc>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct iommu_vdevice_alloc");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_vdevice_alloc(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_vdevice_alloc");
+    write$iommu_vdevice_alloc(view, offset, value);
   },
 };
 
-function write$iommu_vdevice_alloc(v: DataView, value: Partial<IommuVdeviceAlloc>): void {
+function write$iommu_vdevice_alloc(v: DataView, o: number, value: Partial<IommuVdeviceAlloc>): void {
   obj(value, "iommu_vdevice_alloc");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_vdevice_alloc.size"), false);
-  }
-  if (value.viommu_id !== undefined) {
-    v.setUint32(4, int(value.viommu_id, 0, 4294967295, "iommu_vdevice_alloc.viommu_id"), false);
-  }
-  if (value.dev_id !== undefined) {
-    v.setUint32(8, int(value.dev_id, 0, 4294967295, "iommu_vdevice_alloc.dev_id"), false);
-  }
-  if (value.out_vdevice_id !== undefined) {
-    v.setUint32(12, int(value.out_vdevice_id, 0, 4294967295, "iommu_vdevice_alloc.out_vdevice_id"), false);
-  }
-  if (value.virt_id !== undefined) {
-    v.setBigUint64(16, u64(value.virt_id, "iommu_vdevice_alloc.virt_id"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_vdevice_alloc.size"), false);
+  v.setUint32(o + 4, int(value.viommu_id, 0, 4294967295, "iommu_vdevice_alloc.viommu_id"), false);
+  v.setUint32(o + 8, int(value.dev_id, 0, 4294967295, "iommu_vdevice_alloc.dev_id"), false);
+  v.setUint32(o + 12, int(value.out_vdevice_id, 0, 4294967295, "iommu_vdevice_alloc.out_vdevice_id"), false);
+  v.setBigUint64(o + 16, u64(value.virt_id, "iommu_vdevice_alloc.virt_id"), false);
 }
 
 const iommu_ioas_change_process$fields: readonly FieldLayout[] = [
@@ -1794,26 +1440,20 @@ export const iommu_ioas_change_process: Codec<IommuIoasChangeProcess> = {
   },
   encode(value: Partial<IommuIoasChangeProcess>): Uint8Array {
     const bytes = new Uint8Array(8);
-    write$iommu_ioas_change_process(new DataView(bytes.buffer), value);
+    write$iommu_ioas_change_process(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasChangeProcess>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 8;
-    const v = viewOf(bytes, offset, size, "struct iommu_ioas_change_process");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_ioas_change_process(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_ioas_change_process");
+    write$iommu_ioas_change_process(view, offset, value);
   },
 };
 
-function write$iommu_ioas_change_process(v: DataView, value: Partial<IommuIoasChangeProcess>): void {
+function write$iommu_ioas_change_process(v: DataView, o: number, value: Partial<IommuIoasChangeProcess>): void {
   obj(value, "iommu_ioas_change_process");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_ioas_change_process.size"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(4, int(value.__reserved, 0, 4294967295, "iommu_ioas_change_process.__reserved"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_change_process.size"), false);
+  v.setUint32(o + 4, int(value.__reserved, 0, 4294967295, "iommu_ioas_change_process.__reserved"), false);
 }
 
 const iommufd_vevent_header$fields: readonly FieldLayout[] = [
@@ -1836,26 +1476,20 @@ export const iommufd_vevent_header: Codec<IommufdVeventHeader> = {
   },
   encode(value: Partial<IommufdVeventHeader>): Uint8Array {
     const bytes = new Uint8Array(8);
-    write$iommufd_vevent_header(new DataView(bytes.buffer), value);
+    write$iommufd_vevent_header(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommufdVeventHeader>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 8;
-    const v = viewOf(bytes, offset, size, "struct iommufd_vevent_header");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommufd_vevent_header(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommufd_vevent_header");
+    write$iommufd_vevent_header(view, offset, value);
   },
 };
 
-function write$iommufd_vevent_header(v: DataView, value: Partial<IommufdVeventHeader>): void {
+function write$iommufd_vevent_header(v: DataView, o: number, value: Partial<IommufdVeventHeader>): void {
   obj(value, "iommufd_vevent_header");
-  if (value.flags !== undefined) {
-    v.setUint32(0, int(value.flags, 0, 4294967295, "iommufd_vevent_header.flags"), false);
-  }
-  if (value.sequence !== undefined) {
-    v.setUint32(4, int(value.sequence, 0, 4294967295, "iommufd_vevent_header.sequence"), false);
-  }
+  v.setUint32(o, int(value.flags, 0, 4294967295, "iommufd_vevent_header.flags"), false);
+  v.setUint32(o + 4, int(value.sequence, 0, 4294967295, "iommufd_vevent_header.sequence"), false);
 }
 
 const iommu_vevent_arm_smmuv3$fields: readonly FieldLayout[] = [
@@ -1876,25 +1510,22 @@ export const iommu_vevent_arm_smmuv3: Codec<IommuVeventArmSmmuv3> = {
   },
   encode(value: Partial<IommuVeventArmSmmuv3>): Uint8Array {
     const bytes = new Uint8Array(32);
-    write$iommu_vevent_arm_smmuv3(new DataView(bytes.buffer), value);
+    write$iommu_vevent_arm_smmuv3(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuVeventArmSmmuv3>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 32;
-    const v = viewOf(bytes, offset, size, "struct iommu_vevent_arm_smmuv3");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_vevent_arm_smmuv3(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_vevent_arm_smmuv3");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$iommu_vevent_arm_smmuv3(view, offset, value);
   },
 };
 
-function write$iommu_vevent_arm_smmuv3(v: DataView, value: Partial<IommuVeventArmSmmuv3>): void {
+function write$iommu_vevent_arm_smmuv3(v: DataView, o: number, value: Partial<IommuVeventArmSmmuv3>): void {
   obj(value, "iommu_vevent_arm_smmuv3");
-  if (value.evt !== undefined) {
-    const a11 = list(value.evt, 4, "iommu_vevent_arm_smmuv3.evt");
-    for (let i12 = 0; i12 < a11.length; i12++) {
-      v.setBigUint64(0 + i12 * 8, u64(a11[i12], "iommu_vevent_arm_smmuv3.evt[]"), false);
-    }
+  const a11 = list(value.evt, 4, "iommu_vevent_arm_smmuv3.evt");
+  for (let i12 = 0; i12 < a11.length; i12++) {
+    v.setBigUint64(o + i12 * 8, u64(a11[i12], "iommu_vevent_arm_smmuv3.evt[]"), false);
   }
 }
 
@@ -1916,25 +1547,22 @@ export const iommu_vevent_tegra241_cmdqv: Codec<IommuVeventTegra241Cmdqv> = {
   },
   encode(value: Partial<IommuVeventTegra241Cmdqv>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$iommu_vevent_tegra241_cmdqv(new DataView(bytes.buffer), value);
+    write$iommu_vevent_tegra241_cmdqv(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuVeventTegra241Cmdqv>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct iommu_vevent_tegra241_cmdqv");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_vevent_tegra241_cmdqv(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_vevent_tegra241_cmdqv");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$iommu_vevent_tegra241_cmdqv(view, offset, value);
   },
 };
 
-function write$iommu_vevent_tegra241_cmdqv(v: DataView, value: Partial<IommuVeventTegra241Cmdqv>): void {
+function write$iommu_vevent_tegra241_cmdqv(v: DataView, o: number, value: Partial<IommuVeventTegra241Cmdqv>): void {
   obj(value, "iommu_vevent_tegra241_cmdqv");
-  if (value.lvcmdq_err_map !== undefined) {
-    const a13 = list(value.lvcmdq_err_map, 2, "iommu_vevent_tegra241_cmdqv.lvcmdq_err_map");
-    for (let i14 = 0; i14 < a13.length; i14++) {
-      v.setBigUint64(0 + i14 * 8, u64(a13[i14], "iommu_vevent_tegra241_cmdqv.lvcmdq_err_map[]"), false);
-    }
+  const a13 = list(value.lvcmdq_err_map, 2, "iommu_vevent_tegra241_cmdqv.lvcmdq_err_map");
+  for (let i14 = 0; i14 < a13.length; i14++) {
+    v.setBigUint64(o + i14 * 8, u64(a13[i14], "iommu_vevent_tegra241_cmdqv.lvcmdq_err_map[]"), false);
   }
 }
 
@@ -1970,44 +1598,26 @@ export const iommu_veventq_alloc: Codec<IommuVeventqAlloc> = {
   },
   encode(value: Partial<IommuVeventqAlloc>): Uint8Array {
     const bytes = new Uint8Array(32);
-    write$iommu_veventq_alloc(new DataView(bytes.buffer), value);
+    write$iommu_veventq_alloc(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuVeventqAlloc>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 32;
-    const v = viewOf(bytes, offset, size, "struct iommu_veventq_alloc");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_veventq_alloc(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_veventq_alloc");
+    write$iommu_veventq_alloc(view, offset, value);
   },
 };
 
-function write$iommu_veventq_alloc(v: DataView, value: Partial<IommuVeventqAlloc>): void {
+function write$iommu_veventq_alloc(v: DataView, o: number, value: Partial<IommuVeventqAlloc>): void {
   obj(value, "iommu_veventq_alloc");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_veventq_alloc.size"), false);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "iommu_veventq_alloc.flags"), false);
-  }
-  if (value.viommu_id !== undefined) {
-    v.setUint32(8, int(value.viommu_id, 0, 4294967295, "iommu_veventq_alloc.viommu_id"), false);
-  }
-  if (value.type !== undefined) {
-    v.setUint32(12, int(value.type, 0, 4294967295, "iommu_veventq_alloc.type"), false);
-  }
-  if (value.veventq_depth !== undefined) {
-    v.setUint32(16, int(value.veventq_depth, 0, 4294967295, "iommu_veventq_alloc.veventq_depth"), false);
-  }
-  if (value.out_veventq_id !== undefined) {
-    v.setUint32(20, int(value.out_veventq_id, 0, 4294967295, "iommu_veventq_alloc.out_veventq_id"), false);
-  }
-  if (value.out_veventq_fd !== undefined) {
-    v.setUint32(24, int(value.out_veventq_fd, 0, 4294967295, "iommu_veventq_alloc.out_veventq_fd"), false);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(28, int(value.__reserved, 0, 4294967295, "iommu_veventq_alloc.__reserved"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_veventq_alloc.size"), false);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_veventq_alloc.flags"), false);
+  v.setUint32(o + 8, int(value.viommu_id, 0, 4294967295, "iommu_veventq_alloc.viommu_id"), false);
+  v.setUint32(o + 12, int(value.type, 0, 4294967295, "iommu_veventq_alloc.type"), false);
+  v.setUint32(o + 16, int(value.veventq_depth, 0, 4294967295, "iommu_veventq_alloc.veventq_depth"), false);
+  v.setUint32(o + 20, int(value.out_veventq_id, 0, 4294967295, "iommu_veventq_alloc.out_veventq_id"), false);
+  v.setUint32(o + 24, int(value.out_veventq_fd, 0, 4294967295, "iommu_veventq_alloc.out_veventq_fd"), false);
+  v.setUint32(o + 28, int(value.__reserved, 0, 4294967295, "iommu_veventq_alloc.__reserved"), false);
 }
 
 const iommu_hw_queue_alloc$fields: readonly FieldLayout[] = [
@@ -2042,42 +1652,24 @@ export const iommu_hw_queue_alloc: Codec<IommuHwQueueAlloc> = {
   },
   encode(value: Partial<IommuHwQueueAlloc>): Uint8Array {
     const bytes = new Uint8Array(40);
-    write$iommu_hw_queue_alloc(new DataView(bytes.buffer), value);
+    write$iommu_hw_queue_alloc(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwQueueAlloc>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 40;
-    const v = viewOf(bytes, offset, size, "struct iommu_hw_queue_alloc");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$iommu_hw_queue_alloc(v, value);
+    checkRange(view.byteLength, offset, size, "struct iommu_hw_queue_alloc");
+    write$iommu_hw_queue_alloc(view, offset, value);
   },
 };
 
-function write$iommu_hw_queue_alloc(v: DataView, value: Partial<IommuHwQueueAlloc>): void {
+function write$iommu_hw_queue_alloc(v: DataView, o: number, value: Partial<IommuHwQueueAlloc>): void {
   obj(value, "iommu_hw_queue_alloc");
-  if (value.size !== undefined) {
-    v.setUint32(0, int(value.size, 0, 4294967295, "iommu_hw_queue_alloc.size"), false);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "iommu_hw_queue_alloc.flags"), false);
-  }
-  if (value.viommu_id !== undefined) {
-    v.setUint32(8, int(value.viommu_id, 0, 4294967295, "iommu_hw_queue_alloc.viommu_id"), false);
-  }
-  if (value.type !== undefined) {
-    v.setUint32(12, int(value.type, 0, 4294967295, "iommu_hw_queue_alloc.type"), false);
-  }
-  if (value.index !== undefined) {
-    v.setUint32(16, int(value.index, 0, 4294967295, "iommu_hw_queue_alloc.index"), false);
-  }
-  if (value.out_hw_queue_id !== undefined) {
-    v.setUint32(20, int(value.out_hw_queue_id, 0, 4294967295, "iommu_hw_queue_alloc.out_hw_queue_id"), false);
-  }
-  if (value.nesting_parent_iova !== undefined) {
-    v.setBigUint64(24, u64(value.nesting_parent_iova, "iommu_hw_queue_alloc.nesting_parent_iova"), false);
-  }
-  if (value.length !== undefined) {
-    v.setBigUint64(32, u64(value.length, "iommu_hw_queue_alloc.length"), false);
-  }
+  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_hw_queue_alloc.size"), false);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_hw_queue_alloc.flags"), false);
+  v.setUint32(o + 8, int(value.viommu_id, 0, 4294967295, "iommu_hw_queue_alloc.viommu_id"), false);
+  v.setUint32(o + 12, int(value.type, 0, 4294967295, "iommu_hw_queue_alloc.type"), false);
+  v.setUint32(o + 16, int(value.index, 0, 4294967295, "iommu_hw_queue_alloc.index"), false);
+  v.setUint32(o + 20, int(value.out_hw_queue_id, 0, 4294967295, "iommu_hw_queue_alloc.out_hw_queue_id"), false);
+  v.setBigUint64(o + 24, u64(value.nesting_parent_iova, "iommu_hw_queue_alloc.nesting_parent_iova"), false);
+  v.setBigUint64(o + 32, u64(value.length, "iommu_hw_queue_alloc.length"), false);
 }

@@ -6,11 +6,11 @@
  * @module
  */
 import type { Codec, FieldLayout, FlexCodec } from '../../../runtime/codec.js';
-import { big, getBits, int, list, num, obj, s64, setBits, u64, viewOf } from '../../../runtime/encoding.js';
+import { big, checkRange, getBits, int, list, num, obj, s64, setBits, u64, viewOf } from '../../../runtime/encoding.js';
 import type { VfioInfoCapHeader, VfioGroupStatus, VfioDeviceInfo, VfioDeviceInfoCapPciAtomicComp, VfioRegionInfo, VfioRegionSparseMmapArea, VfioRegionInfoCapSparseMmap, VfioRegionInfoCapType, VfioRegionGfxEdid, VfioDeviceMigrationInfo, VfioRegionInfoCapNvlink2Ssatgt, VfioRegionInfoCapNvlink2Lnkspd, VfioIrqInfo, VfioIrqSet, VfioPciDependentDevice, VfioPciHotResetInfo, VfioPciHotReset, VfioDeviceGfxPlaneInfo, VfioDeviceIoeventfd, VfioDeviceFeature, VfioDeviceBindIommufd, VfioDeviceAttachIommufdPt, VfioDeviceDetachIommufdPt, VfioDeviceFeatureMigration, VfioDeviceFeatureMigState, VfioPrecopyInfo, VfioDeviceLowPowerEntryWithWakeup, VfioDeviceFeatureDmaLoggingControl, VfioDeviceFeatureDmaLoggingRange, VfioDeviceFeatureDmaLoggingReport, VfioDeviceFeatureMigDataSize, VfioDeviceFeatureBusMaster, VfioRegionDmaRange, VfioDeviceFeatureDmaBuf, VfioIommuType1Info, VfioIovaRange, VfioIommuType1InfoCapIovaRange, VfioIommuType1InfoCapMigration, VfioIommuType1InfoDmaAvail, VfioIommuType1DmaMap, VfioBitmap, VfioIommuType1DmaUnmap, VfioIommuType1DirtyBitmap, VfioIommuType1DirtyBitmapGet, VfioIommuSpaprTceDdwInfo, VfioIommuSpaprTceInfo, VfioEehPeErr, VfioEehPeOp, VfioIommuSpaprRegisterMemory, VfioIommuSpaprTceCreate, VfioIommuSpaprTceRemove } from '../types.js';
 
 // Every helper is used by some header; a given header may not need them all.
-void [big, getBits, int, list, num, obj, s64, setBits, u64, viewOf];
+void [big, checkRange, getBits, int, list, num, obj, s64, setBits, u64, viewOf];
 
 const vfio_info_cap_header$fields: readonly FieldLayout[] = [
   { path: "id", offset: 0, size: 2, type: "__u16", signed: false },
@@ -34,29 +34,21 @@ export const vfio_info_cap_header: Codec<VfioInfoCapHeader> = {
   },
   encode(value: Partial<VfioInfoCapHeader>): Uint8Array {
     const bytes = new Uint8Array(8);
-    write$vfio_info_cap_header(new DataView(bytes.buffer), value);
+    write$vfio_info_cap_header(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioInfoCapHeader>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 8;
-    const v = viewOf(bytes, offset, size, "struct vfio_info_cap_header");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_info_cap_header(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_info_cap_header");
+    write$vfio_info_cap_header(view, offset, value);
   },
 };
 
-function write$vfio_info_cap_header(v: DataView, value: Partial<VfioInfoCapHeader>): void {
+function write$vfio_info_cap_header(v: DataView, o: number, value: Partial<VfioInfoCapHeader>): void {
   obj(value, "vfio_info_cap_header");
-  if (value.id !== undefined) {
-    v.setUint16(0, int(value.id, 0, 65535, "vfio_info_cap_header.id"), true);
-  }
-  if (value.version !== undefined) {
-    v.setUint16(2, int(value.version, 0, 65535, "vfio_info_cap_header.version"), true);
-  }
-  if (value.next !== undefined) {
-    v.setUint32(4, int(value.next, 0, 4294967295, "vfio_info_cap_header.next"), true);
-  }
+  v.setUint16(o, int(value.id, 0, 65535, "vfio_info_cap_header.id"), true);
+  v.setUint16(o + 2, int(value.version, 0, 65535, "vfio_info_cap_header.version"), true);
+  v.setUint32(o + 4, int(value.next, 0, 4294967295, "vfio_info_cap_header.next"), true);
 }
 
 const vfio_group_status$fields: readonly FieldLayout[] = [
@@ -79,26 +71,20 @@ export const vfio_group_status: Codec<VfioGroupStatus> = {
   },
   encode(value: Partial<VfioGroupStatus>): Uint8Array {
     const bytes = new Uint8Array(8);
-    write$vfio_group_status(new DataView(bytes.buffer), value);
+    write$vfio_group_status(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioGroupStatus>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 8;
-    const v = viewOf(bytes, offset, size, "struct vfio_group_status");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_group_status(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_group_status");
+    write$vfio_group_status(view, offset, value);
   },
 };
 
-function write$vfio_group_status(v: DataView, value: Partial<VfioGroupStatus>): void {
+function write$vfio_group_status(v: DataView, o: number, value: Partial<VfioGroupStatus>): void {
   obj(value, "vfio_group_status");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_group_status.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_group_status.flags"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_group_status.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_group_status.flags"), true);
 }
 
 const vfio_device_info$fields: readonly FieldLayout[] = [
@@ -129,38 +115,24 @@ export const vfio_device_info: Codec<VfioDeviceInfo> = {
   },
   encode(value: Partial<VfioDeviceInfo>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$vfio_device_info(new DataView(bytes.buffer), value);
+    write$vfio_device_info(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceInfo>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_info");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_info(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_info");
+    write$vfio_device_info(view, offset, value);
   },
 };
 
-function write$vfio_device_info(v: DataView, value: Partial<VfioDeviceInfo>): void {
+function write$vfio_device_info(v: DataView, o: number, value: Partial<VfioDeviceInfo>): void {
   obj(value, "vfio_device_info");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_info.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_device_info.flags"), true);
-  }
-  if (value.num_regions !== undefined) {
-    v.setUint32(8, int(value.num_regions, 0, 4294967295, "vfio_device_info.num_regions"), true);
-  }
-  if (value.num_irqs !== undefined) {
-    v.setUint32(12, int(value.num_irqs, 0, 4294967295, "vfio_device_info.num_irqs"), true);
-  }
-  if (value.cap_offset !== undefined) {
-    v.setUint32(16, int(value.cap_offset, 0, 4294967295, "vfio_device_info.cap_offset"), true);
-  }
-  if (value.pad !== undefined) {
-    v.setUint32(20, int(value.pad, 0, 4294967295, "vfio_device_info.pad"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_info.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_info.flags"), true);
+  v.setUint32(o + 8, int(value.num_regions, 0, 4294967295, "vfio_device_info.num_regions"), true);
+  v.setUint32(o + 12, int(value.num_irqs, 0, 4294967295, "vfio_device_info.num_irqs"), true);
+  v.setUint32(o + 16, int(value.cap_offset, 0, 4294967295, "vfio_device_info.cap_offset"), true);
+  v.setUint32(o + 20, int(value.pad, 0, 4294967295, "vfio_device_info.pad"), true);
 }
 
 const vfio_device_info_cap_pci_atomic_comp$fields: readonly FieldLayout[] = [
@@ -192,38 +164,24 @@ export const vfio_device_info_cap_pci_atomic_comp: Codec<VfioDeviceInfoCapPciAto
   },
   encode(value: Partial<VfioDeviceInfoCapPciAtomicComp>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$vfio_device_info_cap_pci_atomic_comp(new DataView(bytes.buffer), value);
+    write$vfio_device_info_cap_pci_atomic_comp(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceInfoCapPciAtomicComp>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_info_cap_pci_atomic_comp");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_info_cap_pci_atomic_comp(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_info_cap_pci_atomic_comp");
+    write$vfio_device_info_cap_pci_atomic_comp(view, offset, value);
   },
 };
 
-function write$vfio_device_info_cap_pci_atomic_comp(v: DataView, value: Partial<VfioDeviceInfoCapPciAtomicComp>): void {
+function write$vfio_device_info_cap_pci_atomic_comp(v: DataView, o: number, value: Partial<VfioDeviceInfoCapPciAtomicComp>): void {
   obj(value, "vfio_device_info_cap_pci_atomic_comp");
-  if (value.header !== undefined) {
-    const o0 = obj(value.header, "vfio_device_info_cap_pci_atomic_comp.header");
-    if (o0.id !== undefined) {
-      v.setUint16(0, int(o0.id, 0, 65535, "vfio_device_info_cap_pci_atomic_comp.header.id"), true);
-    }
-    if (o0.version !== undefined) {
-      v.setUint16(2, int(o0.version, 0, 65535, "vfio_device_info_cap_pci_atomic_comp.header.version"), true);
-    }
-    if (o0.next !== undefined) {
-      v.setUint32(4, int(o0.next, 0, 4294967295, "vfio_device_info_cap_pci_atomic_comp.header.next"), true);
-    }
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(8, int(value.flags, 0, 4294967295, "vfio_device_info_cap_pci_atomic_comp.flags"), true);
-  }
-  if (value.reserved !== undefined) {
-    v.setUint32(12, int(value.reserved, 0, 4294967295, "vfio_device_info_cap_pci_atomic_comp.reserved"), true);
-  }
+  const o0 = obj(value.header, "vfio_device_info_cap_pci_atomic_comp.header");
+  v.setUint16(o, int(o0.id, 0, 65535, "vfio_device_info_cap_pci_atomic_comp.header.id"), true);
+  v.setUint16(o + 2, int(o0.version, 0, 65535, "vfio_device_info_cap_pci_atomic_comp.header.version"), true);
+  v.setUint32(o + 4, int(o0.next, 0, 4294967295, "vfio_device_info_cap_pci_atomic_comp.header.next"), true);
+  v.setUint32(o + 8, int(value.flags, 0, 4294967295, "vfio_device_info_cap_pci_atomic_comp.flags"), true);
+  v.setUint32(o + 12, int(value.reserved, 0, 4294967295, "vfio_device_info_cap_pci_atomic_comp.reserved"), true);
 }
 
 const vfio_region_info$fields: readonly FieldLayout[] = [
@@ -254,38 +212,24 @@ export const vfio_region_info: Codec<VfioRegionInfo> = {
   },
   encode(value: Partial<VfioRegionInfo>): Uint8Array {
     const bytes = new Uint8Array(32);
-    write$vfio_region_info(new DataView(bytes.buffer), value);
+    write$vfio_region_info(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionInfo>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 32;
-    const v = viewOf(bytes, offset, size, "struct vfio_region_info");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_region_info(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_region_info");
+    write$vfio_region_info(view, offset, value);
   },
 };
 
-function write$vfio_region_info(v: DataView, value: Partial<VfioRegionInfo>): void {
+function write$vfio_region_info(v: DataView, o: number, value: Partial<VfioRegionInfo>): void {
   obj(value, "vfio_region_info");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_region_info.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_region_info.flags"), true);
-  }
-  if (value.index !== undefined) {
-    v.setUint32(8, int(value.index, 0, 4294967295, "vfio_region_info.index"), true);
-  }
-  if (value.cap_offset !== undefined) {
-    v.setUint32(12, int(value.cap_offset, 0, 4294967295, "vfio_region_info.cap_offset"), true);
-  }
-  if (value.size !== undefined) {
-    v.setBigUint64(16, u64(value.size, "vfio_region_info.size"), true);
-  }
-  if (value.offset !== undefined) {
-    v.setBigUint64(24, u64(value.offset, "vfio_region_info.offset"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_region_info.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_region_info.flags"), true);
+  v.setUint32(o + 8, int(value.index, 0, 4294967295, "vfio_region_info.index"), true);
+  v.setUint32(o + 12, int(value.cap_offset, 0, 4294967295, "vfio_region_info.cap_offset"), true);
+  v.setBigUint64(o + 16, u64(value.size, "vfio_region_info.size"), true);
+  v.setBigUint64(o + 24, u64(value.offset, "vfio_region_info.offset"), true);
 }
 
 const vfio_region_sparse_mmap_area$fields: readonly FieldLayout[] = [
@@ -308,26 +252,20 @@ export const vfio_region_sparse_mmap_area: Codec<VfioRegionSparseMmapArea> = {
   },
   encode(value: Partial<VfioRegionSparseMmapArea>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$vfio_region_sparse_mmap_area(new DataView(bytes.buffer), value);
+    write$vfio_region_sparse_mmap_area(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionSparseMmapArea>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct vfio_region_sparse_mmap_area");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_region_sparse_mmap_area(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_region_sparse_mmap_area");
+    write$vfio_region_sparse_mmap_area(view, offset, value);
   },
 };
 
-function write$vfio_region_sparse_mmap_area(v: DataView, value: Partial<VfioRegionSparseMmapArea>): void {
+function write$vfio_region_sparse_mmap_area(v: DataView, o: number, value: Partial<VfioRegionSparseMmapArea>): void {
   obj(value, "vfio_region_sparse_mmap_area");
-  if (value.offset !== undefined) {
-    v.setBigUint64(0, u64(value.offset, "vfio_region_sparse_mmap_area.offset"), true);
-  }
-  if (value.size !== undefined) {
-    v.setBigUint64(8, u64(value.size, "vfio_region_sparse_mmap_area.size"), true);
-  }
+  v.setBigUint64(o, u64(value.offset, "vfio_region_sparse_mmap_area.offset"), true);
+  v.setBigUint64(o + 8, u64(value.size, "vfio_region_sparse_mmap_area.size"), true);
 }
 
 const vfio_region_info_cap_sparse_mmap$fields: readonly FieldLayout[] = [
@@ -375,43 +313,28 @@ export const vfio_region_info_cap_sparse_mmap: FlexCodec<VfioRegionInfoCapSparse
   encode(value: Partial<VfioRegionInfoCapSparseMmap>): Uint8Array {
     const n = value.areas === undefined ? 0 : list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas").length;
     const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_region_info_cap_sparse_mmap(new DataView(bytes.buffer), value);
+    write$vfio_region_info_cap_sparse_mmap(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionInfoCapSparseMmap>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = this.argszFor(value.areas === undefined ? 0 : list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas").length);
-    const v = viewOf(bytes, offset, size, "struct vfio_region_info_cap_sparse_mmap");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_region_info_cap_sparse_mmap(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_region_info_cap_sparse_mmap");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$vfio_region_info_cap_sparse_mmap(view, offset, value);
   },
 };
 
-function write$vfio_region_info_cap_sparse_mmap(v: DataView, value: Partial<VfioRegionInfoCapSparseMmap>): void {
+function write$vfio_region_info_cap_sparse_mmap(v: DataView, o: number, value: Partial<VfioRegionInfoCapSparseMmap>): void {
   obj(value, "vfio_region_info_cap_sparse_mmap");
-  if (value.header !== undefined) {
-    const o1 = obj(value.header, "vfio_region_info_cap_sparse_mmap.header");
-    if (o1.id !== undefined) {
-      v.setUint16(0, int(o1.id, 0, 65535, "vfio_region_info_cap_sparse_mmap.header.id"), true);
-    }
-    if (o1.version !== undefined) {
-      v.setUint16(2, int(o1.version, 0, 65535, "vfio_region_info_cap_sparse_mmap.header.version"), true);
-    }
-    if (o1.next !== undefined) {
-      v.setUint32(4, int(o1.next, 0, 4294967295, "vfio_region_info_cap_sparse_mmap.header.next"), true);
-    }
-  }
-  if (value.nr_areas !== undefined) {
-    v.setUint32(8, int(value.nr_areas, 0, 4294967295, "vfio_region_info_cap_sparse_mmap.nr_areas"), true);
-  }
-  if (value.reserved !== undefined) {
-    v.setUint32(12, int(value.reserved, 0, 4294967295, "vfio_region_info_cap_sparse_mmap.reserved"), true);
-  }
-  if (value.areas !== undefined) {
-    const a2 = list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas");
-    for (let i3 = 0; i3 < a2.length; i3++) {
-      write$6(v, 16 + i3 * 16, a2[i3], "vfio_region_info_cap_sparse_mmap.areas[]");
-    }
+  const o1 = obj(value.header, "vfio_region_info_cap_sparse_mmap.header");
+  v.setUint16(o, int(o1.id, 0, 65535, "vfio_region_info_cap_sparse_mmap.header.id"), true);
+  v.setUint16(o + 2, int(o1.version, 0, 65535, "vfio_region_info_cap_sparse_mmap.header.version"), true);
+  v.setUint32(o + 4, int(o1.next, 0, 4294967295, "vfio_region_info_cap_sparse_mmap.header.next"), true);
+  v.setUint32(o + 8, int(value.nr_areas, 0, 4294967295, "vfio_region_info_cap_sparse_mmap.nr_areas"), true);
+  v.setUint32(o + 12, int(value.reserved, 0, 4294967295, "vfio_region_info_cap_sparse_mmap.reserved"), true);
+  const a2 = list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas");
+  for (let i3 = 0; i3 < a2.length; i3++) {
+    write$6(v, o + 16 + i3 * 16, a2[i3], "vfio_region_info_cap_sparse_mmap.areas[]");
   }
 }
 
@@ -444,38 +367,24 @@ export const vfio_region_info_cap_type: Codec<VfioRegionInfoCapType> = {
   },
   encode(value: Partial<VfioRegionInfoCapType>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$vfio_region_info_cap_type(new DataView(bytes.buffer), value);
+    write$vfio_region_info_cap_type(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionInfoCapType>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct vfio_region_info_cap_type");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_region_info_cap_type(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_region_info_cap_type");
+    write$vfio_region_info_cap_type(view, offset, value);
   },
 };
 
-function write$vfio_region_info_cap_type(v: DataView, value: Partial<VfioRegionInfoCapType>): void {
+function write$vfio_region_info_cap_type(v: DataView, o: number, value: Partial<VfioRegionInfoCapType>): void {
   obj(value, "vfio_region_info_cap_type");
-  if (value.header !== undefined) {
-    const o4 = obj(value.header, "vfio_region_info_cap_type.header");
-    if (o4.id !== undefined) {
-      v.setUint16(0, int(o4.id, 0, 65535, "vfio_region_info_cap_type.header.id"), true);
-    }
-    if (o4.version !== undefined) {
-      v.setUint16(2, int(o4.version, 0, 65535, "vfio_region_info_cap_type.header.version"), true);
-    }
-    if (o4.next !== undefined) {
-      v.setUint32(4, int(o4.next, 0, 4294967295, "vfio_region_info_cap_type.header.next"), true);
-    }
-  }
-  if (value.type !== undefined) {
-    v.setUint32(8, int(value.type, 0, 4294967295, "vfio_region_info_cap_type.type"), true);
-  }
-  if (value.subtype !== undefined) {
-    v.setUint32(12, int(value.subtype, 0, 4294967295, "vfio_region_info_cap_type.subtype"), true);
-  }
+  const o4 = obj(value.header, "vfio_region_info_cap_type.header");
+  v.setUint16(o, int(o4.id, 0, 65535, "vfio_region_info_cap_type.header.id"), true);
+  v.setUint16(o + 2, int(o4.version, 0, 65535, "vfio_region_info_cap_type.header.version"), true);
+  v.setUint32(o + 4, int(o4.next, 0, 4294967295, "vfio_region_info_cap_type.header.next"), true);
+  v.setUint32(o + 8, int(value.type, 0, 4294967295, "vfio_region_info_cap_type.type"), true);
+  v.setUint32(o + 12, int(value.subtype, 0, 4294967295, "vfio_region_info_cap_type.subtype"), true);
 }
 
 const vfio_region_gfx_edid$fields: readonly FieldLayout[] = [
@@ -506,38 +415,24 @@ export const vfio_region_gfx_edid: Codec<VfioRegionGfxEdid> = {
   },
   encode(value: Partial<VfioRegionGfxEdid>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$vfio_region_gfx_edid(new DataView(bytes.buffer), value);
+    write$vfio_region_gfx_edid(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionGfxEdid>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct vfio_region_gfx_edid");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_region_gfx_edid(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_region_gfx_edid");
+    write$vfio_region_gfx_edid(view, offset, value);
   },
 };
 
-function write$vfio_region_gfx_edid(v: DataView, value: Partial<VfioRegionGfxEdid>): void {
+function write$vfio_region_gfx_edid(v: DataView, o: number, value: Partial<VfioRegionGfxEdid>): void {
   obj(value, "vfio_region_gfx_edid");
-  if (value.edid_offset !== undefined) {
-    v.setUint32(0, int(value.edid_offset, 0, 4294967295, "vfio_region_gfx_edid.edid_offset"), true);
-  }
-  if (value.edid_max_size !== undefined) {
-    v.setUint32(4, int(value.edid_max_size, 0, 4294967295, "vfio_region_gfx_edid.edid_max_size"), true);
-  }
-  if (value.edid_size !== undefined) {
-    v.setUint32(8, int(value.edid_size, 0, 4294967295, "vfio_region_gfx_edid.edid_size"), true);
-  }
-  if (value.max_xres !== undefined) {
-    v.setUint32(12, int(value.max_xres, 0, 4294967295, "vfio_region_gfx_edid.max_xres"), true);
-  }
-  if (value.max_yres !== undefined) {
-    v.setUint32(16, int(value.max_yres, 0, 4294967295, "vfio_region_gfx_edid.max_yres"), true);
-  }
-  if (value.link_state !== undefined) {
-    v.setUint32(20, int(value.link_state, 0, 4294967295, "vfio_region_gfx_edid.link_state"), true);
-  }
+  v.setUint32(o, int(value.edid_offset, 0, 4294967295, "vfio_region_gfx_edid.edid_offset"), true);
+  v.setUint32(o + 4, int(value.edid_max_size, 0, 4294967295, "vfio_region_gfx_edid.edid_max_size"), true);
+  v.setUint32(o + 8, int(value.edid_size, 0, 4294967295, "vfio_region_gfx_edid.edid_size"), true);
+  v.setUint32(o + 12, int(value.max_xres, 0, 4294967295, "vfio_region_gfx_edid.max_xres"), true);
+  v.setUint32(o + 16, int(value.max_yres, 0, 4294967295, "vfio_region_gfx_edid.max_yres"), true);
+  v.setUint32(o + 20, int(value.link_state, 0, 4294967295, "vfio_region_gfx_edid.link_state"), true);
 }
 
 const vfio_device_migration_info$fields: readonly FieldLayout[] = [
@@ -566,35 +461,23 @@ export const vfio_device_migration_info: Codec<VfioDeviceMigrationInfo> = {
   },
   encode(value: Partial<VfioDeviceMigrationInfo>): Uint8Array {
     const bytes = new Uint8Array(32);
-    write$vfio_device_migration_info(new DataView(bytes.buffer), value);
+    write$vfio_device_migration_info(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceMigrationInfo>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 32;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_migration_info");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_migration_info(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_migration_info");
+    write$vfio_device_migration_info(view, offset, value);
   },
 };
 
-function write$vfio_device_migration_info(v: DataView, value: Partial<VfioDeviceMigrationInfo>): void {
+function write$vfio_device_migration_info(v: DataView, o: number, value: Partial<VfioDeviceMigrationInfo>): void {
   obj(value, "vfio_device_migration_info");
-  if (value.device_state !== undefined) {
-    v.setUint32(0, int(value.device_state, 0, 4294967295, "vfio_device_migration_info.device_state"), true);
-  }
-  if (value.reserved !== undefined) {
-    v.setUint32(4, int(value.reserved, 0, 4294967295, "vfio_device_migration_info.reserved"), true);
-  }
-  if (value.pending_bytes !== undefined) {
-    v.setBigUint64(8, u64(value.pending_bytes, "vfio_device_migration_info.pending_bytes"), true);
-  }
-  if (value.data_offset !== undefined) {
-    v.setBigUint64(16, u64(value.data_offset, "vfio_device_migration_info.data_offset"), true);
-  }
-  if (value.data_size !== undefined) {
-    v.setBigUint64(24, u64(value.data_size, "vfio_device_migration_info.data_size"), true);
-  }
+  v.setUint32(o, int(value.device_state, 0, 4294967295, "vfio_device_migration_info.device_state"), true);
+  v.setUint32(o + 4, int(value.reserved, 0, 4294967295, "vfio_device_migration_info.reserved"), true);
+  v.setBigUint64(o + 8, u64(value.pending_bytes, "vfio_device_migration_info.pending_bytes"), true);
+  v.setBigUint64(o + 16, u64(value.data_offset, "vfio_device_migration_info.data_offset"), true);
+  v.setBigUint64(o + 24, u64(value.data_size, "vfio_device_migration_info.data_size"), true);
 }
 
 const vfio_region_info_cap_nvlink2_ssatgt$fields: readonly FieldLayout[] = [
@@ -624,35 +507,23 @@ export const vfio_region_info_cap_nvlink2_ssatgt: Codec<VfioRegionInfoCapNvlink2
   },
   encode(value: Partial<VfioRegionInfoCapNvlink2Ssatgt>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$vfio_region_info_cap_nvlink2_ssatgt(new DataView(bytes.buffer), value);
+    write$vfio_region_info_cap_nvlink2_ssatgt(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionInfoCapNvlink2Ssatgt>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct vfio_region_info_cap_nvlink2_ssatgt");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_region_info_cap_nvlink2_ssatgt(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_region_info_cap_nvlink2_ssatgt");
+    write$vfio_region_info_cap_nvlink2_ssatgt(view, offset, value);
   },
 };
 
-function write$vfio_region_info_cap_nvlink2_ssatgt(v: DataView, value: Partial<VfioRegionInfoCapNvlink2Ssatgt>): void {
+function write$vfio_region_info_cap_nvlink2_ssatgt(v: DataView, o: number, value: Partial<VfioRegionInfoCapNvlink2Ssatgt>): void {
   obj(value, "vfio_region_info_cap_nvlink2_ssatgt");
-  if (value.header !== undefined) {
-    const o5 = obj(value.header, "vfio_region_info_cap_nvlink2_ssatgt.header");
-    if (o5.id !== undefined) {
-      v.setUint16(0, int(o5.id, 0, 65535, "vfio_region_info_cap_nvlink2_ssatgt.header.id"), true);
-    }
-    if (o5.version !== undefined) {
-      v.setUint16(2, int(o5.version, 0, 65535, "vfio_region_info_cap_nvlink2_ssatgt.header.version"), true);
-    }
-    if (o5.next !== undefined) {
-      v.setUint32(4, int(o5.next, 0, 4294967295, "vfio_region_info_cap_nvlink2_ssatgt.header.next"), true);
-    }
-  }
-  if (value.tgt !== undefined) {
-    v.setBigUint64(8, u64(value.tgt, "vfio_region_info_cap_nvlink2_ssatgt.tgt"), true);
-  }
+  const o5 = obj(value.header, "vfio_region_info_cap_nvlink2_ssatgt.header");
+  v.setUint16(o, int(o5.id, 0, 65535, "vfio_region_info_cap_nvlink2_ssatgt.header.id"), true);
+  v.setUint16(o + 2, int(o5.version, 0, 65535, "vfio_region_info_cap_nvlink2_ssatgt.header.version"), true);
+  v.setUint32(o + 4, int(o5.next, 0, 4294967295, "vfio_region_info_cap_nvlink2_ssatgt.header.next"), true);
+  v.setBigUint64(o + 8, u64(value.tgt, "vfio_region_info_cap_nvlink2_ssatgt.tgt"), true);
 }
 
 const vfio_region_info_cap_nvlink2_lnkspd$fields: readonly FieldLayout[] = [
@@ -684,38 +555,24 @@ export const vfio_region_info_cap_nvlink2_lnkspd: Codec<VfioRegionInfoCapNvlink2
   },
   encode(value: Partial<VfioRegionInfoCapNvlink2Lnkspd>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$vfio_region_info_cap_nvlink2_lnkspd(new DataView(bytes.buffer), value);
+    write$vfio_region_info_cap_nvlink2_lnkspd(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionInfoCapNvlink2Lnkspd>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct vfio_region_info_cap_nvlink2_lnkspd");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_region_info_cap_nvlink2_lnkspd(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_region_info_cap_nvlink2_lnkspd");
+    write$vfio_region_info_cap_nvlink2_lnkspd(view, offset, value);
   },
 };
 
-function write$vfio_region_info_cap_nvlink2_lnkspd(v: DataView, value: Partial<VfioRegionInfoCapNvlink2Lnkspd>): void {
+function write$vfio_region_info_cap_nvlink2_lnkspd(v: DataView, o: number, value: Partial<VfioRegionInfoCapNvlink2Lnkspd>): void {
   obj(value, "vfio_region_info_cap_nvlink2_lnkspd");
-  if (value.header !== undefined) {
-    const o6 = obj(value.header, "vfio_region_info_cap_nvlink2_lnkspd.header");
-    if (o6.id !== undefined) {
-      v.setUint16(0, int(o6.id, 0, 65535, "vfio_region_info_cap_nvlink2_lnkspd.header.id"), true);
-    }
-    if (o6.version !== undefined) {
-      v.setUint16(2, int(o6.version, 0, 65535, "vfio_region_info_cap_nvlink2_lnkspd.header.version"), true);
-    }
-    if (o6.next !== undefined) {
-      v.setUint32(4, int(o6.next, 0, 4294967295, "vfio_region_info_cap_nvlink2_lnkspd.header.next"), true);
-    }
-  }
-  if (value.link_speed !== undefined) {
-    v.setUint32(8, int(value.link_speed, 0, 4294967295, "vfio_region_info_cap_nvlink2_lnkspd.link_speed"), true);
-  }
-  if (value.__pad !== undefined) {
-    v.setUint32(12, int(value.__pad, 0, 4294967295, "vfio_region_info_cap_nvlink2_lnkspd.__pad"), true);
-  }
+  const o6 = obj(value.header, "vfio_region_info_cap_nvlink2_lnkspd.header");
+  v.setUint16(o, int(o6.id, 0, 65535, "vfio_region_info_cap_nvlink2_lnkspd.header.id"), true);
+  v.setUint16(o + 2, int(o6.version, 0, 65535, "vfio_region_info_cap_nvlink2_lnkspd.header.version"), true);
+  v.setUint32(o + 4, int(o6.next, 0, 4294967295, "vfio_region_info_cap_nvlink2_lnkspd.header.next"), true);
+  v.setUint32(o + 8, int(value.link_speed, 0, 4294967295, "vfio_region_info_cap_nvlink2_lnkspd.link_speed"), true);
+  v.setUint32(o + 12, int(value.__pad, 0, 4294967295, "vfio_region_info_cap_nvlink2_lnkspd.__pad"), true);
 }
 
 const vfio_irq_info$fields: readonly FieldLayout[] = [
@@ -742,32 +599,22 @@ export const vfio_irq_info: Codec<VfioIrqInfo> = {
   },
   encode(value: Partial<VfioIrqInfo>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$vfio_irq_info(new DataView(bytes.buffer), value);
+    write$vfio_irq_info(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIrqInfo>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct vfio_irq_info");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_irq_info(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_irq_info");
+    write$vfio_irq_info(view, offset, value);
   },
 };
 
-function write$vfio_irq_info(v: DataView, value: Partial<VfioIrqInfo>): void {
+function write$vfio_irq_info(v: DataView, o: number, value: Partial<VfioIrqInfo>): void {
   obj(value, "vfio_irq_info");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_irq_info.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_irq_info.flags"), true);
-  }
-  if (value.index !== undefined) {
-    v.setUint32(8, int(value.index, 0, 4294967295, "vfio_irq_info.index"), true);
-  }
-  if (value.count !== undefined) {
-    v.setUint32(12, int(value.count, 0, 4294967295, "vfio_irq_info.count"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_irq_info.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_irq_info.flags"), true);
+  v.setUint32(o + 8, int(value.index, 0, 4294967295, "vfio_irq_info.index"), true);
+  v.setUint32(o + 12, int(value.count, 0, 4294967295, "vfio_irq_info.count"), true);
 }
 
 const vfio_irq_set$fields: readonly FieldLayout[] = [
@@ -793,8 +640,8 @@ export const vfio_irq_set: FlexCodec<VfioIrqSet, Uint8Array> = {
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
     const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 20) / 1));
-    const v = viewOf(bytes, offset + 20, n * 1, "struct vfio_irq_set");
-    return new Uint8Array(v.buffer, v.byteOffset, n).slice();
+    checkRange(bytes.byteLength, offset + 20, n, "struct vfio_irq_set");
+    return bytes.slice(offset + 20, offset + 20 + n);
   },
   decode(bytes: Uint8Array, offset = 0): VfioIrqSet {
     const v = viewOf(bytes, offset, 20, "struct vfio_irq_set");
@@ -809,40 +656,28 @@ export const vfio_irq_set: FlexCodec<VfioIrqSet, Uint8Array> = {
   encode(value: Partial<VfioIrqSet>): Uint8Array {
     const n = value.data === undefined ? 0 : list(value.data, Infinity, "vfio_irq_set.data").length;
     const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_irq_set(new DataView(bytes.buffer), value);
+    write$vfio_irq_set(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIrqSet>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = this.argszFor(value.data === undefined ? 0 : list(value.data, Infinity, "vfio_irq_set.data").length);
-    const v = viewOf(bytes, offset, size, "struct vfio_irq_set");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_irq_set(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_irq_set");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$vfio_irq_set(view, offset, value);
   },
 };
 
-function write$vfio_irq_set(v: DataView, value: Partial<VfioIrqSet>): void {
+function write$vfio_irq_set(v: DataView, o: number, value: Partial<VfioIrqSet>): void {
   obj(value, "vfio_irq_set");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_irq_set.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_irq_set.flags"), true);
-  }
-  if (value.index !== undefined) {
-    v.setUint32(8, int(value.index, 0, 4294967295, "vfio_irq_set.index"), true);
-  }
-  if (value.start !== undefined) {
-    v.setUint32(12, int(value.start, 0, 4294967295, "vfio_irq_set.start"), true);
-  }
-  if (value.count !== undefined) {
-    v.setUint32(16, int(value.count, 0, 4294967295, "vfio_irq_set.count"), true);
-  }
-  if (value.data !== undefined) {
-    const a7 = list(value.data, Infinity, "vfio_irq_set.data");
-    for (let i8 = 0; i8 < a7.length; i8++) {
-      v.setUint8(20 + i8 * 1, int(a7[i8], 0, 255, "vfio_irq_set.data[]"));
-    }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_irq_set.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_irq_set.flags"), true);
+  v.setUint32(o + 8, int(value.index, 0, 4294967295, "vfio_irq_set.index"), true);
+  v.setUint32(o + 12, int(value.start, 0, 4294967295, "vfio_irq_set.start"), true);
+  v.setUint32(o + 16, int(value.count, 0, 4294967295, "vfio_irq_set.count"), true);
+  const a7 = list(value.data, Infinity, "vfio_irq_set.data");
+  if (a7 instanceof Uint8Array) new Uint8Array(v.buffer, v.byteOffset + o + 20, a7.length).set(a7);
+  else for (let i8 = 0; i8 < a7.length; i8++) {
+    v.setUint8(o + 20 + i8 * 1, int(a7[i8], 0, 255, "vfio_irq_set.data[]"));
   }
 }
 
@@ -872,35 +707,28 @@ export const vfio_pci_dependent_device: Codec<VfioPciDependentDevice> = {
   },
   encode(value: Partial<VfioPciDependentDevice>): Uint8Array {
     const bytes = new Uint8Array(8);
-    write$vfio_pci_dependent_device(new DataView(bytes.buffer), value);
+    write$vfio_pci_dependent_device(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioPciDependentDevice>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 8;
-    const v = viewOf(bytes, offset, size, "struct vfio_pci_dependent_device");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_pci_dependent_device(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_pci_dependent_device");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$vfio_pci_dependent_device(view, offset, value);
   },
 };
 
-function write$vfio_pci_dependent_device(v: DataView, value: Partial<VfioPciDependentDevice>): void {
+function write$vfio_pci_dependent_device(v: DataView, o: number, value: Partial<VfioPciDependentDevice>): void {
   obj(value, "vfio_pci_dependent_device");
   if (value.group_id !== undefined) {
-    v.setUint32(0, int(value.group_id, 0, 4294967295, "vfio_pci_dependent_device.group_id"), true);
+    v.setUint32(o, int(value.group_id, 0, 4294967295, "vfio_pci_dependent_device.group_id"), true);
   }
   if (value.devid !== undefined) {
-    v.setUint32(0, int(value.devid, 0, 4294967295, "vfio_pci_dependent_device.devid"), true);
+    v.setUint32(o, int(value.devid, 0, 4294967295, "vfio_pci_dependent_device.devid"), true);
   }
-  if (value.segment !== undefined) {
-    v.setUint16(4, int(value.segment, 0, 65535, "vfio_pci_dependent_device.segment"), true);
-  }
-  if (value.bus !== undefined) {
-    v.setUint8(6, int(value.bus, 0, 255, "vfio_pci_dependent_device.bus"));
-  }
-  if (value.devfn !== undefined) {
-    v.setUint8(7, int(value.devfn, 0, 255, "vfio_pci_dependent_device.devfn"));
-  }
+  v.setUint16(o + 4, int(value.segment, 0, 65535, "vfio_pci_dependent_device.segment"), true);
+  v.setUint8(o + 6, int(value.bus, 0, 255, "vfio_pci_dependent_device.bus"));
+  v.setUint8(o + 7, int(value.devfn, 0, 255, "vfio_pci_dependent_device.devfn"));
 }
 
 const vfio_pci_hot_reset_info$fields: readonly FieldLayout[] = [
@@ -944,34 +772,25 @@ export const vfio_pci_hot_reset_info: FlexCodec<VfioPciHotResetInfo, VfioPciDepe
   encode(value: Partial<VfioPciHotResetInfo>): Uint8Array {
     const n = value.devices === undefined ? 0 : list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices").length;
     const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_pci_hot_reset_info(new DataView(bytes.buffer), value);
+    write$vfio_pci_hot_reset_info(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioPciHotResetInfo>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = this.argszFor(value.devices === undefined ? 0 : list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices").length);
-    const v = viewOf(bytes, offset, size, "struct vfio_pci_hot_reset_info");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_pci_hot_reset_info(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_pci_hot_reset_info");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$vfio_pci_hot_reset_info(view, offset, value);
   },
 };
 
-function write$vfio_pci_hot_reset_info(v: DataView, value: Partial<VfioPciHotResetInfo>): void {
+function write$vfio_pci_hot_reset_info(v: DataView, o: number, value: Partial<VfioPciHotResetInfo>): void {
   obj(value, "vfio_pci_hot_reset_info");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_pci_hot_reset_info.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_pci_hot_reset_info.flags"), true);
-  }
-  if (value.count !== undefined) {
-    v.setUint32(8, int(value.count, 0, 4294967295, "vfio_pci_hot_reset_info.count"), true);
-  }
-  if (value.devices !== undefined) {
-    const a9 = list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices");
-    for (let i10 = 0; i10 < a9.length; i10++) {
-      write$15(v, 12 + i10 * 8, a9[i10], "vfio_pci_hot_reset_info.devices[]");
-    }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_pci_hot_reset_info.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_pci_hot_reset_info.flags"), true);
+  v.setUint32(o + 8, int(value.count, 0, 4294967295, "vfio_pci_hot_reset_info.count"), true);
+  const a9 = list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices");
+  for (let i10 = 0; i10 < a9.length; i10++) {
+    write$15(v, o + 12 + i10 * 8, a9[i10], "vfio_pci_hot_reset_info.devices[]");
   }
 }
 
@@ -1010,34 +829,25 @@ export const vfio_pci_hot_reset: FlexCodec<VfioPciHotReset, number[]> = {
   encode(value: Partial<VfioPciHotReset>): Uint8Array {
     const n = value.group_fds === undefined ? 0 : list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds").length;
     const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_pci_hot_reset(new DataView(bytes.buffer), value);
+    write$vfio_pci_hot_reset(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioPciHotReset>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = this.argszFor(value.group_fds === undefined ? 0 : list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds").length);
-    const v = viewOf(bytes, offset, size, "struct vfio_pci_hot_reset");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_pci_hot_reset(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_pci_hot_reset");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$vfio_pci_hot_reset(view, offset, value);
   },
 };
 
-function write$vfio_pci_hot_reset(v: DataView, value: Partial<VfioPciHotReset>): void {
+function write$vfio_pci_hot_reset(v: DataView, o: number, value: Partial<VfioPciHotReset>): void {
   obj(value, "vfio_pci_hot_reset");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_pci_hot_reset.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_pci_hot_reset.flags"), true);
-  }
-  if (value.count !== undefined) {
-    v.setUint32(8, int(value.count, 0, 4294967295, "vfio_pci_hot_reset.count"), true);
-  }
-  if (value.group_fds !== undefined) {
-    const a11 = list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds");
-    for (let i12 = 0; i12 < a11.length; i12++) {
-      v.setInt32(12 + i12 * 4, int(a11[i12], -2147483648, 2147483647, "vfio_pci_hot_reset.group_fds[]"), true);
-    }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_pci_hot_reset.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_pci_hot_reset.flags"), true);
+  v.setUint32(o + 8, int(value.count, 0, 4294967295, "vfio_pci_hot_reset.count"), true);
+  const a11 = list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds");
+  for (let i12 = 0; i12 < a11.length; i12++) {
+    v.setInt32(o + 12 + i12 * 4, int(a11[i12], -2147483648, 2147483647, "vfio_pci_hot_reset.group_fds[]"), true);
   }
 }
 
@@ -1089,68 +899,39 @@ export const vfio_device_gfx_plane_info: Codec<VfioDeviceGfxPlaneInfo> = {
   },
   encode(value: Partial<VfioDeviceGfxPlaneInfo>): Uint8Array {
     const bytes = new Uint8Array(64);
-    write$vfio_device_gfx_plane_info(new DataView(bytes.buffer), value);
+    write$vfio_device_gfx_plane_info(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceGfxPlaneInfo>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 64;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_gfx_plane_info");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_gfx_plane_info(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_gfx_plane_info");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$vfio_device_gfx_plane_info(view, offset, value);
   },
 };
 
-function write$vfio_device_gfx_plane_info(v: DataView, value: Partial<VfioDeviceGfxPlaneInfo>): void {
+function write$vfio_device_gfx_plane_info(v: DataView, o: number, value: Partial<VfioDeviceGfxPlaneInfo>): void {
   obj(value, "vfio_device_gfx_plane_info");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_gfx_plane_info.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_device_gfx_plane_info.flags"), true);
-  }
-  if (value.drm_plane_type !== undefined) {
-    v.setUint32(8, int(value.drm_plane_type, 0, 4294967295, "vfio_device_gfx_plane_info.drm_plane_type"), true);
-  }
-  if (value.drm_format !== undefined) {
-    v.setUint32(12, int(value.drm_format, 0, 4294967295, "vfio_device_gfx_plane_info.drm_format"), true);
-  }
-  if (value.drm_format_mod !== undefined) {
-    v.setBigUint64(16, u64(value.drm_format_mod, "vfio_device_gfx_plane_info.drm_format_mod"), true);
-  }
-  if (value.width !== undefined) {
-    v.setUint32(24, int(value.width, 0, 4294967295, "vfio_device_gfx_plane_info.width"), true);
-  }
-  if (value.height !== undefined) {
-    v.setUint32(28, int(value.height, 0, 4294967295, "vfio_device_gfx_plane_info.height"), true);
-  }
-  if (value.stride !== undefined) {
-    v.setUint32(32, int(value.stride, 0, 4294967295, "vfio_device_gfx_plane_info.stride"), true);
-  }
-  if (value.size !== undefined) {
-    v.setUint32(36, int(value.size, 0, 4294967295, "vfio_device_gfx_plane_info.size"), true);
-  }
-  if (value.x_pos !== undefined) {
-    v.setUint32(40, int(value.x_pos, 0, 4294967295, "vfio_device_gfx_plane_info.x_pos"), true);
-  }
-  if (value.y_pos !== undefined) {
-    v.setUint32(44, int(value.y_pos, 0, 4294967295, "vfio_device_gfx_plane_info.y_pos"), true);
-  }
-  if (value.x_hot !== undefined) {
-    v.setUint32(48, int(value.x_hot, 0, 4294967295, "vfio_device_gfx_plane_info.x_hot"), true);
-  }
-  if (value.y_hot !== undefined) {
-    v.setUint32(52, int(value.y_hot, 0, 4294967295, "vfio_device_gfx_plane_info.y_hot"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_gfx_plane_info.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_gfx_plane_info.flags"), true);
+  v.setUint32(o + 8, int(value.drm_plane_type, 0, 4294967295, "vfio_device_gfx_plane_info.drm_plane_type"), true);
+  v.setUint32(o + 12, int(value.drm_format, 0, 4294967295, "vfio_device_gfx_plane_info.drm_format"), true);
+  v.setBigUint64(o + 16, u64(value.drm_format_mod, "vfio_device_gfx_plane_info.drm_format_mod"), true);
+  v.setUint32(o + 24, int(value.width, 0, 4294967295, "vfio_device_gfx_plane_info.width"), true);
+  v.setUint32(o + 28, int(value.height, 0, 4294967295, "vfio_device_gfx_plane_info.height"), true);
+  v.setUint32(o + 32, int(value.stride, 0, 4294967295, "vfio_device_gfx_plane_info.stride"), true);
+  v.setUint32(o + 36, int(value.size, 0, 4294967295, "vfio_device_gfx_plane_info.size"), true);
+  v.setUint32(o + 40, int(value.x_pos, 0, 4294967295, "vfio_device_gfx_plane_info.x_pos"), true);
+  v.setUint32(o + 44, int(value.y_pos, 0, 4294967295, "vfio_device_gfx_plane_info.y_pos"), true);
+  v.setUint32(o + 48, int(value.x_hot, 0, 4294967295, "vfio_device_gfx_plane_info.x_hot"), true);
+  v.setUint32(o + 52, int(value.y_hot, 0, 4294967295, "vfio_device_gfx_plane_info.y_hot"), true);
   if (value.region_index !== undefined) {
-    v.setUint32(56, int(value.region_index, 0, 4294967295, "vfio_device_gfx_plane_info.region_index"), true);
+    v.setUint32(o + 56, int(value.region_index, 0, 4294967295, "vfio_device_gfx_plane_info.region_index"), true);
   }
   if (value.dmabuf_id !== undefined) {
-    v.setUint32(56, int(value.dmabuf_id, 0, 4294967295, "vfio_device_gfx_plane_info.dmabuf_id"), true);
+    v.setUint32(o + 56, int(value.dmabuf_id, 0, 4294967295, "vfio_device_gfx_plane_info.dmabuf_id"), true);
   }
-  if (value.reserved !== undefined) {
-    v.setUint32(60, int(value.reserved, 0, 4294967295, "vfio_device_gfx_plane_info.reserved"), true);
-  }
+  v.setUint32(o + 60, int(value.reserved, 0, 4294967295, "vfio_device_gfx_plane_info.reserved"), true);
 }
 
 const vfio_device_ioeventfd$fields: readonly FieldLayout[] = [
@@ -1181,38 +962,24 @@ export const vfio_device_ioeventfd: Codec<VfioDeviceIoeventfd> = {
   },
   encode(value: Partial<VfioDeviceIoeventfd>): Uint8Array {
     const bytes = new Uint8Array(32);
-    write$vfio_device_ioeventfd(new DataView(bytes.buffer), value);
+    write$vfio_device_ioeventfd(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceIoeventfd>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 32;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_ioeventfd");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_ioeventfd(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_ioeventfd");
+    write$vfio_device_ioeventfd(view, offset, value);
   },
 };
 
-function write$vfio_device_ioeventfd(v: DataView, value: Partial<VfioDeviceIoeventfd>): void {
+function write$vfio_device_ioeventfd(v: DataView, o: number, value: Partial<VfioDeviceIoeventfd>): void {
   obj(value, "vfio_device_ioeventfd");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_ioeventfd.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_device_ioeventfd.flags"), true);
-  }
-  if (value.offset !== undefined) {
-    v.setBigUint64(8, u64(value.offset, "vfio_device_ioeventfd.offset"), true);
-  }
-  if (value.data !== undefined) {
-    v.setBigUint64(16, u64(value.data, "vfio_device_ioeventfd.data"), true);
-  }
-  if (value.fd !== undefined) {
-    v.setInt32(24, int(value.fd, -2147483648, 2147483647, "vfio_device_ioeventfd.fd"), true);
-  }
-  if (value.reserved !== undefined) {
-    v.setUint32(28, int(value.reserved, 0, 4294967295, "vfio_device_ioeventfd.reserved"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_ioeventfd.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_ioeventfd.flags"), true);
+  v.setBigUint64(o + 8, u64(value.offset, "vfio_device_ioeventfd.offset"), true);
+  v.setBigUint64(o + 16, u64(value.data, "vfio_device_ioeventfd.data"), true);
+  v.setInt32(o + 24, int(value.fd, -2147483648, 2147483647, "vfio_device_ioeventfd.fd"), true);
+  v.setUint32(o + 28, int(value.reserved, 0, 4294967295, "vfio_device_ioeventfd.reserved"), true);
 }
 
 const vfio_device_feature$fields: readonly FieldLayout[] = [
@@ -1235,8 +1002,8 @@ export const vfio_device_feature: FlexCodec<VfioDeviceFeature, Uint8Array> = {
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
     const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 8) / 1));
-    const v = viewOf(bytes, offset + 8, n * 1, "struct vfio_device_feature");
-    return new Uint8Array(v.buffer, v.byteOffset, n).slice();
+    checkRange(bytes.byteLength, offset + 8, n, "struct vfio_device_feature");
+    return bytes.slice(offset + 8, offset + 8 + n);
   },
   decode(bytes: Uint8Array, offset = 0): VfioDeviceFeature {
     const v = viewOf(bytes, offset, 8, "struct vfio_device_feature");
@@ -1248,31 +1015,25 @@ export const vfio_device_feature: FlexCodec<VfioDeviceFeature, Uint8Array> = {
   encode(value: Partial<VfioDeviceFeature>): Uint8Array {
     const n = value.data === undefined ? 0 : list(value.data, Infinity, "vfio_device_feature.data").length;
     const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_device_feature(new DataView(bytes.buffer), value);
+    write$vfio_device_feature(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeature>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = this.argszFor(value.data === undefined ? 0 : list(value.data, Infinity, "vfio_device_feature.data").length);
-    const v = viewOf(bytes, offset, size, "struct vfio_device_feature");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_feature(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_feature");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$vfio_device_feature(view, offset, value);
   },
 };
 
-function write$vfio_device_feature(v: DataView, value: Partial<VfioDeviceFeature>): void {
+function write$vfio_device_feature(v: DataView, o: number, value: Partial<VfioDeviceFeature>): void {
   obj(value, "vfio_device_feature");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_feature.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_device_feature.flags"), true);
-  }
-  if (value.data !== undefined) {
-    const a13 = list(value.data, Infinity, "vfio_device_feature.data");
-    for (let i14 = 0; i14 < a13.length; i14++) {
-      v.setUint8(8 + i14 * 1, int(a13[i14], 0, 255, "vfio_device_feature.data[]"));
-    }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_feature.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_feature.flags"), true);
+  const a13 = list(value.data, Infinity, "vfio_device_feature.data");
+  if (a13 instanceof Uint8Array) new Uint8Array(v.buffer, v.byteOffset + o + 8, a13.length).set(a13);
+  else for (let i14 = 0; i14 < a13.length; i14++) {
+    v.setUint8(o + 8 + i14 * 1, int(a13[i14], 0, 255, "vfio_device_feature.data[]"));
   }
 }
 
@@ -1302,35 +1063,23 @@ export const vfio_device_bind_iommufd: Codec<VfioDeviceBindIommufd> = {
   },
   encode(value: Partial<VfioDeviceBindIommufd>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$vfio_device_bind_iommufd(new DataView(bytes.buffer), value);
+    write$vfio_device_bind_iommufd(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceBindIommufd>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_bind_iommufd");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_bind_iommufd(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_bind_iommufd");
+    write$vfio_device_bind_iommufd(view, offset, value);
   },
 };
 
-function write$vfio_device_bind_iommufd(v: DataView, value: Partial<VfioDeviceBindIommufd>): void {
+function write$vfio_device_bind_iommufd(v: DataView, o: number, value: Partial<VfioDeviceBindIommufd>): void {
   obj(value, "vfio_device_bind_iommufd");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_bind_iommufd.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_device_bind_iommufd.flags"), true);
-  }
-  if (value.iommufd !== undefined) {
-    v.setInt32(8, int(value.iommufd, -2147483648, 2147483647, "vfio_device_bind_iommufd.iommufd"), true);
-  }
-  if (value.out_devid !== undefined) {
-    v.setUint32(12, int(value.out_devid, 0, 4294967295, "vfio_device_bind_iommufd.out_devid"), true);
-  }
-  if (value.token_uuid_ptr !== undefined) {
-    v.setBigUint64(16, u64(value.token_uuid_ptr, "vfio_device_bind_iommufd.token_uuid_ptr"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_bind_iommufd.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_bind_iommufd.flags"), true);
+  v.setInt32(o + 8, int(value.iommufd, -2147483648, 2147483647, "vfio_device_bind_iommufd.iommufd"), true);
+  v.setUint32(o + 12, int(value.out_devid, 0, 4294967295, "vfio_device_bind_iommufd.out_devid"), true);
+  v.setBigUint64(o + 16, u64(value.token_uuid_ptr, "vfio_device_bind_iommufd.token_uuid_ptr"), true);
 }
 
 const vfio_device_attach_iommufd_pt$fields: readonly FieldLayout[] = [
@@ -1357,32 +1106,22 @@ export const vfio_device_attach_iommufd_pt: Codec<VfioDeviceAttachIommufdPt> = {
   },
   encode(value: Partial<VfioDeviceAttachIommufdPt>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$vfio_device_attach_iommufd_pt(new DataView(bytes.buffer), value);
+    write$vfio_device_attach_iommufd_pt(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceAttachIommufdPt>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_attach_iommufd_pt");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_attach_iommufd_pt(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_attach_iommufd_pt");
+    write$vfio_device_attach_iommufd_pt(view, offset, value);
   },
 };
 
-function write$vfio_device_attach_iommufd_pt(v: DataView, value: Partial<VfioDeviceAttachIommufdPt>): void {
+function write$vfio_device_attach_iommufd_pt(v: DataView, o: number, value: Partial<VfioDeviceAttachIommufdPt>): void {
   obj(value, "vfio_device_attach_iommufd_pt");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_attach_iommufd_pt.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_device_attach_iommufd_pt.flags"), true);
-  }
-  if (value.pt_id !== undefined) {
-    v.setUint32(8, int(value.pt_id, 0, 4294967295, "vfio_device_attach_iommufd_pt.pt_id"), true);
-  }
-  if (value.pasid !== undefined) {
-    v.setUint32(12, int(value.pasid, 0, 4294967295, "vfio_device_attach_iommufd_pt.pasid"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_attach_iommufd_pt.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_attach_iommufd_pt.flags"), true);
+  v.setUint32(o + 8, int(value.pt_id, 0, 4294967295, "vfio_device_attach_iommufd_pt.pt_id"), true);
+  v.setUint32(o + 12, int(value.pasid, 0, 4294967295, "vfio_device_attach_iommufd_pt.pasid"), true);
 }
 
 const vfio_device_detach_iommufd_pt$fields: readonly FieldLayout[] = [
@@ -1407,29 +1146,21 @@ export const vfio_device_detach_iommufd_pt: Codec<VfioDeviceDetachIommufdPt> = {
   },
   encode(value: Partial<VfioDeviceDetachIommufdPt>): Uint8Array {
     const bytes = new Uint8Array(12);
-    write$vfio_device_detach_iommufd_pt(new DataView(bytes.buffer), value);
+    write$vfio_device_detach_iommufd_pt(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceDetachIommufdPt>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 12;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_detach_iommufd_pt");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_detach_iommufd_pt(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_detach_iommufd_pt");
+    write$vfio_device_detach_iommufd_pt(view, offset, value);
   },
 };
 
-function write$vfio_device_detach_iommufd_pt(v: DataView, value: Partial<VfioDeviceDetachIommufdPt>): void {
+function write$vfio_device_detach_iommufd_pt(v: DataView, o: number, value: Partial<VfioDeviceDetachIommufdPt>): void {
   obj(value, "vfio_device_detach_iommufd_pt");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_device_detach_iommufd_pt.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_device_detach_iommufd_pt.flags"), true);
-  }
-  if (value.pasid !== undefined) {
-    v.setUint32(8, int(value.pasid, 0, 4294967295, "vfio_device_detach_iommufd_pt.pasid"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_detach_iommufd_pt.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_detach_iommufd_pt.flags"), true);
+  v.setUint32(o + 8, int(value.pasid, 0, 4294967295, "vfio_device_detach_iommufd_pt.pasid"), true);
 }
 
 const vfio_device_feature_migration$fields: readonly FieldLayout[] = [
@@ -1450,23 +1181,19 @@ export const vfio_device_feature_migration: Codec<VfioDeviceFeatureMigration> = 
   },
   encode(value: Partial<VfioDeviceFeatureMigration>): Uint8Array {
     const bytes = new Uint8Array(8);
-    write$vfio_device_feature_migration(new DataView(bytes.buffer), value);
+    write$vfio_device_feature_migration(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureMigration>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 8;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_feature_migration");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_feature_migration(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_migration");
+    write$vfio_device_feature_migration(view, offset, value);
   },
 };
 
-function write$vfio_device_feature_migration(v: DataView, value: Partial<VfioDeviceFeatureMigration>): void {
+function write$vfio_device_feature_migration(v: DataView, o: number, value: Partial<VfioDeviceFeatureMigration>): void {
   obj(value, "vfio_device_feature_migration");
-  if (value.flags !== undefined) {
-    v.setBigUint64(0, u64(value.flags, "vfio_device_feature_migration.flags"), true);
-  }
+  v.setBigUint64(o, u64(value.flags, "vfio_device_feature_migration.flags"), true);
 }
 
 const vfio_device_feature_mig_state$fields: readonly FieldLayout[] = [
@@ -1489,26 +1216,20 @@ export const vfio_device_feature_mig_state: Codec<VfioDeviceFeatureMigState> = {
   },
   encode(value: Partial<VfioDeviceFeatureMigState>): Uint8Array {
     const bytes = new Uint8Array(8);
-    write$vfio_device_feature_mig_state(new DataView(bytes.buffer), value);
+    write$vfio_device_feature_mig_state(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureMigState>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 8;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_feature_mig_state");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_feature_mig_state(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_mig_state");
+    write$vfio_device_feature_mig_state(view, offset, value);
   },
 };
 
-function write$vfio_device_feature_mig_state(v: DataView, value: Partial<VfioDeviceFeatureMigState>): void {
+function write$vfio_device_feature_mig_state(v: DataView, o: number, value: Partial<VfioDeviceFeatureMigState>): void {
   obj(value, "vfio_device_feature_mig_state");
-  if (value.device_state !== undefined) {
-    v.setUint32(0, int(value.device_state, 0, 4294967295, "vfio_device_feature_mig_state.device_state"), true);
-  }
-  if (value.data_fd !== undefined) {
-    v.setInt32(4, int(value.data_fd, -2147483648, 2147483647, "vfio_device_feature_mig_state.data_fd"), true);
-  }
+  v.setUint32(o, int(value.device_state, 0, 4294967295, "vfio_device_feature_mig_state.device_state"), true);
+  v.setInt32(o + 4, int(value.data_fd, -2147483648, 2147483647, "vfio_device_feature_mig_state.data_fd"), true);
 }
 
 const vfio_precopy_info$fields: readonly FieldLayout[] = [
@@ -1535,32 +1256,22 @@ export const vfio_precopy_info: Codec<VfioPrecopyInfo> = {
   },
   encode(value: Partial<VfioPrecopyInfo>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$vfio_precopy_info(new DataView(bytes.buffer), value);
+    write$vfio_precopy_info(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioPrecopyInfo>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct vfio_precopy_info");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_precopy_info(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_precopy_info");
+    write$vfio_precopy_info(view, offset, value);
   },
 };
 
-function write$vfio_precopy_info(v: DataView, value: Partial<VfioPrecopyInfo>): void {
+function write$vfio_precopy_info(v: DataView, o: number, value: Partial<VfioPrecopyInfo>): void {
   obj(value, "vfio_precopy_info");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_precopy_info.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_precopy_info.flags"), true);
-  }
-  if (value.initial_bytes !== undefined) {
-    v.setBigUint64(8, u64(value.initial_bytes, "vfio_precopy_info.initial_bytes"), true);
-  }
-  if (value.dirty_bytes !== undefined) {
-    v.setBigUint64(16, u64(value.dirty_bytes, "vfio_precopy_info.dirty_bytes"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_precopy_info.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_precopy_info.flags"), true);
+  v.setBigUint64(o + 8, u64(value.initial_bytes, "vfio_precopy_info.initial_bytes"), true);
+  v.setBigUint64(o + 16, u64(value.dirty_bytes, "vfio_precopy_info.dirty_bytes"), true);
 }
 
 const vfio_device_low_power_entry_with_wakeup$fields: readonly FieldLayout[] = [
@@ -1583,26 +1294,20 @@ export const vfio_device_low_power_entry_with_wakeup: Codec<VfioDeviceLowPowerEn
   },
   encode(value: Partial<VfioDeviceLowPowerEntryWithWakeup>): Uint8Array {
     const bytes = new Uint8Array(8);
-    write$vfio_device_low_power_entry_with_wakeup(new DataView(bytes.buffer), value);
+    write$vfio_device_low_power_entry_with_wakeup(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceLowPowerEntryWithWakeup>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 8;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_low_power_entry_with_wakeup");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_low_power_entry_with_wakeup(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_low_power_entry_with_wakeup");
+    write$vfio_device_low_power_entry_with_wakeup(view, offset, value);
   },
 };
 
-function write$vfio_device_low_power_entry_with_wakeup(v: DataView, value: Partial<VfioDeviceLowPowerEntryWithWakeup>): void {
+function write$vfio_device_low_power_entry_with_wakeup(v: DataView, o: number, value: Partial<VfioDeviceLowPowerEntryWithWakeup>): void {
   obj(value, "vfio_device_low_power_entry_with_wakeup");
-  if (value.wakeup_eventfd !== undefined) {
-    v.setInt32(0, int(value.wakeup_eventfd, -2147483648, 2147483647, "vfio_device_low_power_entry_with_wakeup.wakeup_eventfd"), true);
-  }
-  if (value.reserved !== undefined) {
-    v.setUint32(4, int(value.reserved, 0, 4294967295, "vfio_device_low_power_entry_with_wakeup.reserved"), true);
-  }
+  v.setInt32(o, int(value.wakeup_eventfd, -2147483648, 2147483647, "vfio_device_low_power_entry_with_wakeup.wakeup_eventfd"), true);
+  v.setUint32(o + 4, int(value.reserved, 0, 4294967295, "vfio_device_low_power_entry_with_wakeup.reserved"), true);
 }
 
 const vfio_device_feature_dma_logging_control$fields: readonly FieldLayout[] = [
@@ -1629,32 +1334,22 @@ export const vfio_device_feature_dma_logging_control: Codec<VfioDeviceFeatureDma
   },
   encode(value: Partial<VfioDeviceFeatureDmaLoggingControl>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$vfio_device_feature_dma_logging_control(new DataView(bytes.buffer), value);
+    write$vfio_device_feature_dma_logging_control(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureDmaLoggingControl>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_feature_dma_logging_control");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_feature_dma_logging_control(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_dma_logging_control");
+    write$vfio_device_feature_dma_logging_control(view, offset, value);
   },
 };
 
-function write$vfio_device_feature_dma_logging_control(v: DataView, value: Partial<VfioDeviceFeatureDmaLoggingControl>): void {
+function write$vfio_device_feature_dma_logging_control(v: DataView, o: number, value: Partial<VfioDeviceFeatureDmaLoggingControl>): void {
   obj(value, "vfio_device_feature_dma_logging_control");
-  if (value.page_size !== undefined) {
-    v.setBigUint64(0, u64(value.page_size, "vfio_device_feature_dma_logging_control.page_size"), true);
-  }
-  if (value.num_ranges !== undefined) {
-    v.setUint32(8, int(value.num_ranges, 0, 4294967295, "vfio_device_feature_dma_logging_control.num_ranges"), true);
-  }
-  if (value.__reserved !== undefined) {
-    v.setUint32(12, int(value.__reserved, 0, 4294967295, "vfio_device_feature_dma_logging_control.__reserved"), true);
-  }
-  if (value.ranges !== undefined) {
-    v.setBigUint64(16, u64(value.ranges, "vfio_device_feature_dma_logging_control.ranges"), true);
-  }
+  v.setBigUint64(o, u64(value.page_size, "vfio_device_feature_dma_logging_control.page_size"), true);
+  v.setUint32(o + 8, int(value.num_ranges, 0, 4294967295, "vfio_device_feature_dma_logging_control.num_ranges"), true);
+  v.setUint32(o + 12, int(value.__reserved, 0, 4294967295, "vfio_device_feature_dma_logging_control.__reserved"), true);
+  v.setBigUint64(o + 16, u64(value.ranges, "vfio_device_feature_dma_logging_control.ranges"), true);
 }
 
 const vfio_device_feature_dma_logging_range$fields: readonly FieldLayout[] = [
@@ -1677,26 +1372,20 @@ export const vfio_device_feature_dma_logging_range: Codec<VfioDeviceFeatureDmaLo
   },
   encode(value: Partial<VfioDeviceFeatureDmaLoggingRange>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$vfio_device_feature_dma_logging_range(new DataView(bytes.buffer), value);
+    write$vfio_device_feature_dma_logging_range(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureDmaLoggingRange>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_feature_dma_logging_range");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_feature_dma_logging_range(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_dma_logging_range");
+    write$vfio_device_feature_dma_logging_range(view, offset, value);
   },
 };
 
-function write$vfio_device_feature_dma_logging_range(v: DataView, value: Partial<VfioDeviceFeatureDmaLoggingRange>): void {
+function write$vfio_device_feature_dma_logging_range(v: DataView, o: number, value: Partial<VfioDeviceFeatureDmaLoggingRange>): void {
   obj(value, "vfio_device_feature_dma_logging_range");
-  if (value.iova !== undefined) {
-    v.setBigUint64(0, u64(value.iova, "vfio_device_feature_dma_logging_range.iova"), true);
-  }
-  if (value.length !== undefined) {
-    v.setBigUint64(8, u64(value.length, "vfio_device_feature_dma_logging_range.length"), true);
-  }
+  v.setBigUint64(o, u64(value.iova, "vfio_device_feature_dma_logging_range.iova"), true);
+  v.setBigUint64(o + 8, u64(value.length, "vfio_device_feature_dma_logging_range.length"), true);
 }
 
 const vfio_device_feature_dma_logging_report$fields: readonly FieldLayout[] = [
@@ -1723,32 +1412,22 @@ export const vfio_device_feature_dma_logging_report: Codec<VfioDeviceFeatureDmaL
   },
   encode(value: Partial<VfioDeviceFeatureDmaLoggingReport>): Uint8Array {
     const bytes = new Uint8Array(32);
-    write$vfio_device_feature_dma_logging_report(new DataView(bytes.buffer), value);
+    write$vfio_device_feature_dma_logging_report(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureDmaLoggingReport>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 32;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_feature_dma_logging_report");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_feature_dma_logging_report(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_dma_logging_report");
+    write$vfio_device_feature_dma_logging_report(view, offset, value);
   },
 };
 
-function write$vfio_device_feature_dma_logging_report(v: DataView, value: Partial<VfioDeviceFeatureDmaLoggingReport>): void {
+function write$vfio_device_feature_dma_logging_report(v: DataView, o: number, value: Partial<VfioDeviceFeatureDmaLoggingReport>): void {
   obj(value, "vfio_device_feature_dma_logging_report");
-  if (value.iova !== undefined) {
-    v.setBigUint64(0, u64(value.iova, "vfio_device_feature_dma_logging_report.iova"), true);
-  }
-  if (value.length !== undefined) {
-    v.setBigUint64(8, u64(value.length, "vfio_device_feature_dma_logging_report.length"), true);
-  }
-  if (value.page_size !== undefined) {
-    v.setBigUint64(16, u64(value.page_size, "vfio_device_feature_dma_logging_report.page_size"), true);
-  }
-  if (value.bitmap !== undefined) {
-    v.setBigUint64(24, u64(value.bitmap, "vfio_device_feature_dma_logging_report.bitmap"), true);
-  }
+  v.setBigUint64(o, u64(value.iova, "vfio_device_feature_dma_logging_report.iova"), true);
+  v.setBigUint64(o + 8, u64(value.length, "vfio_device_feature_dma_logging_report.length"), true);
+  v.setBigUint64(o + 16, u64(value.page_size, "vfio_device_feature_dma_logging_report.page_size"), true);
+  v.setBigUint64(o + 24, u64(value.bitmap, "vfio_device_feature_dma_logging_report.bitmap"), true);
 }
 
 const vfio_device_feature_mig_data_size$fields: readonly FieldLayout[] = [
@@ -1769,23 +1448,19 @@ export const vfio_device_feature_mig_data_size: Codec<VfioDeviceFeatureMigDataSi
   },
   encode(value: Partial<VfioDeviceFeatureMigDataSize>): Uint8Array {
     const bytes = new Uint8Array(8);
-    write$vfio_device_feature_mig_data_size(new DataView(bytes.buffer), value);
+    write$vfio_device_feature_mig_data_size(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureMigDataSize>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 8;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_feature_mig_data_size");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_feature_mig_data_size(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_mig_data_size");
+    write$vfio_device_feature_mig_data_size(view, offset, value);
   },
 };
 
-function write$vfio_device_feature_mig_data_size(v: DataView, value: Partial<VfioDeviceFeatureMigDataSize>): void {
+function write$vfio_device_feature_mig_data_size(v: DataView, o: number, value: Partial<VfioDeviceFeatureMigDataSize>): void {
   obj(value, "vfio_device_feature_mig_data_size");
-  if (value.stop_copy_length !== undefined) {
-    v.setBigUint64(0, u64(value.stop_copy_length, "vfio_device_feature_mig_data_size.stop_copy_length"), true);
-  }
+  v.setBigUint64(o, u64(value.stop_copy_length, "vfio_device_feature_mig_data_size.stop_copy_length"), true);
 }
 
 const vfio_device_feature_bus_master$fields: readonly FieldLayout[] = [
@@ -1806,23 +1481,19 @@ export const vfio_device_feature_bus_master: Codec<VfioDeviceFeatureBusMaster> =
   },
   encode(value: Partial<VfioDeviceFeatureBusMaster>): Uint8Array {
     const bytes = new Uint8Array(4);
-    write$vfio_device_feature_bus_master(new DataView(bytes.buffer), value);
+    write$vfio_device_feature_bus_master(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureBusMaster>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 4;
-    const v = viewOf(bytes, offset, size, "struct vfio_device_feature_bus_master");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_feature_bus_master(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_bus_master");
+    write$vfio_device_feature_bus_master(view, offset, value);
   },
 };
 
-function write$vfio_device_feature_bus_master(v: DataView, value: Partial<VfioDeviceFeatureBusMaster>): void {
+function write$vfio_device_feature_bus_master(v: DataView, o: number, value: Partial<VfioDeviceFeatureBusMaster>): void {
   obj(value, "vfio_device_feature_bus_master");
-  if (value.op !== undefined) {
-    v.setUint32(0, int(value.op, 0, 4294967295, "vfio_device_feature_bus_master.op"), true);
-  }
+  v.setUint32(o, int(value.op, 0, 4294967295, "vfio_device_feature_bus_master.op"), true);
 }
 
 const vfio_region_dma_range$fields: readonly FieldLayout[] = [
@@ -1845,26 +1516,20 @@ export const vfio_region_dma_range: Codec<VfioRegionDmaRange> = {
   },
   encode(value: Partial<VfioRegionDmaRange>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$vfio_region_dma_range(new DataView(bytes.buffer), value);
+    write$vfio_region_dma_range(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionDmaRange>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct vfio_region_dma_range");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_region_dma_range(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_region_dma_range");
+    write$vfio_region_dma_range(view, offset, value);
   },
 };
 
-function write$vfio_region_dma_range(v: DataView, value: Partial<VfioRegionDmaRange>): void {
+function write$vfio_region_dma_range(v: DataView, o: number, value: Partial<VfioRegionDmaRange>): void {
   obj(value, "vfio_region_dma_range");
-  if (value.offset !== undefined) {
-    v.setBigUint64(0, u64(value.offset, "vfio_region_dma_range.offset"), true);
-  }
-  if (value.length !== undefined) {
-    v.setBigUint64(8, u64(value.length, "vfio_region_dma_range.length"), true);
-  }
+  v.setBigUint64(o, u64(value.offset, "vfio_region_dma_range.offset"), true);
+  v.setBigUint64(o + 8, u64(value.length, "vfio_region_dma_range.length"), true);
 }
 
 const vfio_device_feature_dma_buf$fields: readonly FieldLayout[] = [
@@ -1907,37 +1572,26 @@ export const vfio_device_feature_dma_buf: FlexCodec<VfioDeviceFeatureDmaBuf, Vfi
   encode(value: Partial<VfioDeviceFeatureDmaBuf>): Uint8Array {
     const n = value.dma_ranges === undefined ? 0 : list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges").length;
     const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_device_feature_dma_buf(new DataView(bytes.buffer), value);
+    write$vfio_device_feature_dma_buf(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureDmaBuf>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = this.argszFor(value.dma_ranges === undefined ? 0 : list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges").length);
-    const v = viewOf(bytes, offset, size, "struct vfio_device_feature_dma_buf");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_device_feature_dma_buf(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_dma_buf");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$vfio_device_feature_dma_buf(view, offset, value);
   },
 };
 
-function write$vfio_device_feature_dma_buf(v: DataView, value: Partial<VfioDeviceFeatureDmaBuf>): void {
+function write$vfio_device_feature_dma_buf(v: DataView, o: number, value: Partial<VfioDeviceFeatureDmaBuf>): void {
   obj(value, "vfio_device_feature_dma_buf");
-  if (value.region_index !== undefined) {
-    v.setUint32(0, int(value.region_index, 0, 4294967295, "vfio_device_feature_dma_buf.region_index"), true);
-  }
-  if (value.open_flags !== undefined) {
-    v.setUint32(4, int(value.open_flags, 0, 4294967295, "vfio_device_feature_dma_buf.open_flags"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(8, int(value.flags, 0, 4294967295, "vfio_device_feature_dma_buf.flags"), true);
-  }
-  if (value.nr_ranges !== undefined) {
-    v.setUint32(12, int(value.nr_ranges, 0, 4294967295, "vfio_device_feature_dma_buf.nr_ranges"), true);
-  }
-  if (value.dma_ranges !== undefined) {
-    const a15 = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges");
-    for (let i16 = 0; i16 < a15.length; i16++) {
-      write$35(v, 16 + i16 * 16, a15[i16], "vfio_device_feature_dma_buf.dma_ranges[]");
-    }
+  v.setUint32(o, int(value.region_index, 0, 4294967295, "vfio_device_feature_dma_buf.region_index"), true);
+  v.setUint32(o + 4, int(value.open_flags, 0, 4294967295, "vfio_device_feature_dma_buf.open_flags"), true);
+  v.setUint32(o + 8, int(value.flags, 0, 4294967295, "vfio_device_feature_dma_buf.flags"), true);
+  v.setUint32(o + 12, int(value.nr_ranges, 0, 4294967295, "vfio_device_feature_dma_buf.nr_ranges"), true);
+  const a15 = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges");
+  for (let i16 = 0; i16 < a15.length; i16++) {
+    write$35(v, o + 16 + i16 * 16, a15[i16], "vfio_device_feature_dma_buf.dma_ranges[]");
   }
 }
 
@@ -1967,35 +1621,23 @@ export const vfio_iommu_type1_info: Codec<VfioIommuType1Info> = {
   },
   encode(value: Partial<VfioIommuType1Info>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$vfio_iommu_type1_info(new DataView(bytes.buffer), value);
+    write$vfio_iommu_type1_info(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1Info>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct vfio_iommu_type1_info");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iommu_type1_info(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_info");
+    write$vfio_iommu_type1_info(view, offset, value);
   },
 };
 
-function write$vfio_iommu_type1_info(v: DataView, value: Partial<VfioIommuType1Info>): void {
+function write$vfio_iommu_type1_info(v: DataView, o: number, value: Partial<VfioIommuType1Info>): void {
   obj(value, "vfio_iommu_type1_info");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_info.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_iommu_type1_info.flags"), true);
-  }
-  if (value.iova_pgsizes !== undefined) {
-    v.setBigUint64(8, u64(value.iova_pgsizes, "vfio_iommu_type1_info.iova_pgsizes"), true);
-  }
-  if (value.cap_offset !== undefined) {
-    v.setUint32(16, int(value.cap_offset, 0, 4294967295, "vfio_iommu_type1_info.cap_offset"), true);
-  }
-  if (value.pad !== undefined) {
-    v.setUint32(20, int(value.pad, 0, 4294967295, "vfio_iommu_type1_info.pad"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_info.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_type1_info.flags"), true);
+  v.setBigUint64(o + 8, u64(value.iova_pgsizes, "vfio_iommu_type1_info.iova_pgsizes"), true);
+  v.setUint32(o + 16, int(value.cap_offset, 0, 4294967295, "vfio_iommu_type1_info.cap_offset"), true);
+  v.setUint32(o + 20, int(value.pad, 0, 4294967295, "vfio_iommu_type1_info.pad"), true);
 }
 
 const vfio_iova_range$fields: readonly FieldLayout[] = [
@@ -2018,26 +1660,20 @@ export const vfio_iova_range: Codec<VfioIovaRange> = {
   },
   encode(value: Partial<VfioIovaRange>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$vfio_iova_range(new DataView(bytes.buffer), value);
+    write$vfio_iova_range(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIovaRange>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct vfio_iova_range");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iova_range(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iova_range");
+    write$vfio_iova_range(view, offset, value);
   },
 };
 
-function write$vfio_iova_range(v: DataView, value: Partial<VfioIovaRange>): void {
+function write$vfio_iova_range(v: DataView, o: number, value: Partial<VfioIovaRange>): void {
   obj(value, "vfio_iova_range");
-  if (value.start !== undefined) {
-    v.setBigUint64(0, u64(value.start, "vfio_iova_range.start"), true);
-  }
-  if (value.end !== undefined) {
-    v.setBigUint64(8, u64(value.end, "vfio_iova_range.end"), true);
-  }
+  v.setBigUint64(o, u64(value.start, "vfio_iova_range.start"), true);
+  v.setBigUint64(o + 8, u64(value.end, "vfio_iova_range.end"), true);
 }
 
 const vfio_iommu_type1_info_cap_iova_range$fields: readonly FieldLayout[] = [
@@ -2085,43 +1721,28 @@ export const vfio_iommu_type1_info_cap_iova_range: FlexCodec<VfioIommuType1InfoC
   encode(value: Partial<VfioIommuType1InfoCapIovaRange>): Uint8Array {
     const n = value.iova_ranges === undefined ? 0 : list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges").length;
     const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_iommu_type1_info_cap_iova_range(new DataView(bytes.buffer), value);
+    write$vfio_iommu_type1_info_cap_iova_range(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1InfoCapIovaRange>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = this.argszFor(value.iova_ranges === undefined ? 0 : list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges").length);
-    const v = viewOf(bytes, offset, size, "struct vfio_iommu_type1_info_cap_iova_range");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iommu_type1_info_cap_iova_range(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_info_cap_iova_range");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$vfio_iommu_type1_info_cap_iova_range(view, offset, value);
   },
 };
 
-function write$vfio_iommu_type1_info_cap_iova_range(v: DataView, value: Partial<VfioIommuType1InfoCapIovaRange>): void {
+function write$vfio_iommu_type1_info_cap_iova_range(v: DataView, o: number, value: Partial<VfioIommuType1InfoCapIovaRange>): void {
   obj(value, "vfio_iommu_type1_info_cap_iova_range");
-  if (value.header !== undefined) {
-    const o17 = obj(value.header, "vfio_iommu_type1_info_cap_iova_range.header");
-    if (o17.id !== undefined) {
-      v.setUint16(0, int(o17.id, 0, 65535, "vfio_iommu_type1_info_cap_iova_range.header.id"), true);
-    }
-    if (o17.version !== undefined) {
-      v.setUint16(2, int(o17.version, 0, 65535, "vfio_iommu_type1_info_cap_iova_range.header.version"), true);
-    }
-    if (o17.next !== undefined) {
-      v.setUint32(4, int(o17.next, 0, 4294967295, "vfio_iommu_type1_info_cap_iova_range.header.next"), true);
-    }
-  }
-  if (value.nr_iovas !== undefined) {
-    v.setUint32(8, int(value.nr_iovas, 0, 4294967295, "vfio_iommu_type1_info_cap_iova_range.nr_iovas"), true);
-  }
-  if (value.reserved !== undefined) {
-    v.setUint32(12, int(value.reserved, 0, 4294967295, "vfio_iommu_type1_info_cap_iova_range.reserved"), true);
-  }
-  if (value.iova_ranges !== undefined) {
-    const a18 = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges");
-    for (let i19 = 0; i19 < a18.length; i19++) {
-      write$38(v, 16 + i19 * 16, a18[i19], "vfio_iommu_type1_info_cap_iova_range.iova_ranges[]");
-    }
+  const o17 = obj(value.header, "vfio_iommu_type1_info_cap_iova_range.header");
+  v.setUint16(o, int(o17.id, 0, 65535, "vfio_iommu_type1_info_cap_iova_range.header.id"), true);
+  v.setUint16(o + 2, int(o17.version, 0, 65535, "vfio_iommu_type1_info_cap_iova_range.header.version"), true);
+  v.setUint32(o + 4, int(o17.next, 0, 4294967295, "vfio_iommu_type1_info_cap_iova_range.header.next"), true);
+  v.setUint32(o + 8, int(value.nr_iovas, 0, 4294967295, "vfio_iommu_type1_info_cap_iova_range.nr_iovas"), true);
+  v.setUint32(o + 12, int(value.reserved, 0, 4294967295, "vfio_iommu_type1_info_cap_iova_range.reserved"), true);
+  const a18 = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges");
+  for (let i19 = 0; i19 < a18.length; i19++) {
+    write$38(v, o + 16 + i19 * 16, a18[i19], "vfio_iommu_type1_info_cap_iova_range.iova_ranges[]");
   }
 }
 
@@ -2156,41 +1777,26 @@ export const vfio_iommu_type1_info_cap_migration: Codec<VfioIommuType1InfoCapMig
   },
   encode(value: Partial<VfioIommuType1InfoCapMigration>): Uint8Array {
     const bytes = new Uint8Array(32);
-    write$vfio_iommu_type1_info_cap_migration(new DataView(bytes.buffer), value);
+    write$vfio_iommu_type1_info_cap_migration(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1InfoCapMigration>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 32;
-    const v = viewOf(bytes, offset, size, "struct vfio_iommu_type1_info_cap_migration");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iommu_type1_info_cap_migration(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_info_cap_migration");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$vfio_iommu_type1_info_cap_migration(view, offset, value);
   },
 };
 
-function write$vfio_iommu_type1_info_cap_migration(v: DataView, value: Partial<VfioIommuType1InfoCapMigration>): void {
+function write$vfio_iommu_type1_info_cap_migration(v: DataView, o: number, value: Partial<VfioIommuType1InfoCapMigration>): void {
   obj(value, "vfio_iommu_type1_info_cap_migration");
-  if (value.header !== undefined) {
-    const o20 = obj(value.header, "vfio_iommu_type1_info_cap_migration.header");
-    if (o20.id !== undefined) {
-      v.setUint16(0, int(o20.id, 0, 65535, "vfio_iommu_type1_info_cap_migration.header.id"), true);
-    }
-    if (o20.version !== undefined) {
-      v.setUint16(2, int(o20.version, 0, 65535, "vfio_iommu_type1_info_cap_migration.header.version"), true);
-    }
-    if (o20.next !== undefined) {
-      v.setUint32(4, int(o20.next, 0, 4294967295, "vfio_iommu_type1_info_cap_migration.header.next"), true);
-    }
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(8, int(value.flags, 0, 4294967295, "vfio_iommu_type1_info_cap_migration.flags"), true);
-  }
-  if (value.pgsize_bitmap !== undefined) {
-    v.setBigUint64(16, u64(value.pgsize_bitmap, "vfio_iommu_type1_info_cap_migration.pgsize_bitmap"), true);
-  }
-  if (value.max_dirty_bitmap_size !== undefined) {
-    v.setBigUint64(24, u64(value.max_dirty_bitmap_size, "vfio_iommu_type1_info_cap_migration.max_dirty_bitmap_size"), true);
-  }
+  const o20 = obj(value.header, "vfio_iommu_type1_info_cap_migration.header");
+  v.setUint16(o, int(o20.id, 0, 65535, "vfio_iommu_type1_info_cap_migration.header.id"), true);
+  v.setUint16(o + 2, int(o20.version, 0, 65535, "vfio_iommu_type1_info_cap_migration.header.version"), true);
+  v.setUint32(o + 4, int(o20.next, 0, 4294967295, "vfio_iommu_type1_info_cap_migration.header.next"), true);
+  v.setUint32(o + 8, int(value.flags, 0, 4294967295, "vfio_iommu_type1_info_cap_migration.flags"), true);
+  v.setBigUint64(o + 16, u64(value.pgsize_bitmap, "vfio_iommu_type1_info_cap_migration.pgsize_bitmap"), true);
+  v.setBigUint64(o + 24, u64(value.max_dirty_bitmap_size, "vfio_iommu_type1_info_cap_migration.max_dirty_bitmap_size"), true);
 }
 
 const vfio_iommu_type1_info_dma_avail$fields: readonly FieldLayout[] = [
@@ -2220,35 +1826,23 @@ export const vfio_iommu_type1_info_dma_avail: Codec<VfioIommuType1InfoDmaAvail> 
   },
   encode(value: Partial<VfioIommuType1InfoDmaAvail>): Uint8Array {
     const bytes = new Uint8Array(12);
-    write$vfio_iommu_type1_info_dma_avail(new DataView(bytes.buffer), value);
+    write$vfio_iommu_type1_info_dma_avail(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1InfoDmaAvail>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 12;
-    const v = viewOf(bytes, offset, size, "struct vfio_iommu_type1_info_dma_avail");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iommu_type1_info_dma_avail(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_info_dma_avail");
+    write$vfio_iommu_type1_info_dma_avail(view, offset, value);
   },
 };
 
-function write$vfio_iommu_type1_info_dma_avail(v: DataView, value: Partial<VfioIommuType1InfoDmaAvail>): void {
+function write$vfio_iommu_type1_info_dma_avail(v: DataView, o: number, value: Partial<VfioIommuType1InfoDmaAvail>): void {
   obj(value, "vfio_iommu_type1_info_dma_avail");
-  if (value.header !== undefined) {
-    const o21 = obj(value.header, "vfio_iommu_type1_info_dma_avail.header");
-    if (o21.id !== undefined) {
-      v.setUint16(0, int(o21.id, 0, 65535, "vfio_iommu_type1_info_dma_avail.header.id"), true);
-    }
-    if (o21.version !== undefined) {
-      v.setUint16(2, int(o21.version, 0, 65535, "vfio_iommu_type1_info_dma_avail.header.version"), true);
-    }
-    if (o21.next !== undefined) {
-      v.setUint32(4, int(o21.next, 0, 4294967295, "vfio_iommu_type1_info_dma_avail.header.next"), true);
-    }
-  }
-  if (value.avail !== undefined) {
-    v.setUint32(8, int(value.avail, 0, 4294967295, "vfio_iommu_type1_info_dma_avail.avail"), true);
-  }
+  const o21 = obj(value.header, "vfio_iommu_type1_info_dma_avail.header");
+  v.setUint16(o, int(o21.id, 0, 65535, "vfio_iommu_type1_info_dma_avail.header.id"), true);
+  v.setUint16(o + 2, int(o21.version, 0, 65535, "vfio_iommu_type1_info_dma_avail.header.version"), true);
+  v.setUint32(o + 4, int(o21.next, 0, 4294967295, "vfio_iommu_type1_info_dma_avail.header.next"), true);
+  v.setUint32(o + 8, int(value.avail, 0, 4294967295, "vfio_iommu_type1_info_dma_avail.avail"), true);
 }
 
 const vfio_iommu_type1_dma_map$fields: readonly FieldLayout[] = [
@@ -2277,35 +1871,23 @@ export const vfio_iommu_type1_dma_map: Codec<VfioIommuType1DmaMap> = {
   },
   encode(value: Partial<VfioIommuType1DmaMap>): Uint8Array {
     const bytes = new Uint8Array(32);
-    write$vfio_iommu_type1_dma_map(new DataView(bytes.buffer), value);
+    write$vfio_iommu_type1_dma_map(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1DmaMap>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 32;
-    const v = viewOf(bytes, offset, size, "struct vfio_iommu_type1_dma_map");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iommu_type1_dma_map(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_dma_map");
+    write$vfio_iommu_type1_dma_map(view, offset, value);
   },
 };
 
-function write$vfio_iommu_type1_dma_map(v: DataView, value: Partial<VfioIommuType1DmaMap>): void {
+function write$vfio_iommu_type1_dma_map(v: DataView, o: number, value: Partial<VfioIommuType1DmaMap>): void {
   obj(value, "vfio_iommu_type1_dma_map");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_dma_map.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_iommu_type1_dma_map.flags"), true);
-  }
-  if (value.vaddr !== undefined) {
-    v.setBigUint64(8, u64(value.vaddr, "vfio_iommu_type1_dma_map.vaddr"), true);
-  }
-  if (value.iova !== undefined) {
-    v.setBigUint64(16, u64(value.iova, "vfio_iommu_type1_dma_map.iova"), true);
-  }
-  if (value.size !== undefined) {
-    v.setBigUint64(24, u64(value.size, "vfio_iommu_type1_dma_map.size"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_dma_map.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_type1_dma_map.flags"), true);
+  v.setBigUint64(o + 8, u64(value.vaddr, "vfio_iommu_type1_dma_map.vaddr"), true);
+  v.setBigUint64(o + 16, u64(value.iova, "vfio_iommu_type1_dma_map.iova"), true);
+  v.setBigUint64(o + 24, u64(value.size, "vfio_iommu_type1_dma_map.size"), true);
 }
 
 const vfio_bitmap$fields: readonly FieldLayout[] = [
@@ -2330,29 +1912,21 @@ export const vfio_bitmap: Codec<VfioBitmap> = {
   },
   encode(value: Partial<VfioBitmap>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$vfio_bitmap(new DataView(bytes.buffer), value);
+    write$vfio_bitmap(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioBitmap>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct vfio_bitmap");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_bitmap(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_bitmap");
+    write$vfio_bitmap(view, offset, value);
   },
 };
 
-function write$vfio_bitmap(v: DataView, value: Partial<VfioBitmap>): void {
+function write$vfio_bitmap(v: DataView, o: number, value: Partial<VfioBitmap>): void {
   obj(value, "vfio_bitmap");
-  if (value.pgsize !== undefined) {
-    v.setBigUint64(0, u64(value.pgsize, "vfio_bitmap.pgsize"), true);
-  }
-  if (value.size !== undefined) {
-    v.setBigUint64(8, u64(value.size, "vfio_bitmap.size"), true);
-  }
-  if (value.data !== undefined) {
-    v.setBigUint64(16, u64(value.data, "vfio_bitmap.data"), true);
-  }
+  v.setBigUint64(o, u64(value.pgsize, "vfio_bitmap.pgsize"), true);
+  v.setBigUint64(o + 8, u64(value.size, "vfio_bitmap.size"), true);
+  v.setBigUint64(o + 16, u64(value.data, "vfio_bitmap.data"), true);
 }
 
 const vfio_iommu_type1_dma_unmap$fields: readonly FieldLayout[] = [
@@ -2377,8 +1951,8 @@ export const vfio_iommu_type1_dma_unmap: FlexCodec<VfioIommuType1DmaUnmap, Uint8
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
     const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 24) / 1));
-    const v = viewOf(bytes, offset + 24, n * 1, "struct vfio_iommu_type1_dma_unmap");
-    return new Uint8Array(v.buffer, v.byteOffset, n).slice();
+    checkRange(bytes.byteLength, offset + 24, n, "struct vfio_iommu_type1_dma_unmap");
+    return bytes.slice(offset + 24, offset + 24 + n);
   },
   decode(bytes: Uint8Array, offset = 0): VfioIommuType1DmaUnmap {
     const v = viewOf(bytes, offset, 24, "struct vfio_iommu_type1_dma_unmap");
@@ -2392,37 +1966,27 @@ export const vfio_iommu_type1_dma_unmap: FlexCodec<VfioIommuType1DmaUnmap, Uint8
   encode(value: Partial<VfioIommuType1DmaUnmap>): Uint8Array {
     const n = value.data === undefined ? 0 : list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data").length;
     const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_iommu_type1_dma_unmap(new DataView(bytes.buffer), value);
+    write$vfio_iommu_type1_dma_unmap(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1DmaUnmap>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = this.argszFor(value.data === undefined ? 0 : list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data").length);
-    const v = viewOf(bytes, offset, size, "struct vfio_iommu_type1_dma_unmap");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iommu_type1_dma_unmap(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_dma_unmap");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$vfio_iommu_type1_dma_unmap(view, offset, value);
   },
 };
 
-function write$vfio_iommu_type1_dma_unmap(v: DataView, value: Partial<VfioIommuType1DmaUnmap>): void {
+function write$vfio_iommu_type1_dma_unmap(v: DataView, o: number, value: Partial<VfioIommuType1DmaUnmap>): void {
   obj(value, "vfio_iommu_type1_dma_unmap");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_dma_unmap.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_iommu_type1_dma_unmap.flags"), true);
-  }
-  if (value.iova !== undefined) {
-    v.setBigUint64(8, u64(value.iova, "vfio_iommu_type1_dma_unmap.iova"), true);
-  }
-  if (value.size !== undefined) {
-    v.setBigUint64(16, u64(value.size, "vfio_iommu_type1_dma_unmap.size"), true);
-  }
-  if (value.data !== undefined) {
-    const a22 = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data");
-    for (let i23 = 0; i23 < a22.length; i23++) {
-      v.setUint8(24 + i23 * 1, int(a22[i23], 0, 255, "vfio_iommu_type1_dma_unmap.data[]"));
-    }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_dma_unmap.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_type1_dma_unmap.flags"), true);
+  v.setBigUint64(o + 8, u64(value.iova, "vfio_iommu_type1_dma_unmap.iova"), true);
+  v.setBigUint64(o + 16, u64(value.size, "vfio_iommu_type1_dma_unmap.size"), true);
+  const a22 = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data");
+  if (a22 instanceof Uint8Array) new Uint8Array(v.buffer, v.byteOffset + o + 24, a22.length).set(a22);
+  else for (let i23 = 0; i23 < a22.length; i23++) {
+    v.setUint8(o + 24 + i23 * 1, int(a22[i23], 0, 255, "vfio_iommu_type1_dma_unmap.data[]"));
   }
 }
 
@@ -2446,8 +2010,8 @@ export const vfio_iommu_type1_dirty_bitmap: FlexCodec<VfioIommuType1DirtyBitmap,
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
     const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 8) / 1));
-    const v = viewOf(bytes, offset + 8, n * 1, "struct vfio_iommu_type1_dirty_bitmap");
-    return new Uint8Array(v.buffer, v.byteOffset, n).slice();
+    checkRange(bytes.byteLength, offset + 8, n, "struct vfio_iommu_type1_dirty_bitmap");
+    return bytes.slice(offset + 8, offset + 8 + n);
   },
   decode(bytes: Uint8Array, offset = 0): VfioIommuType1DirtyBitmap {
     const v = viewOf(bytes, offset, 8, "struct vfio_iommu_type1_dirty_bitmap");
@@ -2459,31 +2023,25 @@ export const vfio_iommu_type1_dirty_bitmap: FlexCodec<VfioIommuType1DirtyBitmap,
   encode(value: Partial<VfioIommuType1DirtyBitmap>): Uint8Array {
     const n = value.data === undefined ? 0 : list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data").length;
     const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_iommu_type1_dirty_bitmap(new DataView(bytes.buffer), value);
+    write$vfio_iommu_type1_dirty_bitmap(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1DirtyBitmap>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = this.argszFor(value.data === undefined ? 0 : list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data").length);
-    const v = viewOf(bytes, offset, size, "struct vfio_iommu_type1_dirty_bitmap");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iommu_type1_dirty_bitmap(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_dirty_bitmap");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$vfio_iommu_type1_dirty_bitmap(view, offset, value);
   },
 };
 
-function write$vfio_iommu_type1_dirty_bitmap(v: DataView, value: Partial<VfioIommuType1DirtyBitmap>): void {
+function write$vfio_iommu_type1_dirty_bitmap(v: DataView, o: number, value: Partial<VfioIommuType1DirtyBitmap>): void {
   obj(value, "vfio_iommu_type1_dirty_bitmap");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_dirty_bitmap.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_iommu_type1_dirty_bitmap.flags"), true);
-  }
-  if (value.data !== undefined) {
-    const a24 = list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data");
-    for (let i25 = 0; i25 < a24.length; i25++) {
-      v.setUint8(8 + i25 * 1, int(a24[i25], 0, 255, "vfio_iommu_type1_dirty_bitmap.data[]"));
-    }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_dirty_bitmap.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_type1_dirty_bitmap.flags"), true);
+  const a24 = list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data");
+  if (a24 instanceof Uint8Array) new Uint8Array(v.buffer, v.byteOffset + o + 8, a24.length).set(a24);
+  else for (let i25 = 0; i25 < a24.length; i25++) {
+    v.setUint8(o + 8 + i25 * 1, int(a24[i25], 0, 255, "vfio_iommu_type1_dirty_bitmap.data[]"));
   }
 }
 
@@ -2516,38 +2074,24 @@ export const vfio_iommu_type1_dirty_bitmap_get: Codec<VfioIommuType1DirtyBitmapG
   },
   encode(value: Partial<VfioIommuType1DirtyBitmapGet>): Uint8Array {
     const bytes = new Uint8Array(40);
-    write$vfio_iommu_type1_dirty_bitmap_get(new DataView(bytes.buffer), value);
+    write$vfio_iommu_type1_dirty_bitmap_get(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1DirtyBitmapGet>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 40;
-    const v = viewOf(bytes, offset, size, "struct vfio_iommu_type1_dirty_bitmap_get");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iommu_type1_dirty_bitmap_get(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_dirty_bitmap_get");
+    write$vfio_iommu_type1_dirty_bitmap_get(view, offset, value);
   },
 };
 
-function write$vfio_iommu_type1_dirty_bitmap_get(v: DataView, value: Partial<VfioIommuType1DirtyBitmapGet>): void {
+function write$vfio_iommu_type1_dirty_bitmap_get(v: DataView, o: number, value: Partial<VfioIommuType1DirtyBitmapGet>): void {
   obj(value, "vfio_iommu_type1_dirty_bitmap_get");
-  if (value.iova !== undefined) {
-    v.setBigUint64(0, u64(value.iova, "vfio_iommu_type1_dirty_bitmap_get.iova"), true);
-  }
-  if (value.size !== undefined) {
-    v.setBigUint64(8, u64(value.size, "vfio_iommu_type1_dirty_bitmap_get.size"), true);
-  }
-  if (value.bitmap !== undefined) {
-    const o26 = obj(value.bitmap, "vfio_iommu_type1_dirty_bitmap_get.bitmap");
-    if (o26.pgsize !== undefined) {
-      v.setBigUint64(16, u64(o26.pgsize, "vfio_iommu_type1_dirty_bitmap_get.bitmap.pgsize"), true);
-    }
-    if (o26.size !== undefined) {
-      v.setBigUint64(24, u64(o26.size, "vfio_iommu_type1_dirty_bitmap_get.bitmap.size"), true);
-    }
-    if (o26.data !== undefined) {
-      v.setBigUint64(32, u64(o26.data, "vfio_iommu_type1_dirty_bitmap_get.bitmap.data"), true);
-    }
-  }
+  v.setBigUint64(o, u64(value.iova, "vfio_iommu_type1_dirty_bitmap_get.iova"), true);
+  v.setBigUint64(o + 8, u64(value.size, "vfio_iommu_type1_dirty_bitmap_get.size"), true);
+  const o26 = obj(value.bitmap, "vfio_iommu_type1_dirty_bitmap_get.bitmap");
+  v.setBigUint64(o + 16, u64(o26.pgsize, "vfio_iommu_type1_dirty_bitmap_get.bitmap.pgsize"), true);
+  v.setBigUint64(o + 24, u64(o26.size, "vfio_iommu_type1_dirty_bitmap_get.bitmap.size"), true);
+  v.setBigUint64(o + 32, u64(o26.data, "vfio_iommu_type1_dirty_bitmap_get.bitmap.data"), true);
 }
 
 const vfio_iommu_spapr_tce_ddw_info$fields: readonly FieldLayout[] = [
@@ -2572,29 +2116,21 @@ export const vfio_iommu_spapr_tce_ddw_info: Codec<VfioIommuSpaprTceDdwInfo> = {
   },
   encode(value: Partial<VfioIommuSpaprTceDdwInfo>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$vfio_iommu_spapr_tce_ddw_info(new DataView(bytes.buffer), value);
+    write$vfio_iommu_spapr_tce_ddw_info(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuSpaprTceDdwInfo>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct vfio_iommu_spapr_tce_ddw_info");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iommu_spapr_tce_ddw_info(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iommu_spapr_tce_ddw_info");
+    write$vfio_iommu_spapr_tce_ddw_info(view, offset, value);
   },
 };
 
-function write$vfio_iommu_spapr_tce_ddw_info(v: DataView, value: Partial<VfioIommuSpaprTceDdwInfo>): void {
+function write$vfio_iommu_spapr_tce_ddw_info(v: DataView, o: number, value: Partial<VfioIommuSpaprTceDdwInfo>): void {
   obj(value, "vfio_iommu_spapr_tce_ddw_info");
-  if (value.pgsizes !== undefined) {
-    v.setBigUint64(0, u64(value.pgsizes, "vfio_iommu_spapr_tce_ddw_info.pgsizes"), true);
-  }
-  if (value.max_dynamic_windows_supported !== undefined) {
-    v.setUint32(8, int(value.max_dynamic_windows_supported, 0, 4294967295, "vfio_iommu_spapr_tce_ddw_info.max_dynamic_windows_supported"), true);
-  }
-  if (value.levels !== undefined) {
-    v.setUint32(12, int(value.levels, 0, 4294967295, "vfio_iommu_spapr_tce_ddw_info.levels"), true);
-  }
+  v.setBigUint64(o, u64(value.pgsizes, "vfio_iommu_spapr_tce_ddw_info.pgsizes"), true);
+  v.setUint32(o + 8, int(value.max_dynamic_windows_supported, 0, 4294967295, "vfio_iommu_spapr_tce_ddw_info.max_dynamic_windows_supported"), true);
+  v.setUint32(o + 12, int(value.levels, 0, 4294967295, "vfio_iommu_spapr_tce_ddw_info.levels"), true);
 }
 
 const vfio_iommu_spapr_tce_info$fields: readonly FieldLayout[] = [
@@ -2630,44 +2166,26 @@ export const vfio_iommu_spapr_tce_info: Codec<VfioIommuSpaprTceInfo> = {
   },
   encode(value: Partial<VfioIommuSpaprTceInfo>): Uint8Array {
     const bytes = new Uint8Array(32);
-    write$vfio_iommu_spapr_tce_info(new DataView(bytes.buffer), value);
+    write$vfio_iommu_spapr_tce_info(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuSpaprTceInfo>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 32;
-    const v = viewOf(bytes, offset, size, "struct vfio_iommu_spapr_tce_info");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iommu_spapr_tce_info(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iommu_spapr_tce_info");
+    write$vfio_iommu_spapr_tce_info(view, offset, value);
   },
 };
 
-function write$vfio_iommu_spapr_tce_info(v: DataView, value: Partial<VfioIommuSpaprTceInfo>): void {
+function write$vfio_iommu_spapr_tce_info(v: DataView, o: number, value: Partial<VfioIommuSpaprTceInfo>): void {
   obj(value, "vfio_iommu_spapr_tce_info");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_tce_info.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_iommu_spapr_tce_info.flags"), true);
-  }
-  if (value.dma32_window_start !== undefined) {
-    v.setUint32(8, int(value.dma32_window_start, 0, 4294967295, "vfio_iommu_spapr_tce_info.dma32_window_start"), true);
-  }
-  if (value.dma32_window_size !== undefined) {
-    v.setUint32(12, int(value.dma32_window_size, 0, 4294967295, "vfio_iommu_spapr_tce_info.dma32_window_size"), true);
-  }
-  if (value.ddw !== undefined) {
-    const o27 = obj(value.ddw, "vfio_iommu_spapr_tce_info.ddw");
-    if (o27.pgsizes !== undefined) {
-      v.setBigUint64(16, u64(o27.pgsizes, "vfio_iommu_spapr_tce_info.ddw.pgsizes"), true);
-    }
-    if (o27.max_dynamic_windows_supported !== undefined) {
-      v.setUint32(24, int(o27.max_dynamic_windows_supported, 0, 4294967295, "vfio_iommu_spapr_tce_info.ddw.max_dynamic_windows_supported"), true);
-    }
-    if (o27.levels !== undefined) {
-      v.setUint32(28, int(o27.levels, 0, 4294967295, "vfio_iommu_spapr_tce_info.ddw.levels"), true);
-    }
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_tce_info.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_spapr_tce_info.flags"), true);
+  v.setUint32(o + 8, int(value.dma32_window_start, 0, 4294967295, "vfio_iommu_spapr_tce_info.dma32_window_start"), true);
+  v.setUint32(o + 12, int(value.dma32_window_size, 0, 4294967295, "vfio_iommu_spapr_tce_info.dma32_window_size"), true);
+  const o27 = obj(value.ddw, "vfio_iommu_spapr_tce_info.ddw");
+  v.setBigUint64(o + 16, u64(o27.pgsizes, "vfio_iommu_spapr_tce_info.ddw.pgsizes"), true);
+  v.setUint32(o + 24, int(o27.max_dynamic_windows_supported, 0, 4294967295, "vfio_iommu_spapr_tce_info.ddw.max_dynamic_windows_supported"), true);
+  v.setUint32(o + 28, int(o27.levels, 0, 4294967295, "vfio_iommu_spapr_tce_info.ddw.levels"), true);
 }
 
 const vfio_eeh_pe_err$fields: readonly FieldLayout[] = [
@@ -2694,32 +2212,22 @@ export const vfio_eeh_pe_err: Codec<VfioEehPeErr> = {
   },
   encode(value: Partial<VfioEehPeErr>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$vfio_eeh_pe_err(new DataView(bytes.buffer), value);
+    write$vfio_eeh_pe_err(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioEehPeErr>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct vfio_eeh_pe_err");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_eeh_pe_err(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_eeh_pe_err");
+    write$vfio_eeh_pe_err(view, offset, value);
   },
 };
 
-function write$vfio_eeh_pe_err(v: DataView, value: Partial<VfioEehPeErr>): void {
+function write$vfio_eeh_pe_err(v: DataView, o: number, value: Partial<VfioEehPeErr>): void {
   obj(value, "vfio_eeh_pe_err");
-  if (value.type !== undefined) {
-    v.setUint32(0, int(value.type, 0, 4294967295, "vfio_eeh_pe_err.type"), true);
-  }
-  if (value.func !== undefined) {
-    v.setUint32(4, int(value.func, 0, 4294967295, "vfio_eeh_pe_err.func"), true);
-  }
-  if (value.addr !== undefined) {
-    v.setBigUint64(8, u64(value.addr, "vfio_eeh_pe_err.addr"), true);
-  }
-  if (value.mask !== undefined) {
-    v.setBigUint64(16, u64(value.mask, "vfio_eeh_pe_err.mask"), true);
-  }
+  v.setUint32(o, int(value.type, 0, 4294967295, "vfio_eeh_pe_err.type"), true);
+  v.setUint32(o + 4, int(value.func, 0, 4294967295, "vfio_eeh_pe_err.func"), true);
+  v.setBigUint64(o + 8, u64(value.addr, "vfio_eeh_pe_err.addr"), true);
+  v.setBigUint64(o + 16, u64(value.mask, "vfio_eeh_pe_err.mask"), true);
 }
 
 const vfio_eeh_pe_op$fields: readonly FieldLayout[] = [
@@ -2755,43 +2263,28 @@ export const vfio_eeh_pe_op: Codec<VfioEehPeOp> = {
   },
   encode(value: Partial<VfioEehPeOp>): Uint8Array {
     const bytes = new Uint8Array(40);
-    write$vfio_eeh_pe_op(new DataView(bytes.buffer), value);
+    write$vfio_eeh_pe_op(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioEehPeOp>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 40;
-    const v = viewOf(bytes, offset, size, "struct vfio_eeh_pe_op");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_eeh_pe_op(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_eeh_pe_op");
+    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    write$vfio_eeh_pe_op(view, offset, value);
   },
 };
 
-function write$vfio_eeh_pe_op(v: DataView, value: Partial<VfioEehPeOp>): void {
+function write$vfio_eeh_pe_op(v: DataView, o: number, value: Partial<VfioEehPeOp>): void {
   obj(value, "vfio_eeh_pe_op");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_eeh_pe_op.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_eeh_pe_op.flags"), true);
-  }
-  if (value.op !== undefined) {
-    v.setUint32(8, int(value.op, 0, 4294967295, "vfio_eeh_pe_op.op"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_eeh_pe_op.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_eeh_pe_op.flags"), true);
+  v.setUint32(o + 8, int(value.op, 0, 4294967295, "vfio_eeh_pe_op.op"), true);
   if (value.err !== undefined) {
     const o28 = obj(value.err, "vfio_eeh_pe_op.err");
-    if (o28.type !== undefined) {
-      v.setUint32(16, int(o28.type, 0, 4294967295, "vfio_eeh_pe_op.err.type"), true);
-    }
-    if (o28.func !== undefined) {
-      v.setUint32(20, int(o28.func, 0, 4294967295, "vfio_eeh_pe_op.err.func"), true);
-    }
-    if (o28.addr !== undefined) {
-      v.setBigUint64(24, u64(o28.addr, "vfio_eeh_pe_op.err.addr"), true);
-    }
-    if (o28.mask !== undefined) {
-      v.setBigUint64(32, u64(o28.mask, "vfio_eeh_pe_op.err.mask"), true);
-    }
+    v.setUint32(o + 16, int(o28.type, 0, 4294967295, "vfio_eeh_pe_op.err.type"), true);
+    v.setUint32(o + 20, int(o28.func, 0, 4294967295, "vfio_eeh_pe_op.err.func"), true);
+    v.setBigUint64(o + 24, u64(o28.addr, "vfio_eeh_pe_op.err.addr"), true);
+    v.setBigUint64(o + 32, u64(o28.mask, "vfio_eeh_pe_op.err.mask"), true);
   }
 }
 
@@ -2819,32 +2312,22 @@ export const vfio_iommu_spapr_register_memory: Codec<VfioIommuSpaprRegisterMemor
   },
   encode(value: Partial<VfioIommuSpaprRegisterMemory>): Uint8Array {
     const bytes = new Uint8Array(24);
-    write$vfio_iommu_spapr_register_memory(new DataView(bytes.buffer), value);
+    write$vfio_iommu_spapr_register_memory(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuSpaprRegisterMemory>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 24;
-    const v = viewOf(bytes, offset, size, "struct vfio_iommu_spapr_register_memory");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iommu_spapr_register_memory(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iommu_spapr_register_memory");
+    write$vfio_iommu_spapr_register_memory(view, offset, value);
   },
 };
 
-function write$vfio_iommu_spapr_register_memory(v: DataView, value: Partial<VfioIommuSpaprRegisterMemory>): void {
+function write$vfio_iommu_spapr_register_memory(v: DataView, o: number, value: Partial<VfioIommuSpaprRegisterMemory>): void {
   obj(value, "vfio_iommu_spapr_register_memory");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_register_memory.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_iommu_spapr_register_memory.flags"), true);
-  }
-  if (value.vaddr !== undefined) {
-    v.setBigUint64(8, u64(value.vaddr, "vfio_iommu_spapr_register_memory.vaddr"), true);
-  }
-  if (value.size !== undefined) {
-    v.setBigUint64(16, u64(value.size, "vfio_iommu_spapr_register_memory.size"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_register_memory.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_spapr_register_memory.flags"), true);
+  v.setBigUint64(o + 8, u64(value.vaddr, "vfio_iommu_spapr_register_memory.vaddr"), true);
+  v.setBigUint64(o + 16, u64(value.size, "vfio_iommu_spapr_register_memory.size"), true);
 }
 
 const vfio_iommu_spapr_tce_create$fields: readonly FieldLayout[] = [
@@ -2879,44 +2362,26 @@ export const vfio_iommu_spapr_tce_create: Codec<VfioIommuSpaprTceCreate> = {
   },
   encode(value: Partial<VfioIommuSpaprTceCreate>): Uint8Array {
     const bytes = new Uint8Array(40);
-    write$vfio_iommu_spapr_tce_create(new DataView(bytes.buffer), value);
+    write$vfio_iommu_spapr_tce_create(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuSpaprTceCreate>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 40;
-    const v = viewOf(bytes, offset, size, "struct vfio_iommu_spapr_tce_create");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iommu_spapr_tce_create(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iommu_spapr_tce_create");
+    write$vfio_iommu_spapr_tce_create(view, offset, value);
   },
 };
 
-function write$vfio_iommu_spapr_tce_create(v: DataView, value: Partial<VfioIommuSpaprTceCreate>): void {
+function write$vfio_iommu_spapr_tce_create(v: DataView, o: number, value: Partial<VfioIommuSpaprTceCreate>): void {
   obj(value, "vfio_iommu_spapr_tce_create");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_tce_create.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_iommu_spapr_tce_create.flags"), true);
-  }
-  if (value.page_shift !== undefined) {
-    v.setUint32(8, int(value.page_shift, 0, 4294967295, "vfio_iommu_spapr_tce_create.page_shift"), true);
-  }
-  if (value.__resv1 !== undefined) {
-    v.setUint32(12, int(value.__resv1, 0, 4294967295, "vfio_iommu_spapr_tce_create.__resv1"), true);
-  }
-  if (value.window_size !== undefined) {
-    v.setBigUint64(16, u64(value.window_size, "vfio_iommu_spapr_tce_create.window_size"), true);
-  }
-  if (value.levels !== undefined) {
-    v.setUint32(24, int(value.levels, 0, 4294967295, "vfio_iommu_spapr_tce_create.levels"), true);
-  }
-  if (value.__resv2 !== undefined) {
-    v.setUint32(28, int(value.__resv2, 0, 4294967295, "vfio_iommu_spapr_tce_create.__resv2"), true);
-  }
-  if (value.start_addr !== undefined) {
-    v.setBigUint64(32, u64(value.start_addr, "vfio_iommu_spapr_tce_create.start_addr"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_tce_create.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_spapr_tce_create.flags"), true);
+  v.setUint32(o + 8, int(value.page_shift, 0, 4294967295, "vfio_iommu_spapr_tce_create.page_shift"), true);
+  v.setUint32(o + 12, int(value.__resv1, 0, 4294967295, "vfio_iommu_spapr_tce_create.__resv1"), true);
+  v.setBigUint64(o + 16, u64(value.window_size, "vfio_iommu_spapr_tce_create.window_size"), true);
+  v.setUint32(o + 24, int(value.levels, 0, 4294967295, "vfio_iommu_spapr_tce_create.levels"), true);
+  v.setUint32(o + 28, int(value.__resv2, 0, 4294967295, "vfio_iommu_spapr_tce_create.__resv2"), true);
+  v.setBigUint64(o + 32, u64(value.start_addr, "vfio_iommu_spapr_tce_create.start_addr"), true);
 }
 
 const vfio_iommu_spapr_tce_remove$fields: readonly FieldLayout[] = [
@@ -2941,29 +2406,21 @@ export const vfio_iommu_spapr_tce_remove: Codec<VfioIommuSpaprTceRemove> = {
   },
   encode(value: Partial<VfioIommuSpaprTceRemove>): Uint8Array {
     const bytes = new Uint8Array(16);
-    write$vfio_iommu_spapr_tce_remove(new DataView(bytes.buffer), value);
+    write$vfio_iommu_spapr_tce_remove(new DataView(bytes.buffer), 0, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuSpaprTceRemove>): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const size = 16;
-    const v = viewOf(bytes, offset, size, "struct vfio_iommu_spapr_tce_remove");
-    new Uint8Array(v.buffer, v.byteOffset, size).fill(0);
-    write$vfio_iommu_spapr_tce_remove(v, value);
+    checkRange(view.byteLength, offset, size, "struct vfio_iommu_spapr_tce_remove");
+    write$vfio_iommu_spapr_tce_remove(view, offset, value);
   },
 };
 
-function write$vfio_iommu_spapr_tce_remove(v: DataView, value: Partial<VfioIommuSpaprTceRemove>): void {
+function write$vfio_iommu_spapr_tce_remove(v: DataView, o: number, value: Partial<VfioIommuSpaprTceRemove>): void {
   obj(value, "vfio_iommu_spapr_tce_remove");
-  if (value.argsz !== undefined) {
-    v.setUint32(0, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_tce_remove.argsz"), true);
-  }
-  if (value.flags !== undefined) {
-    v.setUint32(4, int(value.flags, 0, 4294967295, "vfio_iommu_spapr_tce_remove.flags"), true);
-  }
-  if (value.start_addr !== undefined) {
-    v.setBigUint64(8, u64(value.start_addr, "vfio_iommu_spapr_tce_remove.start_addr"), true);
-  }
+  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_tce_remove.argsz"), true);
+  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_spapr_tce_remove.flags"), true);
+  v.setBigUint64(o + 8, u64(value.start_addr, "vfio_iommu_spapr_tce_remove.start_addr"), true);
 }
 
 /** Reads a struct vfio_region_sparse_mmap_area at offset o (an array element). */
@@ -2977,12 +2434,8 @@ function read$6(v: DataView, o: number): VfioRegionSparseMmapArea {
 /** Writes a struct vfio_region_sparse_mmap_area at offset o (an array element). */
 function write$6(v: DataView, o: number, value: VfioRegionSparseMmapArea, path: string): void {
   const x = obj(value, path) as VfioRegionSparseMmapArea;
-  if (x.offset !== undefined) {
-    v.setBigUint64(o, u64(x.offset, path + ".offset"), true);
-  }
-  if (x.size !== undefined) {
-    v.setBigUint64(o + 8, u64(x.size, path + ".size"), true);
-  }
+  v.setBigUint64(o, u64(x.offset, path + ".offset"), true);
+  v.setBigUint64(o + 8, u64(x.size, path + ".size"), true);
 }
 
 /** Reads a struct vfio_pci_dependent_device at offset o (an array element). */
@@ -3005,15 +2458,9 @@ function write$15(v: DataView, o: number, value: VfioPciDependentDevice, path: s
   if (x.devid !== undefined) {
     v.setUint32(o, int(x.devid, 0, 4294967295, path + ".devid"), true);
   }
-  if (x.segment !== undefined) {
-    v.setUint16(o + 4, int(x.segment, 0, 65535, path + ".segment"), true);
-  }
-  if (x.bus !== undefined) {
-    v.setUint8(o + 6, int(x.bus, 0, 255, path + ".bus"));
-  }
-  if (x.devfn !== undefined) {
-    v.setUint8(o + 7, int(x.devfn, 0, 255, path + ".devfn"));
-  }
+  v.setUint16(o + 4, int(x.segment, 0, 65535, path + ".segment"), true);
+  v.setUint8(o + 6, int(x.bus, 0, 255, path + ".bus"));
+  v.setUint8(o + 7, int(x.devfn, 0, 255, path + ".devfn"));
 }
 
 /** Reads a struct vfio_region_dma_range at offset o (an array element). */
@@ -3027,12 +2474,8 @@ function read$35(v: DataView, o: number): VfioRegionDmaRange {
 /** Writes a struct vfio_region_dma_range at offset o (an array element). */
 function write$35(v: DataView, o: number, value: VfioRegionDmaRange, path: string): void {
   const x = obj(value, path) as VfioRegionDmaRange;
-  if (x.offset !== undefined) {
-    v.setBigUint64(o, u64(x.offset, path + ".offset"), true);
-  }
-  if (x.length !== undefined) {
-    v.setBigUint64(o + 8, u64(x.length, path + ".length"), true);
-  }
+  v.setBigUint64(o, u64(x.offset, path + ".offset"), true);
+  v.setBigUint64(o + 8, u64(x.length, path + ".length"), true);
 }
 
 /** Reads a struct vfio_iova_range at offset o (an array element). */
@@ -3046,10 +2489,6 @@ function read$38(v: DataView, o: number): VfioIovaRange {
 /** Writes a struct vfio_iova_range at offset o (an array element). */
 function write$38(v: DataView, o: number, value: VfioIovaRange, path: string): void {
   const x = obj(value, path) as VfioIovaRange;
-  if (x.start !== undefined) {
-    v.setBigUint64(o, u64(x.start, path + ".start"), true);
-  }
-  if (x.end !== undefined) {
-    v.setBigUint64(o + 8, u64(x.end, path + ".end"), true);
-  }
+  v.setBigUint64(o, u64(x.start, path + ".start"), true);
+  v.setBigUint64(o + 8, u64(x.end, path + ".end"), true);
 }
