@@ -347,6 +347,27 @@ function objectLikeMacros(preprocessed: string, file: string): string[] {
 interface AstType {
   qualType: string;
   desugaredQualType?: string;
+  typeAliasDeclId?: string;
+}
+
+/** The complete record a typedef's RecordType refers to, through any typedef chain. */
+function findRecordTypeIn(node: AstNode, tags: Map<string, AstNode>): AstNode | undefined {
+  for (const child of node.inner ?? []) {
+    const decl = (child as { decl?: { id?: string; kind?: string } }).decl;
+    if (child.kind === 'RecordType' && decl?.id) {
+      const rec = tags.get(`id ${decl.id}`);
+      if (rec?.completeDefinition) return rec;
+      const named = rec?.name ? tags.get(`${rec.tagUsed} ${rec.name}`) : undefined;
+      if (named) return named;
+    }
+    if (child.kind === 'TypedefType' && decl?.id) {
+      const next = tags.get(`id ${decl.id}`);
+      if (next) return findRecordTypeIn(next, tags);
+    }
+    const deeper = findRecordTypeIn(child, tags);
+    if (deeper) return deeper;
+  }
+  return undefined;
 }
 
 interface AstNode {
@@ -407,6 +428,7 @@ function readAst(root: AstNode, file: string): { records: RecordNames[]; enumCon
   const own: AstNode[] = [];
   const enumConstants: string[] = [];
   const collect = (node: AstNode): void => {
+    if (typeof node.id === 'string') tags.set(`id ${node.id}`, node);
     // Unnamed records are named by clang's types as `(unnamed struct at FILE:LINE:COL)`.
     if (node.kind === 'RecordDecl' && node.completeDefinition && !node.name) tags.set(`unnamed ${placeOf.get(node)}`, node);
     if (node.kind === 'RecordDecl' && node.completeDefinition && node.name) {
@@ -464,6 +486,12 @@ function memberPaths(rec: AstNode, prefix: string, tags: Map<string, AstNode>, f
  */
 function recordOfType(type: AstType | undefined, lastUnnamed: AstNode | undefined, tags: Map<string, AstNode>): AstNode | undefined {
   if (!type) return undefined;
+  // A typedef of a record (`__kernel_fsid_t fsid`): clang names the alias; its RecordType names the record.
+  const alias = typeof type.typeAliasDeclId === 'string' ? tags.get(`id ${type.typeAliasDeclId}`) : undefined;
+  if (alias && !/[*[]/.test(type.qualType)) {
+    const decl = findRecordTypeIn(alias, tags);
+    if (decl) return decl;
+  }
   const t = (type.desugaredQualType ?? type.qualType).replace(/^(?:(?:const|volatile)\s+)+/, '');
   const m = /^(struct|union)\s+(.*)$/.exec(t);
   if (!m) return undefined;
