@@ -13,9 +13,7 @@
  * Every implementation is first checked to give the generated codecs' bytes and
  * values; then every measurement runs in a fresh process (see "orchestration").
  *
- * Options: `--variants` also times hand-edited copies of the generated codecs
- * (bench/edited/), one emitter change each; `--quick`: one process per
- * candidate, short rounds.
+ * Option `--quick`: one process per candidate, short rounds.
  */
 import { execFileSync } from 'node:child_process';
 import { endianness } from 'node:os';
@@ -26,11 +24,9 @@ import type { Codec } from '../runtime/codec.js';
 import * as hand from './handwritten.js';
 import { koffi, koffiTypes } from './koffi.js';
 import { CLOCK, formatOps, measure, ring, totalChecksum, type Measurement } from './harness.js';
-import { EDITS, type EditedCodecs } from './edited/index.js';
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
-const VARIANTS = args.has('--variants');
 const OPTS = QUICK ? { warmupMs: 150, roundMs: 30, rounds: 5 } : { warmupMs: 300, roundMs: 50, rounds: 9 };
 
 // ---- inputs: the same objects and buffers for every implementation ----------------------------
@@ -234,7 +230,7 @@ const OPS = ['decode', 'encode', 'encodeInto'] as const;
 const REPS = QUICK ? 1 : 3;
 
 function allImpls(): Impl[] {
-  return [generated, handwritten, koffiImpl, ...EDITS.map((e: EditedCodecs) => codecImpl(e.name, e as unknown as Record<StructKey, Codec<unknown>>))];
+  return [generated, handwritten, koffiImpl];
 }
 
 /** In a child: time one candidate and print its measurement. */
@@ -294,19 +290,6 @@ function main(): void {
   }
   console.log(misses.length ? `\ntarget missed: ${misses.join('; ')}` : '\ntarget met everywhere');
 
-  if (VARIANTS) {
-    console.log('\nHand-edited copies of the generated codecs (bench/edited/), one emitter change each; x = time / hand-written time:');
-    for (const e of EDITS) console.log(`  ${pad(e.name, 14)}${e.description}`);
-    const names = [generated.name, handwritten.name, ...EDITS.map((e) => e.name)];
-    console.log(`\n${pad('struct', 26)}${pad('op', 12)}${names.map((n) => lpad(n === 'hand-written' ? 'hand' : n, 13)).join('')}`);
-    for (const s of STRUCTS) {
-      for (const op of OPS) {
-        const m = timeRow(names, s.key, op);
-        const h = m[1]!.opsPerSec;
-        console.log(`${pad(s.label, 26)}${pad(op, 12)}${m.map((x) => lpad(`${formatOps(x.opsPerSec)} ${(h / x.opsPerSec).toFixed(2)}x`, 13)).join('')}`);
-      }
-    }
-  }
 }
 
 const at = process.argv.indexOf('--child');
