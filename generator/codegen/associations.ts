@@ -6,7 +6,7 @@
  */
 import { identifiersOf, type Expr } from '../expr/ast.js';
 import { parseExpression } from '../expr/parser.js';
-import type { Comment } from '../source/lexer.js';
+import { commentText } from '../source/lexer.js';
 import type { HeaderIR, MacroDecl, RecordDecl } from '../ir/types.js';
 import { ABI_BUILTIN_PREFIX } from '../preprocess/builtins.js';
 import type { AbiLayout } from '../layout/layout.js';
@@ -79,11 +79,6 @@ export function flagGroups(ir: HeaderIR, layout: AbiLayout): FlagGroup[] {
     }
   }
   return groups.filter((g) => g.bits.length > 0);
-}
-
-/** The comment text without its decoration (`/**`, leading `*`). */
-function commentText(c: Comment): string {
-  return c.text.replace(/^\/\*+|\*+\/$/g, '').split('\n').map((l) => l.replace(/^\s*\*?\s?/, '')).join('\n');
 }
 
 /** Splits `a, b(c, d), e` at top-level commas. */

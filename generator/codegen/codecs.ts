@@ -362,20 +362,19 @@ export class CodecWriter {
       out.push(`  encode(value: Partial<${T}>): Uint8Array {`);
       out.push(`    const bytes = new Uint8Array(${rec.size});`);
     }
-    out.push(`    write(new DataView(bytes.buffer), 0, value);`, '    return bytes;', '  },');
+    out.push(`    write$${name}(new DataView(bytes.buffer), 0, value);`, '    return bytes;', '  },');
     out.push(`  encodeInto(view: DataView, offset: number, value: Partial<${T}>): void {`);
     out.push(`    const size = ${flexName ? `this.argszFor(value.${flexName} === undefined ? 0 : list(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)}).length)` : rec.size};`);
     out.push(`    checkRange(view.byteLength, offset, size, ${JSON.stringify(cName)});`);
     if (needsZero || (flexType && lastMember!.offset !== rec.size)) out.push(`    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);`);
-    out.push(`    write(view, offset, value);`, '  },');
+    out.push(`    write$${name}(view, offset, value);`, '  },');
     out.push('};');
     out.push('');
-    out.push(`function write(v: DataView, o: number, value: Partial<${T}>): void {`);
+    out.push(`function write$${name}(v: DataView, o: number, value: Partial<${T}>): void {`);
     out.push(`  obj(value, ${JSON.stringify(name)});`);
     out.push(...writes.map((l) => l.slice(2)));
     out.push('}');
-    // `write` is per codec: wrap the codec and its writer in a block scope via an IIFE-free pattern.
-    return scopeWriter(out.join('\n'), name);
+    return out.join('\n');
   }
 
   /** Whether writing every member of `rec` can leave bytes unwritten: padding, unions, arrays, bit-fields. */
@@ -420,11 +419,6 @@ export class CodecWriter {
     walk(rec, 0, '');
     return `const ${decl.name}$fields: readonly FieldLayout[] = [\n${rows.join('\n')}\n];`;
   }
-}
-
-/** Renames the per-codec `write` function to `write$<name>` so codecs can share a module. */
-function scopeWriter(code: string, name: string): string {
-  return code.replace(/\bwrite\(/g, `write$${name}(`);
 }
 
 function basename(path: string): string {

@@ -13,6 +13,8 @@ import { ABIS, type Abi } from '../abi/abis.js';
 import type { HeaderIR } from '../ir/types.js';
 import { AbiLayout, type ConstantValue } from '../layout/layout.js';
 import { parseHeaderForAbis } from '../parse/parse.js';
+import { identifiersOf } from '../expr/ast.js';
+import { commentText } from '../source/lexer.js';
 import { CodecWriter, Shapes, ownRecords } from './codecs.js';
 import { capabilitySpecs, exprToTs, flagGroups, functionSpecs, ioctlSpecs } from './associations.js';
 import { isBindable, propertyKey, typeName } from './names.js';
@@ -40,7 +42,11 @@ export interface GenerateOptions {
 /** Generated files: path relative to the output directory -> contents. */
 export type FileSet = Map<string, string>;
 
-const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', ...(basename(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')) === 'dist' ? ['..'] : []));
+/** The package root: two levels above generator/codegen/, one more when running from dist/. */
+const PACKAGE_ROOT = (() => {
+  const twoUp = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  return basename(twoUp) === 'dist' ? dirname(twoUp) : twoUp;
+})();
 const TEMPLATES = join(PACKAGE_ROOT, 'templates');
 
 let templates: Record<string, HandlebarsNs.TemplateDelegate> | undefined;
@@ -110,7 +116,7 @@ export function generateBindings(options: GenerateOptions): FileSet {
   const commentBefore = (line: number) => {
     if (!options.withComments) return undefined;
     const c = ir.comments.find((x) => x.endLine === line - 1 || x.endLine === line - 2);
-    return c ? c.text.replace(/^\/\*+|\*+\/$/g, '').split('\n').map((l) => ` * ${l.replace(/^\s*\*?\s?/, '').replace(/\*\//g, '*\\/')}`).join('\n').trimEnd() : undefined;
+    return c ? commentText(c).split('\n').map((l) => ` * ${l.replace(/\*\//g, '*\\/')}`).join('\n').trimEnd() : undefined;
   };
 
   // Records: the same interfaces everywhere.
@@ -177,7 +183,8 @@ export function generateBindings(options: GenerateOptions): FileSet {
   const funcs = functionSpecs(ir, layouts).specs
     .filter((f) => isBindable(f.macro.name) && !everywhere.includes(f.macro.name))
     .filter((f) => [...new Set(f.macro.params)].every(isBindable))
-    .filter((f) => !/bigint/.test([...f.expr ? collectIds(f.expr) : []].filter((i) => constTypes.has(i)).map(tsTypeOf).join(' ')))
+    // Emitted as 32-bit int arithmetic: only over constants that are numbers on every ABI.
+    .filter((f) => [...identifiersOf(f.expr)].every((i) => !constTypes.has(i) || tsTypeOf(i) === 'number'))
     .map((f) => ({ name: f.macro.name, params: f.macro.params!.join(', '), typedParams: f.macro.params!.map((p) => `${p}: number`).join(', '), body: exprToTs(f.expr), origin: originOf(f.macro.loc) }));
   const isNumber = (n: string) => everywhere.includes(n) && tsTypeOf(n) === 'number';
   const flagSets = flags.map((g, i) => ({
@@ -195,18 +202,6 @@ export function generateBindings(options: GenerateOptions): FileSet {
   });
   files.set('index.ts', index);
   return files;
-}
-
-function collectIds(e: import('../expr/ast.js').Expr): Set<string> {
-  const ids = new Set<string>();
-  const walk = (x: import('../expr/ast.js').Expr): void => {
-    if (x.k === 'ident') ids.add(x.name);
-    else if (x.k === 'unary') walk(x.e);
-    else if (x.k === 'binary') { walk(x.l); walk(x.r); }
-    else if (x.k === 'cond') { walk(x.c); walk(x.t); walk(x.f); }
-  };
-  walk(e);
-  return ids;
 }
 
 /** `Codec<T.X>` or `FlexCodec<T.X, E>` for a record. */

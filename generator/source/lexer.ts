@@ -26,6 +26,11 @@ export interface Comment {
   readonly endLine: number;
 }
 
+/** A comment's text without its decoration (`/**`, `*\/`, leading ` * `), line by line. */
+export function commentText(c: Comment): string {
+  return c.text.replace(/^\/\*+|\*+\/$/g, '').split('\n').map((l) => l.replace(/^\s*\*?\s?/, '')).join('\n');
+}
+
 /** A logical source line: a directive when its first token is `#`. */
 export interface LogicalLine {
   readonly tokens: Token[];
