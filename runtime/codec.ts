@@ -35,9 +35,19 @@ export interface Codec<T> {
   readonly flex?: { readonly path: string; readonly offset: number; readonly elementSize: number };
   /** Reads a value at `offset`; throws RangeError if the bytes are too short. */
   decode(bytes: Uint8Array, offset?: number): T;
-  /** A new buffer holding `value`, padding zero: `size` bytes, plus the trailing elements of a flexible array member given in `value`. Missing members are zero. */
+  /**
+   * A new buffer holding `value`, padding zero: `size` bytes, plus the trailing
+   * elements of a flexible array member given in `value`. Missing members are
+   * zero; out-of-range or wrongly typed values throw (RangeError/TypeError).
+   * The buffer is 8-byte aligned, and up to 1 KiB a view into a shared slab
+   * (see `allocate` in runtime/encoding.ts): use its `byteOffset`, not just its `.buffer`.
+   */
   encode(value: Partial<T>): Uint8Array;
-  /** Writes `value` into `view` at `offset`. */
+  /**
+   * Writes `value` into `view` at `offset`. Throws a RangeError, before writing
+   * anything, when the record does not fit; a bad member value throws when that
+   * member is reached, leaving the members before it written.
+   */
   encodeInto(view: DataView, offset: number, value: Partial<T>): void;
 }
 

@@ -133,7 +133,7 @@ describe.skipIf(!HAVE_CORPUS || !haveClang)('vfio-uapi verify', () => {
     expect(md).toContain('| i386 | vfio.h | offset | `struct vfio_device_info.num_irqs` | 16 | 12 |');
   }, 300_000);
 
-  it.skipIf(!haveDist)('checks bit-fields, unions with anonymous members, nested records, signed and pointer fields of a generated header (TypeScript bindings, transpiled)', async () => {
+  it.skipIf(!haveDist)('checks bit-fields, unions with anonymous members, nested records, signed and pointer fields, short and long byte arrays of a generated header (TypeScript bindings, transpiled)', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'vfio-uapi-verify-test-'));
     temps.push(tmp);
     const header = join(tmp, 'vut.h');
@@ -163,6 +163,7 @@ struct vut_mix {
 	__u32 flex[];
 };
 union vut_u { __u64 q; __u8 b[8]; struct vut_inner i; };
+struct vut_bytes { __u8 small[16]; __s8 ssmall[4]; __u8 big[100]; __s8 sbig[70]; __u16 after; };
 #define VUT_IOC _IOWR(VUT_MAGIC, 1, struct vut_mix)
 #endif
 `);

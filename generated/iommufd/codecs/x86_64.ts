@@ -6,11 +6,11 @@
  * @module
  */
 import type { Codec, FieldLayout, FlexCodec } from '../../../runtime/codec.js';
-import { big, checkRange, getBits, int, list, num, obj, s64, setBits, u64, viewOf } from '../../../runtime/encoding.js';
+import { allocate, big, bufferView, checkRange, checkView, getBits, int, list, num, obj, s8, s16, s32, s64, setBits, u8, u16, u32, u64, viewOf } from '../../../runtime/encoding.js';
 import type { IommuDestroy, IommuIoasAlloc, IommuIovaRange, IommuIoasIovaRanges, IommuIoasAllowIovas, IommuIoasMap, IommuIoasMapFile, IommuIoasCopy, IommuIoasUnmap, IommuOption, IommuVfioIoas, IommuHwptVtdS1, IommuHwptArmSmmuv3, IommuHwptAmdGuest, IommuHwptAlloc, IommuHwInfoVtd, IommuHwInfoArmSmmuv3, IommuHwInfoTegra241Cmdqv, IommuHwInfoAmd, IommuHwInfo, IommuHwptSetDirtyTracking, IommuHwptGetDirtyBitmap, IommuHwptVtdS1Invalidate, IommuViommuArmSmmuv3Invalidate, IommuHwptInvalidate, IommuHwptPgfault, IommuHwptPageResponse, IommuFaultAlloc, IommuViommuTegra241Cmdqv, IommuViommuAlloc, IommuVdeviceAlloc, IommuIoasChangeProcess, IommufdVeventHeader, IommuVeventArmSmmuv3, IommuVeventTegra241Cmdqv, IommuVeventqAlloc, IommuHwQueueAlloc } from '../types.js';
 
 // Every helper is used by some header; a given header may not need them all.
-void [big, checkRange, getBits, int, list, num, obj, s64, setBits, u64, viewOf];
+void [allocate, big, bufferView, checkRange, checkView, getBits, int, list, num, obj, s8, s16, s32, s64, setBits, u8, u16, u32, u64, viewOf];
 
 const iommu_destroy$fields: readonly FieldLayout[] = [
   { path: "size", offset: 0, size: 4, type: "__u32", signed: false },
@@ -31,21 +31,22 @@ export const iommu_destroy: Codec<IommuDestroy> = {
     };
   },
   encode(value: Partial<IommuDestroy>): Uint8Array {
-    const bytes = new Uint8Array(8);
-    write$iommu_destroy(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(8);
+    write$iommu_destroy(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuDestroy>): void {
-    const size = 8;
-    checkRange(view.byteLength, offset, size, "struct iommu_destroy");
+    checkView(view, offset, 8, "struct iommu_destroy");
     write$iommu_destroy(view, offset, value);
   },
 };
 
 function write$iommu_destroy(v: DataView, o: number, value: Partial<IommuDestroy>): void {
-  obj(value, "iommu_destroy");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_destroy.size"), true);
-  v.setUint32(o + 4, int(value.id, 0, 4294967295, "iommu_destroy.id"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_destroy");
+  const m0 = value.size;
+  v.setUint32(o, typeof m0 === "number" && (m0 >>> 0) === m0 ? m0 : u32(m0, "iommu_destroy.size"), true);
+  const m1 = value.id;
+  v.setUint32(o + 4, typeof m1 === "number" && (m1 >>> 0) === m1 ? m1 : u32(m1, "iommu_destroy.id"), true);
 }
 
 const iommu_ioas_alloc$fields: readonly FieldLayout[] = [
@@ -69,22 +70,24 @@ export const iommu_ioas_alloc: Codec<IommuIoasAlloc> = {
     };
   },
   encode(value: Partial<IommuIoasAlloc>): Uint8Array {
-    const bytes = new Uint8Array(12);
-    write$iommu_ioas_alloc(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(12);
+    write$iommu_ioas_alloc(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasAlloc>): void {
-    const size = 12;
-    checkRange(view.byteLength, offset, size, "struct iommu_ioas_alloc");
+    checkView(view, offset, 12, "struct iommu_ioas_alloc");
     write$iommu_ioas_alloc(view, offset, value);
   },
 };
 
 function write$iommu_ioas_alloc(v: DataView, o: number, value: Partial<IommuIoasAlloc>): void {
-  obj(value, "iommu_ioas_alloc");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_alloc.size"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_ioas_alloc.flags"), true);
-  v.setUint32(o + 8, int(value.out_ioas_id, 0, 4294967295, "iommu_ioas_alloc.out_ioas_id"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_ioas_alloc");
+  const m2 = value.size;
+  v.setUint32(o, typeof m2 === "number" && (m2 >>> 0) === m2 ? m2 : u32(m2, "iommu_ioas_alloc.size"), true);
+  const m3 = value.flags;
+  v.setUint32(o + 4, typeof m3 === "number" && (m3 >>> 0) === m3 ? m3 : u32(m3, "iommu_ioas_alloc.flags"), true);
+  const m4 = value.out_ioas_id;
+  v.setUint32(o + 8, typeof m4 === "number" && (m4 >>> 0) === m4 ? m4 : u32(m4, "iommu_ioas_alloc.out_ioas_id"), true);
 }
 
 const iommu_iova_range$fields: readonly FieldLayout[] = [
@@ -106,21 +109,22 @@ export const iommu_iova_range: Codec<IommuIovaRange> = {
     };
   },
   encode(value: Partial<IommuIovaRange>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$iommu_iova_range(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$iommu_iova_range(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIovaRange>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct iommu_iova_range");
+    checkView(view, offset, 16, "struct iommu_iova_range");
     write$iommu_iova_range(view, offset, value);
   },
 };
 
 function write$iommu_iova_range(v: DataView, o: number, value: Partial<IommuIovaRange>): void {
-  obj(value, "iommu_iova_range");
-  v.setBigUint64(o, u64(value.start, "iommu_iova_range.start"), true);
-  v.setBigUint64(o + 8, u64(value.last, "iommu_iova_range.last"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_iova_range");
+  const m5 = value.start;
+  v.setBigUint64(o, typeof m5 === "bigint" && BigInt.asUintN(64, m5) === m5 ? m5 : u64(m5, "iommu_iova_range.start"), true);
+  const m6 = value.last;
+  v.setBigUint64(o + 8, typeof m6 === "bigint" && BigInt.asUintN(64, m6) === m6 ? m6 : u64(m6, "iommu_iova_range.last"), true);
 }
 
 const iommu_ioas_iova_ranges$fields: readonly FieldLayout[] = [
@@ -150,25 +154,30 @@ export const iommu_ioas_iova_ranges: Codec<IommuIoasIovaRanges> = {
     };
   },
   encode(value: Partial<IommuIoasIovaRanges>): Uint8Array {
-    const bytes = new Uint8Array(32);
-    write$iommu_ioas_iova_ranges(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(32);
+    write$iommu_ioas_iova_ranges(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasIovaRanges>): void {
-    const size = 32;
-    checkRange(view.byteLength, offset, size, "struct iommu_ioas_iova_ranges");
+    checkView(view, offset, 32, "struct iommu_ioas_iova_ranges");
     write$iommu_ioas_iova_ranges(view, offset, value);
   },
 };
 
 function write$iommu_ioas_iova_ranges(v: DataView, o: number, value: Partial<IommuIoasIovaRanges>): void {
-  obj(value, "iommu_ioas_iova_ranges");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_iova_ranges.size"), true);
-  v.setUint32(o + 4, int(value.ioas_id, 0, 4294967295, "iommu_ioas_iova_ranges.ioas_id"), true);
-  v.setUint32(o + 8, int(value.num_iovas, 0, 4294967295, "iommu_ioas_iova_ranges.num_iovas"), true);
-  v.setUint32(o + 12, int(value.__reserved, 0, 4294967295, "iommu_ioas_iova_ranges.__reserved"), true);
-  v.setBigUint64(o + 16, u64(value.allowed_iovas, "iommu_ioas_iova_ranges.allowed_iovas"), true);
-  v.setBigUint64(o + 24, u64(value.out_iova_alignment, "iommu_ioas_iova_ranges.out_iova_alignment"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_ioas_iova_ranges");
+  const m7 = value.size;
+  v.setUint32(o, typeof m7 === "number" && (m7 >>> 0) === m7 ? m7 : u32(m7, "iommu_ioas_iova_ranges.size"), true);
+  const m8 = value.ioas_id;
+  v.setUint32(o + 4, typeof m8 === "number" && (m8 >>> 0) === m8 ? m8 : u32(m8, "iommu_ioas_iova_ranges.ioas_id"), true);
+  const m9 = value.num_iovas;
+  v.setUint32(o + 8, typeof m9 === "number" && (m9 >>> 0) === m9 ? m9 : u32(m9, "iommu_ioas_iova_ranges.num_iovas"), true);
+  const m10 = value.__reserved;
+  v.setUint32(o + 12, typeof m10 === "number" && (m10 >>> 0) === m10 ? m10 : u32(m10, "iommu_ioas_iova_ranges.__reserved"), true);
+  const m11 = value.allowed_iovas;
+  v.setBigUint64(o + 16, typeof m11 === "bigint" && BigInt.asUintN(64, m11) === m11 ? m11 : u64(m11, "iommu_ioas_iova_ranges.allowed_iovas"), true);
+  const m12 = value.out_iova_alignment;
+  v.setBigUint64(o + 24, typeof m12 === "bigint" && BigInt.asUintN(64, m12) === m12 ? m12 : u64(m12, "iommu_ioas_iova_ranges.out_iova_alignment"), true);
 }
 
 const iommu_ioas_allow_iovas$fields: readonly FieldLayout[] = [
@@ -196,24 +205,28 @@ export const iommu_ioas_allow_iovas: Codec<IommuIoasAllowIovas> = {
     };
   },
   encode(value: Partial<IommuIoasAllowIovas>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$iommu_ioas_allow_iovas(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$iommu_ioas_allow_iovas(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasAllowIovas>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct iommu_ioas_allow_iovas");
+    checkView(view, offset, 24, "struct iommu_ioas_allow_iovas");
     write$iommu_ioas_allow_iovas(view, offset, value);
   },
 };
 
 function write$iommu_ioas_allow_iovas(v: DataView, o: number, value: Partial<IommuIoasAllowIovas>): void {
-  obj(value, "iommu_ioas_allow_iovas");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_allow_iovas.size"), true);
-  v.setUint32(o + 4, int(value.ioas_id, 0, 4294967295, "iommu_ioas_allow_iovas.ioas_id"), true);
-  v.setUint32(o + 8, int(value.num_iovas, 0, 4294967295, "iommu_ioas_allow_iovas.num_iovas"), true);
-  v.setUint32(o + 12, int(value.__reserved, 0, 4294967295, "iommu_ioas_allow_iovas.__reserved"), true);
-  v.setBigUint64(o + 16, u64(value.allowed_iovas, "iommu_ioas_allow_iovas.allowed_iovas"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_ioas_allow_iovas");
+  const m13 = value.size;
+  v.setUint32(o, typeof m13 === "number" && (m13 >>> 0) === m13 ? m13 : u32(m13, "iommu_ioas_allow_iovas.size"), true);
+  const m14 = value.ioas_id;
+  v.setUint32(o + 4, typeof m14 === "number" && (m14 >>> 0) === m14 ? m14 : u32(m14, "iommu_ioas_allow_iovas.ioas_id"), true);
+  const m15 = value.num_iovas;
+  v.setUint32(o + 8, typeof m15 === "number" && (m15 >>> 0) === m15 ? m15 : u32(m15, "iommu_ioas_allow_iovas.num_iovas"), true);
+  const m16 = value.__reserved;
+  v.setUint32(o + 12, typeof m16 === "number" && (m16 >>> 0) === m16 ? m16 : u32(m16, "iommu_ioas_allow_iovas.__reserved"), true);
+  const m17 = value.allowed_iovas;
+  v.setBigUint64(o + 16, typeof m17 === "bigint" && BigInt.asUintN(64, m17) === m17 ? m17 : u64(m17, "iommu_ioas_allow_iovas.allowed_iovas"), true);
 }
 
 const iommu_ioas_map$fields: readonly FieldLayout[] = [
@@ -245,26 +258,32 @@ export const iommu_ioas_map: Codec<IommuIoasMap> = {
     };
   },
   encode(value: Partial<IommuIoasMap>): Uint8Array {
-    const bytes = new Uint8Array(40);
-    write$iommu_ioas_map(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(40);
+    write$iommu_ioas_map(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasMap>): void {
-    const size = 40;
-    checkRange(view.byteLength, offset, size, "struct iommu_ioas_map");
+    checkView(view, offset, 40, "struct iommu_ioas_map");
     write$iommu_ioas_map(view, offset, value);
   },
 };
 
 function write$iommu_ioas_map(v: DataView, o: number, value: Partial<IommuIoasMap>): void {
-  obj(value, "iommu_ioas_map");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_map.size"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_ioas_map.flags"), true);
-  v.setUint32(o + 8, int(value.ioas_id, 0, 4294967295, "iommu_ioas_map.ioas_id"), true);
-  v.setUint32(o + 12, int(value.__reserved, 0, 4294967295, "iommu_ioas_map.__reserved"), true);
-  v.setBigUint64(o + 16, u64(value.user_va, "iommu_ioas_map.user_va"), true);
-  v.setBigUint64(o + 24, u64(value.length, "iommu_ioas_map.length"), true);
-  v.setBigUint64(o + 32, u64(value.iova, "iommu_ioas_map.iova"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_ioas_map");
+  const m18 = value.size;
+  v.setUint32(o, typeof m18 === "number" && (m18 >>> 0) === m18 ? m18 : u32(m18, "iommu_ioas_map.size"), true);
+  const m19 = value.flags;
+  v.setUint32(o + 4, typeof m19 === "number" && (m19 >>> 0) === m19 ? m19 : u32(m19, "iommu_ioas_map.flags"), true);
+  const m20 = value.ioas_id;
+  v.setUint32(o + 8, typeof m20 === "number" && (m20 >>> 0) === m20 ? m20 : u32(m20, "iommu_ioas_map.ioas_id"), true);
+  const m21 = value.__reserved;
+  v.setUint32(o + 12, typeof m21 === "number" && (m21 >>> 0) === m21 ? m21 : u32(m21, "iommu_ioas_map.__reserved"), true);
+  const m22 = value.user_va;
+  v.setBigUint64(o + 16, typeof m22 === "bigint" && BigInt.asUintN(64, m22) === m22 ? m22 : u64(m22, "iommu_ioas_map.user_va"), true);
+  const m23 = value.length;
+  v.setBigUint64(o + 24, typeof m23 === "bigint" && BigInt.asUintN(64, m23) === m23 ? m23 : u64(m23, "iommu_ioas_map.length"), true);
+  const m24 = value.iova;
+  v.setBigUint64(o + 32, typeof m24 === "bigint" && BigInt.asUintN(64, m24) === m24 ? m24 : u64(m24, "iommu_ioas_map.iova"), true);
 }
 
 const iommu_ioas_map_file$fields: readonly FieldLayout[] = [
@@ -296,26 +315,32 @@ export const iommu_ioas_map_file: Codec<IommuIoasMapFile> = {
     };
   },
   encode(value: Partial<IommuIoasMapFile>): Uint8Array {
-    const bytes = new Uint8Array(40);
-    write$iommu_ioas_map_file(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(40);
+    write$iommu_ioas_map_file(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasMapFile>): void {
-    const size = 40;
-    checkRange(view.byteLength, offset, size, "struct iommu_ioas_map_file");
+    checkView(view, offset, 40, "struct iommu_ioas_map_file");
     write$iommu_ioas_map_file(view, offset, value);
   },
 };
 
 function write$iommu_ioas_map_file(v: DataView, o: number, value: Partial<IommuIoasMapFile>): void {
-  obj(value, "iommu_ioas_map_file");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_map_file.size"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_ioas_map_file.flags"), true);
-  v.setUint32(o + 8, int(value.ioas_id, 0, 4294967295, "iommu_ioas_map_file.ioas_id"), true);
-  v.setInt32(o + 12, int(value.fd, -2147483648, 2147483647, "iommu_ioas_map_file.fd"), true);
-  v.setBigUint64(o + 16, u64(value.start, "iommu_ioas_map_file.start"), true);
-  v.setBigUint64(o + 24, u64(value.length, "iommu_ioas_map_file.length"), true);
-  v.setBigUint64(o + 32, u64(value.iova, "iommu_ioas_map_file.iova"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_ioas_map_file");
+  const m25 = value.size;
+  v.setUint32(o, typeof m25 === "number" && (m25 >>> 0) === m25 ? m25 : u32(m25, "iommu_ioas_map_file.size"), true);
+  const m26 = value.flags;
+  v.setUint32(o + 4, typeof m26 === "number" && (m26 >>> 0) === m26 ? m26 : u32(m26, "iommu_ioas_map_file.flags"), true);
+  const m27 = value.ioas_id;
+  v.setUint32(o + 8, typeof m27 === "number" && (m27 >>> 0) === m27 ? m27 : u32(m27, "iommu_ioas_map_file.ioas_id"), true);
+  const m28 = value.fd;
+  v.setInt32(o + 12, typeof m28 === "number" && (m28 | 0) === m28 ? m28 : s32(m28, "iommu_ioas_map_file.fd"), true);
+  const m29 = value.start;
+  v.setBigUint64(o + 16, typeof m29 === "bigint" && BigInt.asUintN(64, m29) === m29 ? m29 : u64(m29, "iommu_ioas_map_file.start"), true);
+  const m30 = value.length;
+  v.setBigUint64(o + 24, typeof m30 === "bigint" && BigInt.asUintN(64, m30) === m30 ? m30 : u64(m30, "iommu_ioas_map_file.length"), true);
+  const m31 = value.iova;
+  v.setBigUint64(o + 32, typeof m31 === "bigint" && BigInt.asUintN(64, m31) === m31 ? m31 : u64(m31, "iommu_ioas_map_file.iova"), true);
 }
 
 const iommu_ioas_copy$fields: readonly FieldLayout[] = [
@@ -347,26 +372,32 @@ export const iommu_ioas_copy: Codec<IommuIoasCopy> = {
     };
   },
   encode(value: Partial<IommuIoasCopy>): Uint8Array {
-    const bytes = new Uint8Array(40);
-    write$iommu_ioas_copy(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(40);
+    write$iommu_ioas_copy(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasCopy>): void {
-    const size = 40;
-    checkRange(view.byteLength, offset, size, "struct iommu_ioas_copy");
+    checkView(view, offset, 40, "struct iommu_ioas_copy");
     write$iommu_ioas_copy(view, offset, value);
   },
 };
 
 function write$iommu_ioas_copy(v: DataView, o: number, value: Partial<IommuIoasCopy>): void {
-  obj(value, "iommu_ioas_copy");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_copy.size"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_ioas_copy.flags"), true);
-  v.setUint32(o + 8, int(value.dst_ioas_id, 0, 4294967295, "iommu_ioas_copy.dst_ioas_id"), true);
-  v.setUint32(o + 12, int(value.src_ioas_id, 0, 4294967295, "iommu_ioas_copy.src_ioas_id"), true);
-  v.setBigUint64(o + 16, u64(value.length, "iommu_ioas_copy.length"), true);
-  v.setBigUint64(o + 24, u64(value.dst_iova, "iommu_ioas_copy.dst_iova"), true);
-  v.setBigUint64(o + 32, u64(value.src_iova, "iommu_ioas_copy.src_iova"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_ioas_copy");
+  const m32 = value.size;
+  v.setUint32(o, typeof m32 === "number" && (m32 >>> 0) === m32 ? m32 : u32(m32, "iommu_ioas_copy.size"), true);
+  const m33 = value.flags;
+  v.setUint32(o + 4, typeof m33 === "number" && (m33 >>> 0) === m33 ? m33 : u32(m33, "iommu_ioas_copy.flags"), true);
+  const m34 = value.dst_ioas_id;
+  v.setUint32(o + 8, typeof m34 === "number" && (m34 >>> 0) === m34 ? m34 : u32(m34, "iommu_ioas_copy.dst_ioas_id"), true);
+  const m35 = value.src_ioas_id;
+  v.setUint32(o + 12, typeof m35 === "number" && (m35 >>> 0) === m35 ? m35 : u32(m35, "iommu_ioas_copy.src_ioas_id"), true);
+  const m36 = value.length;
+  v.setBigUint64(o + 16, typeof m36 === "bigint" && BigInt.asUintN(64, m36) === m36 ? m36 : u64(m36, "iommu_ioas_copy.length"), true);
+  const m37 = value.dst_iova;
+  v.setBigUint64(o + 24, typeof m37 === "bigint" && BigInt.asUintN(64, m37) === m37 ? m37 : u64(m37, "iommu_ioas_copy.dst_iova"), true);
+  const m38 = value.src_iova;
+  v.setBigUint64(o + 32, typeof m38 === "bigint" && BigInt.asUintN(64, m38) === m38 ? m38 : u64(m38, "iommu_ioas_copy.src_iova"), true);
 }
 
 const iommu_ioas_unmap$fields: readonly FieldLayout[] = [
@@ -392,23 +423,26 @@ export const iommu_ioas_unmap: Codec<IommuIoasUnmap> = {
     };
   },
   encode(value: Partial<IommuIoasUnmap>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$iommu_ioas_unmap(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$iommu_ioas_unmap(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasUnmap>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct iommu_ioas_unmap");
+    checkView(view, offset, 24, "struct iommu_ioas_unmap");
     write$iommu_ioas_unmap(view, offset, value);
   },
 };
 
 function write$iommu_ioas_unmap(v: DataView, o: number, value: Partial<IommuIoasUnmap>): void {
-  obj(value, "iommu_ioas_unmap");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_unmap.size"), true);
-  v.setUint32(o + 4, int(value.ioas_id, 0, 4294967295, "iommu_ioas_unmap.ioas_id"), true);
-  v.setBigUint64(o + 8, u64(value.iova, "iommu_ioas_unmap.iova"), true);
-  v.setBigUint64(o + 16, u64(value.length, "iommu_ioas_unmap.length"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_ioas_unmap");
+  const m39 = value.size;
+  v.setUint32(o, typeof m39 === "number" && (m39 >>> 0) === m39 ? m39 : u32(m39, "iommu_ioas_unmap.size"), true);
+  const m40 = value.ioas_id;
+  v.setUint32(o + 4, typeof m40 === "number" && (m40 >>> 0) === m40 ? m40 : u32(m40, "iommu_ioas_unmap.ioas_id"), true);
+  const m41 = value.iova;
+  v.setBigUint64(o + 8, typeof m41 === "bigint" && BigInt.asUintN(64, m41) === m41 ? m41 : u64(m41, "iommu_ioas_unmap.iova"), true);
+  const m42 = value.length;
+  v.setBigUint64(o + 16, typeof m42 === "bigint" && BigInt.asUintN(64, m42) === m42 ? m42 : u64(m42, "iommu_ioas_unmap.length"), true);
 }
 
 const iommu_option$fields: readonly FieldLayout[] = [
@@ -438,25 +472,30 @@ export const iommu_option: Codec<IommuOption> = {
     };
   },
   encode(value: Partial<IommuOption>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$iommu_option(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$iommu_option(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuOption>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct iommu_option");
+    checkView(view, offset, 24, "struct iommu_option");
     write$iommu_option(view, offset, value);
   },
 };
 
 function write$iommu_option(v: DataView, o: number, value: Partial<IommuOption>): void {
-  obj(value, "iommu_option");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_option.size"), true);
-  v.setUint32(o + 4, int(value.option_id, 0, 4294967295, "iommu_option.option_id"), true);
-  v.setUint16(o + 8, int(value.op, 0, 65535, "iommu_option.op"), true);
-  v.setUint16(o + 10, int(value.__reserved, 0, 65535, "iommu_option.__reserved"), true);
-  v.setUint32(o + 12, int(value.object_id, 0, 4294967295, "iommu_option.object_id"), true);
-  v.setBigUint64(o + 16, u64(value.val64, "iommu_option.val64"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_option");
+  const m43 = value.size;
+  v.setUint32(o, typeof m43 === "number" && (m43 >>> 0) === m43 ? m43 : u32(m43, "iommu_option.size"), true);
+  const m44 = value.option_id;
+  v.setUint32(o + 4, typeof m44 === "number" && (m44 >>> 0) === m44 ? m44 : u32(m44, "iommu_option.option_id"), true);
+  const m45 = value.op;
+  v.setUint16(o + 8, typeof m45 === "number" && (m45 & 0xffff) === m45 ? m45 : u16(m45, "iommu_option.op"), true);
+  const m46 = value.__reserved;
+  v.setUint16(o + 10, typeof m46 === "number" && (m46 & 0xffff) === m46 ? m46 : u16(m46, "iommu_option.__reserved"), true);
+  const m47 = value.object_id;
+  v.setUint32(o + 12, typeof m47 === "number" && (m47 >>> 0) === m47 ? m47 : u32(m47, "iommu_option.object_id"), true);
+  const m48 = value.val64;
+  v.setBigUint64(o + 16, typeof m48 === "bigint" && BigInt.asUintN(64, m48) === m48 ? m48 : u64(m48, "iommu_option.val64"), true);
 }
 
 const iommu_vfio_ioas$fields: readonly FieldLayout[] = [
@@ -482,23 +521,26 @@ export const iommu_vfio_ioas: Codec<IommuVfioIoas> = {
     };
   },
   encode(value: Partial<IommuVfioIoas>): Uint8Array {
-    const bytes = new Uint8Array(12);
-    write$iommu_vfio_ioas(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(12);
+    write$iommu_vfio_ioas(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuVfioIoas>): void {
-    const size = 12;
-    checkRange(view.byteLength, offset, size, "struct iommu_vfio_ioas");
+    checkView(view, offset, 12, "struct iommu_vfio_ioas");
     write$iommu_vfio_ioas(view, offset, value);
   },
 };
 
 function write$iommu_vfio_ioas(v: DataView, o: number, value: Partial<IommuVfioIoas>): void {
-  obj(value, "iommu_vfio_ioas");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_vfio_ioas.size"), true);
-  v.setUint32(o + 4, int(value.ioas_id, 0, 4294967295, "iommu_vfio_ioas.ioas_id"), true);
-  v.setUint16(o + 8, int(value.op, 0, 65535, "iommu_vfio_ioas.op"), true);
-  v.setUint16(o + 10, int(value.__reserved, 0, 65535, "iommu_vfio_ioas.__reserved"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_vfio_ioas");
+  const m49 = value.size;
+  v.setUint32(o, typeof m49 === "number" && (m49 >>> 0) === m49 ? m49 : u32(m49, "iommu_vfio_ioas.size"), true);
+  const m50 = value.ioas_id;
+  v.setUint32(o + 4, typeof m50 === "number" && (m50 >>> 0) === m50 ? m50 : u32(m50, "iommu_vfio_ioas.ioas_id"), true);
+  const m51 = value.op;
+  v.setUint16(o + 8, typeof m51 === "number" && (m51 & 0xffff) === m51 ? m51 : u16(m51, "iommu_vfio_ioas.op"), true);
+  const m52 = value.__reserved;
+  v.setUint16(o + 10, typeof m52 === "number" && (m52 & 0xffff) === m52 ? m52 : u16(m52, "iommu_vfio_ioas.__reserved"), true);
 }
 
 const iommu_hwpt_vtd_s1$fields: readonly FieldLayout[] = [
@@ -524,23 +566,26 @@ export const iommu_hwpt_vtd_s1: Codec<IommuHwptVtdS1> = {
     };
   },
   encode(value: Partial<IommuHwptVtdS1>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$iommu_hwpt_vtd_s1(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$iommu_hwpt_vtd_s1(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptVtdS1>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_vtd_s1");
+    checkView(view, offset, 24, "struct iommu_hwpt_vtd_s1");
     write$iommu_hwpt_vtd_s1(view, offset, value);
   },
 };
 
 function write$iommu_hwpt_vtd_s1(v: DataView, o: number, value: Partial<IommuHwptVtdS1>): void {
-  obj(value, "iommu_hwpt_vtd_s1");
-  v.setBigUint64(o, u64(value.flags, "iommu_hwpt_vtd_s1.flags"), true);
-  v.setBigUint64(o + 8, u64(value.pgtbl_addr, "iommu_hwpt_vtd_s1.pgtbl_addr"), true);
-  v.setUint32(o + 16, int(value.addr_width, 0, 4294967295, "iommu_hwpt_vtd_s1.addr_width"), true);
-  v.setUint32(o + 20, int(value.__reserved, 0, 4294967295, "iommu_hwpt_vtd_s1.__reserved"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hwpt_vtd_s1");
+  const m53 = value.flags;
+  v.setBigUint64(o, typeof m53 === "bigint" && BigInt.asUintN(64, m53) === m53 ? m53 : u64(m53, "iommu_hwpt_vtd_s1.flags"), true);
+  const m54 = value.pgtbl_addr;
+  v.setBigUint64(o + 8, typeof m54 === "bigint" && BigInt.asUintN(64, m54) === m54 ? m54 : u64(m54, "iommu_hwpt_vtd_s1.pgtbl_addr"), true);
+  const m55 = value.addr_width;
+  v.setUint32(o + 16, typeof m55 === "number" && (m55 >>> 0) === m55 ? m55 : u32(m55, "iommu_hwpt_vtd_s1.addr_width"), true);
+  const m56 = value.__reserved;
+  v.setUint32(o + 20, typeof m56 === "number" && (m56 >>> 0) === m56 ? m56 : u32(m56, "iommu_hwpt_vtd_s1.__reserved"), true);
 }
 
 const iommu_hwpt_arm_smmuv3$fields: readonly FieldLayout[] = [
@@ -560,23 +605,23 @@ export const iommu_hwpt_arm_smmuv3: Codec<IommuHwptArmSmmuv3> = {
     };
   },
   encode(value: Partial<IommuHwptArmSmmuv3>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$iommu_hwpt_arm_smmuv3(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$iommu_hwpt_arm_smmuv3(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptArmSmmuv3>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_arm_smmuv3");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    checkView(view, offset, 16, "struct iommu_hwpt_arm_smmuv3");
+    new Uint8Array(view.buffer, view.byteOffset + offset, 16).fill(0);
     write$iommu_hwpt_arm_smmuv3(view, offset, value);
   },
 };
 
 function write$iommu_hwpt_arm_smmuv3(v: DataView, o: number, value: Partial<IommuHwptArmSmmuv3>): void {
-  obj(value, "iommu_hwpt_arm_smmuv3");
-  const a0 = list(value.ste, 2, "iommu_hwpt_arm_smmuv3.ste");
-  for (let i1 = 0; i1 < a0.length; i1++) {
-    v.setBigUint64(o + i1 * 8, u64(a0[i1], "iommu_hwpt_arm_smmuv3.ste[]"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hwpt_arm_smmuv3");
+  const a57 = list(value.ste, 2, "iommu_hwpt_arm_smmuv3.ste");
+  for (let i58 = 0; i58 < a57.length; i58++) {
+    const m59 = a57[i58];
+    v.setBigUint64(o + i58 * 8, typeof m59 === "bigint" && BigInt.asUintN(64, m59) === m59 ? m59 : u64(m59, "iommu_hwpt_arm_smmuv3.ste[]"), true);
   }
 }
 
@@ -597,23 +642,23 @@ export const iommu_hwpt_amd_guest: Codec<IommuHwptAmdGuest> = {
     };
   },
   encode(value: Partial<IommuHwptAmdGuest>): Uint8Array {
-    const bytes = new Uint8Array(32);
-    write$iommu_hwpt_amd_guest(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(32);
+    write$iommu_hwpt_amd_guest(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptAmdGuest>): void {
-    const size = 32;
-    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_amd_guest");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    checkView(view, offset, 32, "struct iommu_hwpt_amd_guest");
+    new Uint8Array(view.buffer, view.byteOffset + offset, 32).fill(0);
     write$iommu_hwpt_amd_guest(view, offset, value);
   },
 };
 
 function write$iommu_hwpt_amd_guest(v: DataView, o: number, value: Partial<IommuHwptAmdGuest>): void {
-  obj(value, "iommu_hwpt_amd_guest");
-  const a2 = list(value.dte, 4, "iommu_hwpt_amd_guest.dte");
-  for (let i3 = 0; i3 < a2.length; i3++) {
-    v.setBigUint64(o + i3 * 8, u64(a2[i3], "iommu_hwpt_amd_guest.dte[]"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hwpt_amd_guest");
+  const a60 = list(value.dte, 4, "iommu_hwpt_amd_guest.dte");
+  for (let i61 = 0; i61 < a60.length; i61++) {
+    const m62 = a60[i61];
+    v.setBigUint64(o + i61 * 8, typeof m62 === "bigint" && BigInt.asUintN(64, m62) === m62 ? m62 : u64(m62, "iommu_hwpt_amd_guest.dte[]"), true);
   }
 }
 
@@ -654,30 +699,40 @@ export const iommu_hwpt_alloc: Codec<IommuHwptAlloc> = {
     };
   },
   encode(value: Partial<IommuHwptAlloc>): Uint8Array {
-    const bytes = new Uint8Array(48);
-    write$iommu_hwpt_alloc(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(48);
+    write$iommu_hwpt_alloc(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptAlloc>): void {
-    const size = 48;
-    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_alloc");
+    checkView(view, offset, 48, "struct iommu_hwpt_alloc");
     write$iommu_hwpt_alloc(view, offset, value);
   },
 };
 
 function write$iommu_hwpt_alloc(v: DataView, o: number, value: Partial<IommuHwptAlloc>): void {
-  obj(value, "iommu_hwpt_alloc");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_hwpt_alloc.size"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_hwpt_alloc.flags"), true);
-  v.setUint32(o + 8, int(value.dev_id, 0, 4294967295, "iommu_hwpt_alloc.dev_id"), true);
-  v.setUint32(o + 12, int(value.pt_id, 0, 4294967295, "iommu_hwpt_alloc.pt_id"), true);
-  v.setUint32(o + 16, int(value.out_hwpt_id, 0, 4294967295, "iommu_hwpt_alloc.out_hwpt_id"), true);
-  v.setUint32(o + 20, int(value.__reserved, 0, 4294967295, "iommu_hwpt_alloc.__reserved"), true);
-  v.setUint32(o + 24, int(value.data_type, 0, 4294967295, "iommu_hwpt_alloc.data_type"), true);
-  v.setUint32(o + 28, int(value.data_len, 0, 4294967295, "iommu_hwpt_alloc.data_len"), true);
-  v.setBigUint64(o + 32, u64(value.data_uptr, "iommu_hwpt_alloc.data_uptr"), true);
-  v.setUint32(o + 40, int(value.fault_id, 0, 4294967295, "iommu_hwpt_alloc.fault_id"), true);
-  v.setUint32(o + 44, int(value.__reserved2, 0, 4294967295, "iommu_hwpt_alloc.__reserved2"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hwpt_alloc");
+  const m63 = value.size;
+  v.setUint32(o, typeof m63 === "number" && (m63 >>> 0) === m63 ? m63 : u32(m63, "iommu_hwpt_alloc.size"), true);
+  const m64 = value.flags;
+  v.setUint32(o + 4, typeof m64 === "number" && (m64 >>> 0) === m64 ? m64 : u32(m64, "iommu_hwpt_alloc.flags"), true);
+  const m65 = value.dev_id;
+  v.setUint32(o + 8, typeof m65 === "number" && (m65 >>> 0) === m65 ? m65 : u32(m65, "iommu_hwpt_alloc.dev_id"), true);
+  const m66 = value.pt_id;
+  v.setUint32(o + 12, typeof m66 === "number" && (m66 >>> 0) === m66 ? m66 : u32(m66, "iommu_hwpt_alloc.pt_id"), true);
+  const m67 = value.out_hwpt_id;
+  v.setUint32(o + 16, typeof m67 === "number" && (m67 >>> 0) === m67 ? m67 : u32(m67, "iommu_hwpt_alloc.out_hwpt_id"), true);
+  const m68 = value.__reserved;
+  v.setUint32(o + 20, typeof m68 === "number" && (m68 >>> 0) === m68 ? m68 : u32(m68, "iommu_hwpt_alloc.__reserved"), true);
+  const m69 = value.data_type;
+  v.setUint32(o + 24, typeof m69 === "number" && (m69 >>> 0) === m69 ? m69 : u32(m69, "iommu_hwpt_alloc.data_type"), true);
+  const m70 = value.data_len;
+  v.setUint32(o + 28, typeof m70 === "number" && (m70 >>> 0) === m70 ? m70 : u32(m70, "iommu_hwpt_alloc.data_len"), true);
+  const m71 = value.data_uptr;
+  v.setBigUint64(o + 32, typeof m71 === "bigint" && BigInt.asUintN(64, m71) === m71 ? m71 : u64(m71, "iommu_hwpt_alloc.data_uptr"), true);
+  const m72 = value.fault_id;
+  v.setUint32(o + 40, typeof m72 === "number" && (m72 >>> 0) === m72 ? m72 : u32(m72, "iommu_hwpt_alloc.fault_id"), true);
+  const m73 = value.__reserved2;
+  v.setUint32(o + 44, typeof m73 === "number" && (m73 >>> 0) === m73 ? m73 : u32(m73, "iommu_hwpt_alloc.__reserved2"), true);
 }
 
 const iommu_hw_info_vtd$fields: readonly FieldLayout[] = [
@@ -703,23 +758,26 @@ export const iommu_hw_info_vtd: Codec<IommuHwInfoVtd> = {
     };
   },
   encode(value: Partial<IommuHwInfoVtd>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$iommu_hw_info_vtd(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$iommu_hw_info_vtd(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwInfoVtd>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct iommu_hw_info_vtd");
+    checkView(view, offset, 24, "struct iommu_hw_info_vtd");
     write$iommu_hw_info_vtd(view, offset, value);
   },
 };
 
 function write$iommu_hw_info_vtd(v: DataView, o: number, value: Partial<IommuHwInfoVtd>): void {
-  obj(value, "iommu_hw_info_vtd");
-  v.setUint32(o, int(value.flags, 0, 4294967295, "iommu_hw_info_vtd.flags"), true);
-  v.setUint32(o + 4, int(value.__reserved, 0, 4294967295, "iommu_hw_info_vtd.__reserved"), true);
-  v.setBigUint64(o + 8, u64(value.cap_reg, "iommu_hw_info_vtd.cap_reg"), true);
-  v.setBigUint64(o + 16, u64(value.ecap_reg, "iommu_hw_info_vtd.ecap_reg"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hw_info_vtd");
+  const m74 = value.flags;
+  v.setUint32(o, typeof m74 === "number" && (m74 >>> 0) === m74 ? m74 : u32(m74, "iommu_hw_info_vtd.flags"), true);
+  const m75 = value.__reserved;
+  v.setUint32(o + 4, typeof m75 === "number" && (m75 >>> 0) === m75 ? m75 : u32(m75, "iommu_hw_info_vtd.__reserved"), true);
+  const m76 = value.cap_reg;
+  v.setBigUint64(o + 8, typeof m76 === "bigint" && BigInt.asUintN(64, m76) === m76 ? m76 : u64(m76, "iommu_hw_info_vtd.cap_reg"), true);
+  const m77 = value.ecap_reg;
+  v.setBigUint64(o + 16, typeof m77 === "bigint" && BigInt.asUintN(64, m77) === m77 ? m77 : u64(m77, "iommu_hw_info_vtd.ecap_reg"), true);
 }
 
 const iommu_hw_info_arm_smmuv3$fields: readonly FieldLayout[] = [
@@ -741,34 +799,38 @@ export const iommu_hw_info_arm_smmuv3: Codec<IommuHwInfoArmSmmuv3> = {
     return {
       flags: v.getUint32(0, true),
       __reserved: v.getUint32(4, true),
-      idr: Array.from({ length: 6 }, (_, i6) => v.getUint32(8 + i6 * 4, true)),
+      idr: Array.from({ length: 6 }, (_, i85) => v.getUint32(8 + i85 * 4, true)),
       iidr: v.getUint32(32, true),
       aidr: v.getUint32(36, true),
     };
   },
   encode(value: Partial<IommuHwInfoArmSmmuv3>): Uint8Array {
-    const bytes = new Uint8Array(40);
-    write$iommu_hw_info_arm_smmuv3(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(40);
+    write$iommu_hw_info_arm_smmuv3(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwInfoArmSmmuv3>): void {
-    const size = 40;
-    checkRange(view.byteLength, offset, size, "struct iommu_hw_info_arm_smmuv3");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    checkView(view, offset, 40, "struct iommu_hw_info_arm_smmuv3");
+    new Uint8Array(view.buffer, view.byteOffset + offset, 40).fill(0);
     write$iommu_hw_info_arm_smmuv3(view, offset, value);
   },
 };
 
 function write$iommu_hw_info_arm_smmuv3(v: DataView, o: number, value: Partial<IommuHwInfoArmSmmuv3>): void {
-  obj(value, "iommu_hw_info_arm_smmuv3");
-  v.setUint32(o, int(value.flags, 0, 4294967295, "iommu_hw_info_arm_smmuv3.flags"), true);
-  v.setUint32(o + 4, int(value.__reserved, 0, 4294967295, "iommu_hw_info_arm_smmuv3.__reserved"), true);
-  const a4 = list(value.idr, 6, "iommu_hw_info_arm_smmuv3.idr");
-  for (let i5 = 0; i5 < a4.length; i5++) {
-    v.setUint32(o + 8 + i5 * 4, int(a4[i5], 0, 4294967295, "iommu_hw_info_arm_smmuv3.idr[]"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hw_info_arm_smmuv3");
+  const m78 = value.flags;
+  v.setUint32(o, typeof m78 === "number" && (m78 >>> 0) === m78 ? m78 : u32(m78, "iommu_hw_info_arm_smmuv3.flags"), true);
+  const m79 = value.__reserved;
+  v.setUint32(o + 4, typeof m79 === "number" && (m79 >>> 0) === m79 ? m79 : u32(m79, "iommu_hw_info_arm_smmuv3.__reserved"), true);
+  const a80 = list(value.idr, 6, "iommu_hw_info_arm_smmuv3.idr");
+  for (let i81 = 0; i81 < a80.length; i81++) {
+    const m82 = a80[i81];
+    v.setUint32(o + 8 + i81 * 4, typeof m82 === "number" && (m82 >>> 0) === m82 ? m82 : u32(m82, "iommu_hw_info_arm_smmuv3.idr[]"), true);
   }
-  v.setUint32(o + 32, int(value.iidr, 0, 4294967295, "iommu_hw_info_arm_smmuv3.iidr"), true);
-  v.setUint32(o + 36, int(value.aidr, 0, 4294967295, "iommu_hw_info_arm_smmuv3.aidr"), true);
+  const m83 = value.iidr;
+  v.setUint32(o + 32, typeof m83 === "number" && (m83 >>> 0) === m83 ? m83 : u32(m83, "iommu_hw_info_arm_smmuv3.iidr"), true);
+  const m84 = value.aidr;
+  v.setUint32(o + 36, typeof m84 === "number" && (m84 >>> 0) === m84 ? m84 : u32(m84, "iommu_hw_info_arm_smmuv3.aidr"), true);
 }
 
 const iommu_hw_info_tegra241_cmdqv$fields: readonly FieldLayout[] = [
@@ -796,24 +858,28 @@ export const iommu_hw_info_tegra241_cmdqv: Codec<IommuHwInfoTegra241Cmdqv> = {
     };
   },
   encode(value: Partial<IommuHwInfoTegra241Cmdqv>): Uint8Array {
-    const bytes = new Uint8Array(8);
-    write$iommu_hw_info_tegra241_cmdqv(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(8);
+    write$iommu_hw_info_tegra241_cmdqv(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwInfoTegra241Cmdqv>): void {
-    const size = 8;
-    checkRange(view.byteLength, offset, size, "struct iommu_hw_info_tegra241_cmdqv");
+    checkView(view, offset, 8, "struct iommu_hw_info_tegra241_cmdqv");
     write$iommu_hw_info_tegra241_cmdqv(view, offset, value);
   },
 };
 
 function write$iommu_hw_info_tegra241_cmdqv(v: DataView, o: number, value: Partial<IommuHwInfoTegra241Cmdqv>): void {
-  obj(value, "iommu_hw_info_tegra241_cmdqv");
-  v.setUint32(o, int(value.flags, 0, 4294967295, "iommu_hw_info_tegra241_cmdqv.flags"), true);
-  v.setUint8(o + 4, int(value.version, 0, 255, "iommu_hw_info_tegra241_cmdqv.version"));
-  v.setUint8(o + 5, int(value.log2vcmdqs, 0, 255, "iommu_hw_info_tegra241_cmdqv.log2vcmdqs"));
-  v.setUint8(o + 6, int(value.log2vsids, 0, 255, "iommu_hw_info_tegra241_cmdqv.log2vsids"));
-  v.setUint8(o + 7, int(value.__reserved, 0, 255, "iommu_hw_info_tegra241_cmdqv.__reserved"));
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hw_info_tegra241_cmdqv");
+  const m86 = value.flags;
+  v.setUint32(o, typeof m86 === "number" && (m86 >>> 0) === m86 ? m86 : u32(m86, "iommu_hw_info_tegra241_cmdqv.flags"), true);
+  const m87 = value.version;
+  v.setUint8(o + 4, typeof m87 === "number" && (m87 & 0xff) === m87 ? m87 : u8(m87, "iommu_hw_info_tegra241_cmdqv.version"));
+  const m88 = value.log2vcmdqs;
+  v.setUint8(o + 5, typeof m88 === "number" && (m88 & 0xff) === m88 ? m88 : u8(m88, "iommu_hw_info_tegra241_cmdqv.log2vcmdqs"));
+  const m89 = value.log2vsids;
+  v.setUint8(o + 6, typeof m89 === "number" && (m89 & 0xff) === m89 ? m89 : u8(m89, "iommu_hw_info_tegra241_cmdqv.log2vsids"));
+  const m90 = value.__reserved;
+  v.setUint8(o + 7, typeof m90 === "number" && (m90 & 0xff) === m90 ? m90 : u8(m90, "iommu_hw_info_tegra241_cmdqv.__reserved"));
 }
 
 const iommu_hw_info_amd$fields: readonly FieldLayout[] = [
@@ -835,21 +901,22 @@ export const iommu_hw_info_amd: Codec<IommuHwInfoAmd> = {
     };
   },
   encode(value: Partial<IommuHwInfoAmd>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$iommu_hw_info_amd(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$iommu_hw_info_amd(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwInfoAmd>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct iommu_hw_info_amd");
+    checkView(view, offset, 16, "struct iommu_hw_info_amd");
     write$iommu_hw_info_amd(view, offset, value);
   },
 };
 
 function write$iommu_hw_info_amd(v: DataView, o: number, value: Partial<IommuHwInfoAmd>): void {
-  obj(value, "iommu_hw_info_amd");
-  v.setBigUint64(o, u64(value.efr, "iommu_hw_info_amd.efr"), true);
-  v.setBigUint64(o + 8, u64(value.efr2, "iommu_hw_info_amd.efr2"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hw_info_amd");
+  const m91 = value.efr;
+  v.setBigUint64(o, typeof m91 === "bigint" && BigInt.asUintN(64, m91) === m91 ? m91 : u64(m91, "iommu_hw_info_amd.efr"), true);
+  const m92 = value.efr2;
+  v.setBigUint64(o + 8, typeof m92 === "bigint" && BigInt.asUintN(64, m92) === m92 ? m92 : u64(m92, "iommu_hw_info_amd.efr2"), true);
 }
 
 const iommu_hw_info$fields: readonly FieldLayout[] = [
@@ -887,38 +954,49 @@ export const iommu_hw_info: Codec<IommuHwInfo> = {
     };
   },
   encode(value: Partial<IommuHwInfo>): Uint8Array {
-    const bytes = new Uint8Array(40);
-    write$iommu_hw_info(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(40);
+    write$iommu_hw_info(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwInfo>): void {
-    const size = 40;
-    checkRange(view.byteLength, offset, size, "struct iommu_hw_info");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    checkView(view, offset, 40, "struct iommu_hw_info");
+    new Uint8Array(view.buffer, view.byteOffset + offset, 40).fill(0);
     write$iommu_hw_info(view, offset, value);
   },
 };
 
 function write$iommu_hw_info(v: DataView, o: number, value: Partial<IommuHwInfo>): void {
-  obj(value, "iommu_hw_info");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_hw_info.size"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_hw_info.flags"), true);
-  v.setUint32(o + 8, int(value.dev_id, 0, 4294967295, "iommu_hw_info.dev_id"), true);
-  v.setUint32(o + 12, int(value.data_len, 0, 4294967295, "iommu_hw_info.data_len"), true);
-  v.setBigUint64(o + 16, u64(value.data_uptr, "iommu_hw_info.data_uptr"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hw_info");
+  const m93 = value.size;
+  v.setUint32(o, typeof m93 === "number" && (m93 >>> 0) === m93 ? m93 : u32(m93, "iommu_hw_info.size"), true);
+  const m94 = value.flags;
+  v.setUint32(o + 4, typeof m94 === "number" && (m94 >>> 0) === m94 ? m94 : u32(m94, "iommu_hw_info.flags"), true);
+  const m95 = value.dev_id;
+  v.setUint32(o + 8, typeof m95 === "number" && (m95 >>> 0) === m95 ? m95 : u32(m95, "iommu_hw_info.dev_id"), true);
+  const m96 = value.data_len;
+  v.setUint32(o + 12, typeof m96 === "number" && (m96 >>> 0) === m96 ? m96 : u32(m96, "iommu_hw_info.data_len"), true);
+  const m97 = value.data_uptr;
+  v.setBigUint64(o + 16, typeof m97 === "bigint" && BigInt.asUintN(64, m97) === m97 ? m97 : u64(m97, "iommu_hw_info.data_uptr"), true);
   if (value.in_data_type !== undefined) {
-    v.setUint32(o + 24, int(value.in_data_type, 0, 4294967295, "iommu_hw_info.in_data_type"), true);
+    const m98 = value.in_data_type;
+    v.setUint32(o + 24, typeof m98 === "number" && (m98 >>> 0) === m98 ? m98 : u32(m98, "iommu_hw_info.in_data_type"), true);
   }
   if (value.out_data_type !== undefined) {
-    v.setUint32(o + 24, int(value.out_data_type, 0, 4294967295, "iommu_hw_info.out_data_type"), true);
+    const m99 = value.out_data_type;
+    v.setUint32(o + 24, typeof m99 === "number" && (m99 >>> 0) === m99 ? m99 : u32(m99, "iommu_hw_info.out_data_type"), true);
   }
-  v.setUint8(o + 28, int(value.out_max_pasid_log2, 0, 255, "iommu_hw_info.out_max_pasid_log2"));
-  const a7 = list(value.__reserved, 3, "iommu_hw_info.__reserved");
-  if (a7 instanceof Uint8Array) new Uint8Array(v.buffer, v.byteOffset + o + 29, a7.length).set(a7);
-  else for (let i8 = 0; i8 < a7.length; i8++) {
-    v.setUint8(o + 29 + i8 * 1, int(a7[i8], 0, 255, "iommu_hw_info.__reserved[]"));
+  const m100 = value.out_max_pasid_log2;
+  v.setUint8(o + 28, typeof m100 === "number" && (m100 & 0xff) === m100 ? m100 : u8(m100, "iommu_hw_info.out_max_pasid_log2"));
+  const a101 = list(value.__reserved, 3, "iommu_hw_info.__reserved");
+  if (a101 instanceof Uint8Array) {
+    if (a101.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 29, a101.length).set(a101);
+    else for (let i102 = 0; i102 < a101.length; i102++) v.setUint8(o + 29 + i102, a101[i102]!);
+  } else for (let i102 = 0; i102 < a101.length; i102++) {
+    const m103 = a101[i102];
+    v.setUint8(o + 29 + i102, typeof m103 === "number" && (m103 & 0xff) === m103 ? m103 : u8(m103, "iommu_hw_info.__reserved[]"));
   }
-  v.setBigUint64(o + 32, u64(value.out_capabilities, "iommu_hw_info.out_capabilities"), true);
+  const m104 = value.out_capabilities;
+  v.setBigUint64(o + 32, typeof m104 === "bigint" && BigInt.asUintN(64, m104) === m104 ? m104 : u64(m104, "iommu_hw_info.out_capabilities"), true);
 }
 
 const iommu_hwpt_set_dirty_tracking$fields: readonly FieldLayout[] = [
@@ -944,23 +1022,26 @@ export const iommu_hwpt_set_dirty_tracking: Codec<IommuHwptSetDirtyTracking> = {
     };
   },
   encode(value: Partial<IommuHwptSetDirtyTracking>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$iommu_hwpt_set_dirty_tracking(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$iommu_hwpt_set_dirty_tracking(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptSetDirtyTracking>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_set_dirty_tracking");
+    checkView(view, offset, 16, "struct iommu_hwpt_set_dirty_tracking");
     write$iommu_hwpt_set_dirty_tracking(view, offset, value);
   },
 };
 
 function write$iommu_hwpt_set_dirty_tracking(v: DataView, o: number, value: Partial<IommuHwptSetDirtyTracking>): void {
-  obj(value, "iommu_hwpt_set_dirty_tracking");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_hwpt_set_dirty_tracking.size"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_hwpt_set_dirty_tracking.flags"), true);
-  v.setUint32(o + 8, int(value.hwpt_id, 0, 4294967295, "iommu_hwpt_set_dirty_tracking.hwpt_id"), true);
-  v.setUint32(o + 12, int(value.__reserved, 0, 4294967295, "iommu_hwpt_set_dirty_tracking.__reserved"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hwpt_set_dirty_tracking");
+  const m105 = value.size;
+  v.setUint32(o, typeof m105 === "number" && (m105 >>> 0) === m105 ? m105 : u32(m105, "iommu_hwpt_set_dirty_tracking.size"), true);
+  const m106 = value.flags;
+  v.setUint32(o + 4, typeof m106 === "number" && (m106 >>> 0) === m106 ? m106 : u32(m106, "iommu_hwpt_set_dirty_tracking.flags"), true);
+  const m107 = value.hwpt_id;
+  v.setUint32(o + 8, typeof m107 === "number" && (m107 >>> 0) === m107 ? m107 : u32(m107, "iommu_hwpt_set_dirty_tracking.hwpt_id"), true);
+  const m108 = value.__reserved;
+  v.setUint32(o + 12, typeof m108 === "number" && (m108 >>> 0) === m108 ? m108 : u32(m108, "iommu_hwpt_set_dirty_tracking.__reserved"), true);
 }
 
 const iommu_hwpt_get_dirty_bitmap$fields: readonly FieldLayout[] = [
@@ -994,27 +1075,34 @@ export const iommu_hwpt_get_dirty_bitmap: Codec<IommuHwptGetDirtyBitmap> = {
     };
   },
   encode(value: Partial<IommuHwptGetDirtyBitmap>): Uint8Array {
-    const bytes = new Uint8Array(48);
-    write$iommu_hwpt_get_dirty_bitmap(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(48);
+    write$iommu_hwpt_get_dirty_bitmap(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptGetDirtyBitmap>): void {
-    const size = 48;
-    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_get_dirty_bitmap");
+    checkView(view, offset, 48, "struct iommu_hwpt_get_dirty_bitmap");
     write$iommu_hwpt_get_dirty_bitmap(view, offset, value);
   },
 };
 
 function write$iommu_hwpt_get_dirty_bitmap(v: DataView, o: number, value: Partial<IommuHwptGetDirtyBitmap>): void {
-  obj(value, "iommu_hwpt_get_dirty_bitmap");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_hwpt_get_dirty_bitmap.size"), true);
-  v.setUint32(o + 4, int(value.hwpt_id, 0, 4294967295, "iommu_hwpt_get_dirty_bitmap.hwpt_id"), true);
-  v.setUint32(o + 8, int(value.flags, 0, 4294967295, "iommu_hwpt_get_dirty_bitmap.flags"), true);
-  v.setUint32(o + 12, int(value.__reserved, 0, 4294967295, "iommu_hwpt_get_dirty_bitmap.__reserved"), true);
-  v.setBigUint64(o + 16, u64(value.iova, "iommu_hwpt_get_dirty_bitmap.iova"), true);
-  v.setBigUint64(o + 24, u64(value.length, "iommu_hwpt_get_dirty_bitmap.length"), true);
-  v.setBigUint64(o + 32, u64(value.page_size, "iommu_hwpt_get_dirty_bitmap.page_size"), true);
-  v.setBigUint64(o + 40, u64(value.data, "iommu_hwpt_get_dirty_bitmap.data"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hwpt_get_dirty_bitmap");
+  const m109 = value.size;
+  v.setUint32(o, typeof m109 === "number" && (m109 >>> 0) === m109 ? m109 : u32(m109, "iommu_hwpt_get_dirty_bitmap.size"), true);
+  const m110 = value.hwpt_id;
+  v.setUint32(o + 4, typeof m110 === "number" && (m110 >>> 0) === m110 ? m110 : u32(m110, "iommu_hwpt_get_dirty_bitmap.hwpt_id"), true);
+  const m111 = value.flags;
+  v.setUint32(o + 8, typeof m111 === "number" && (m111 >>> 0) === m111 ? m111 : u32(m111, "iommu_hwpt_get_dirty_bitmap.flags"), true);
+  const m112 = value.__reserved;
+  v.setUint32(o + 12, typeof m112 === "number" && (m112 >>> 0) === m112 ? m112 : u32(m112, "iommu_hwpt_get_dirty_bitmap.__reserved"), true);
+  const m113 = value.iova;
+  v.setBigUint64(o + 16, typeof m113 === "bigint" && BigInt.asUintN(64, m113) === m113 ? m113 : u64(m113, "iommu_hwpt_get_dirty_bitmap.iova"), true);
+  const m114 = value.length;
+  v.setBigUint64(o + 24, typeof m114 === "bigint" && BigInt.asUintN(64, m114) === m114 ? m114 : u64(m114, "iommu_hwpt_get_dirty_bitmap.length"), true);
+  const m115 = value.page_size;
+  v.setBigUint64(o + 32, typeof m115 === "bigint" && BigInt.asUintN(64, m115) === m115 ? m115 : u64(m115, "iommu_hwpt_get_dirty_bitmap.page_size"), true);
+  const m116 = value.data;
+  v.setBigUint64(o + 40, typeof m116 === "bigint" && BigInt.asUintN(64, m116) === m116 ? m116 : u64(m116, "iommu_hwpt_get_dirty_bitmap.data"), true);
 }
 
 const iommu_hwpt_vtd_s1_invalidate$fields: readonly FieldLayout[] = [
@@ -1040,23 +1128,26 @@ export const iommu_hwpt_vtd_s1_invalidate: Codec<IommuHwptVtdS1Invalidate> = {
     };
   },
   encode(value: Partial<IommuHwptVtdS1Invalidate>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$iommu_hwpt_vtd_s1_invalidate(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$iommu_hwpt_vtd_s1_invalidate(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptVtdS1Invalidate>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_vtd_s1_invalidate");
+    checkView(view, offset, 24, "struct iommu_hwpt_vtd_s1_invalidate");
     write$iommu_hwpt_vtd_s1_invalidate(view, offset, value);
   },
 };
 
 function write$iommu_hwpt_vtd_s1_invalidate(v: DataView, o: number, value: Partial<IommuHwptVtdS1Invalidate>): void {
-  obj(value, "iommu_hwpt_vtd_s1_invalidate");
-  v.setBigUint64(o, u64(value.addr, "iommu_hwpt_vtd_s1_invalidate.addr"), true);
-  v.setBigUint64(o + 8, u64(value.npages, "iommu_hwpt_vtd_s1_invalidate.npages"), true);
-  v.setUint32(o + 16, int(value.flags, 0, 4294967295, "iommu_hwpt_vtd_s1_invalidate.flags"), true);
-  v.setUint32(o + 20, int(value.__reserved, 0, 4294967295, "iommu_hwpt_vtd_s1_invalidate.__reserved"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hwpt_vtd_s1_invalidate");
+  const m117 = value.addr;
+  v.setBigUint64(o, typeof m117 === "bigint" && BigInt.asUintN(64, m117) === m117 ? m117 : u64(m117, "iommu_hwpt_vtd_s1_invalidate.addr"), true);
+  const m118 = value.npages;
+  v.setBigUint64(o + 8, typeof m118 === "bigint" && BigInt.asUintN(64, m118) === m118 ? m118 : u64(m118, "iommu_hwpt_vtd_s1_invalidate.npages"), true);
+  const m119 = value.flags;
+  v.setUint32(o + 16, typeof m119 === "number" && (m119 >>> 0) === m119 ? m119 : u32(m119, "iommu_hwpt_vtd_s1_invalidate.flags"), true);
+  const m120 = value.__reserved;
+  v.setUint32(o + 20, typeof m120 === "number" && (m120 >>> 0) === m120 ? m120 : u32(m120, "iommu_hwpt_vtd_s1_invalidate.__reserved"), true);
 }
 
 const iommu_viommu_arm_smmuv3_invalidate$fields: readonly FieldLayout[] = [
@@ -1076,23 +1167,23 @@ export const iommu_viommu_arm_smmuv3_invalidate: Codec<IommuViommuArmSmmuv3Inval
     };
   },
   encode(value: Partial<IommuViommuArmSmmuv3Invalidate>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$iommu_viommu_arm_smmuv3_invalidate(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$iommu_viommu_arm_smmuv3_invalidate(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuViommuArmSmmuv3Invalidate>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct iommu_viommu_arm_smmuv3_invalidate");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    checkView(view, offset, 16, "struct iommu_viommu_arm_smmuv3_invalidate");
+    new Uint8Array(view.buffer, view.byteOffset + offset, 16).fill(0);
     write$iommu_viommu_arm_smmuv3_invalidate(view, offset, value);
   },
 };
 
 function write$iommu_viommu_arm_smmuv3_invalidate(v: DataView, o: number, value: Partial<IommuViommuArmSmmuv3Invalidate>): void {
-  obj(value, "iommu_viommu_arm_smmuv3_invalidate");
-  const a9 = list(value.cmd, 2, "iommu_viommu_arm_smmuv3_invalidate.cmd");
-  for (let i10 = 0; i10 < a9.length; i10++) {
-    v.setBigUint64(o + i10 * 8, u64(a9[i10], "iommu_viommu_arm_smmuv3_invalidate.cmd[]"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_viommu_arm_smmuv3_invalidate");
+  const a121 = list(value.cmd, 2, "iommu_viommu_arm_smmuv3_invalidate.cmd");
+  for (let i122 = 0; i122 < a121.length; i122++) {
+    const m123 = a121[i122];
+    v.setBigUint64(o + i122 * 8, typeof m123 === "bigint" && BigInt.asUintN(64, m123) === m123 ? m123 : u64(m123, "iommu_viommu_arm_smmuv3_invalidate.cmd[]"), true);
   }
 }
 
@@ -1125,26 +1216,32 @@ export const iommu_hwpt_invalidate: Codec<IommuHwptInvalidate> = {
     };
   },
   encode(value: Partial<IommuHwptInvalidate>): Uint8Array {
-    const bytes = new Uint8Array(32);
-    write$iommu_hwpt_invalidate(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(32);
+    write$iommu_hwpt_invalidate(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptInvalidate>): void {
-    const size = 32;
-    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_invalidate");
+    checkView(view, offset, 32, "struct iommu_hwpt_invalidate");
     write$iommu_hwpt_invalidate(view, offset, value);
   },
 };
 
 function write$iommu_hwpt_invalidate(v: DataView, o: number, value: Partial<IommuHwptInvalidate>): void {
-  obj(value, "iommu_hwpt_invalidate");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_hwpt_invalidate.size"), true);
-  v.setUint32(o + 4, int(value.hwpt_id, 0, 4294967295, "iommu_hwpt_invalidate.hwpt_id"), true);
-  v.setBigUint64(o + 8, u64(value.data_uptr, "iommu_hwpt_invalidate.data_uptr"), true);
-  v.setUint32(o + 16, int(value.data_type, 0, 4294967295, "iommu_hwpt_invalidate.data_type"), true);
-  v.setUint32(o + 20, int(value.entry_len, 0, 4294967295, "iommu_hwpt_invalidate.entry_len"), true);
-  v.setUint32(o + 24, int(value.entry_num, 0, 4294967295, "iommu_hwpt_invalidate.entry_num"), true);
-  v.setUint32(o + 28, int(value.__reserved, 0, 4294967295, "iommu_hwpt_invalidate.__reserved"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hwpt_invalidate");
+  const m124 = value.size;
+  v.setUint32(o, typeof m124 === "number" && (m124 >>> 0) === m124 ? m124 : u32(m124, "iommu_hwpt_invalidate.size"), true);
+  const m125 = value.hwpt_id;
+  v.setUint32(o + 4, typeof m125 === "number" && (m125 >>> 0) === m125 ? m125 : u32(m125, "iommu_hwpt_invalidate.hwpt_id"), true);
+  const m126 = value.data_uptr;
+  v.setBigUint64(o + 8, typeof m126 === "bigint" && BigInt.asUintN(64, m126) === m126 ? m126 : u64(m126, "iommu_hwpt_invalidate.data_uptr"), true);
+  const m127 = value.data_type;
+  v.setUint32(o + 16, typeof m127 === "number" && (m127 >>> 0) === m127 ? m127 : u32(m127, "iommu_hwpt_invalidate.data_type"), true);
+  const m128 = value.entry_len;
+  v.setUint32(o + 20, typeof m128 === "number" && (m128 >>> 0) === m128 ? m128 : u32(m128, "iommu_hwpt_invalidate.entry_len"), true);
+  const m129 = value.entry_num;
+  v.setUint32(o + 24, typeof m129 === "number" && (m129 >>> 0) === m129 ? m129 : u32(m129, "iommu_hwpt_invalidate.entry_num"), true);
+  const m130 = value.__reserved;
+  v.setUint32(o + 28, typeof m130 === "number" && (m130 >>> 0) === m130 ? m130 : u32(m130, "iommu_hwpt_invalidate.__reserved"), true);
 }
 
 const iommu_hwpt_pgfault$fields: readonly FieldLayout[] = [
@@ -1180,28 +1277,36 @@ export const iommu_hwpt_pgfault: Codec<IommuHwptPgfault> = {
     };
   },
   encode(value: Partial<IommuHwptPgfault>): Uint8Array {
-    const bytes = new Uint8Array(40);
-    write$iommu_hwpt_pgfault(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(40);
+    write$iommu_hwpt_pgfault(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptPgfault>): void {
-    const size = 40;
-    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_pgfault");
+    checkView(view, offset, 40, "struct iommu_hwpt_pgfault");
     write$iommu_hwpt_pgfault(view, offset, value);
   },
 };
 
 function write$iommu_hwpt_pgfault(v: DataView, o: number, value: Partial<IommuHwptPgfault>): void {
-  obj(value, "iommu_hwpt_pgfault");
-  v.setUint32(o, int(value.flags, 0, 4294967295, "iommu_hwpt_pgfault.flags"), true);
-  v.setUint32(o + 4, int(value.dev_id, 0, 4294967295, "iommu_hwpt_pgfault.dev_id"), true);
-  v.setUint32(o + 8, int(value.pasid, 0, 4294967295, "iommu_hwpt_pgfault.pasid"), true);
-  v.setUint32(o + 12, int(value.grpid, 0, 4294967295, "iommu_hwpt_pgfault.grpid"), true);
-  v.setUint32(o + 16, int(value.perm, 0, 4294967295, "iommu_hwpt_pgfault.perm"), true);
-  v.setUint32(o + 20, int(value.__reserved, 0, 4294967295, "iommu_hwpt_pgfault.__reserved"), true);
-  v.setBigUint64(o + 24, u64(value.addr, "iommu_hwpt_pgfault.addr"), true);
-  v.setUint32(o + 32, int(value.length, 0, 4294967295, "iommu_hwpt_pgfault.length"), true);
-  v.setUint32(o + 36, int(value.cookie, 0, 4294967295, "iommu_hwpt_pgfault.cookie"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hwpt_pgfault");
+  const m131 = value.flags;
+  v.setUint32(o, typeof m131 === "number" && (m131 >>> 0) === m131 ? m131 : u32(m131, "iommu_hwpt_pgfault.flags"), true);
+  const m132 = value.dev_id;
+  v.setUint32(o + 4, typeof m132 === "number" && (m132 >>> 0) === m132 ? m132 : u32(m132, "iommu_hwpt_pgfault.dev_id"), true);
+  const m133 = value.pasid;
+  v.setUint32(o + 8, typeof m133 === "number" && (m133 >>> 0) === m133 ? m133 : u32(m133, "iommu_hwpt_pgfault.pasid"), true);
+  const m134 = value.grpid;
+  v.setUint32(o + 12, typeof m134 === "number" && (m134 >>> 0) === m134 ? m134 : u32(m134, "iommu_hwpt_pgfault.grpid"), true);
+  const m135 = value.perm;
+  v.setUint32(o + 16, typeof m135 === "number" && (m135 >>> 0) === m135 ? m135 : u32(m135, "iommu_hwpt_pgfault.perm"), true);
+  const m136 = value.__reserved;
+  v.setUint32(o + 20, typeof m136 === "number" && (m136 >>> 0) === m136 ? m136 : u32(m136, "iommu_hwpt_pgfault.__reserved"), true);
+  const m137 = value.addr;
+  v.setBigUint64(o + 24, typeof m137 === "bigint" && BigInt.asUintN(64, m137) === m137 ? m137 : u64(m137, "iommu_hwpt_pgfault.addr"), true);
+  const m138 = value.length;
+  v.setUint32(o + 32, typeof m138 === "number" && (m138 >>> 0) === m138 ? m138 : u32(m138, "iommu_hwpt_pgfault.length"), true);
+  const m139 = value.cookie;
+  v.setUint32(o + 36, typeof m139 === "number" && (m139 >>> 0) === m139 ? m139 : u32(m139, "iommu_hwpt_pgfault.cookie"), true);
 }
 
 const iommu_hwpt_page_response$fields: readonly FieldLayout[] = [
@@ -1223,21 +1328,22 @@ export const iommu_hwpt_page_response: Codec<IommuHwptPageResponse> = {
     };
   },
   encode(value: Partial<IommuHwptPageResponse>): Uint8Array {
-    const bytes = new Uint8Array(8);
-    write$iommu_hwpt_page_response(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(8);
+    write$iommu_hwpt_page_response(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwptPageResponse>): void {
-    const size = 8;
-    checkRange(view.byteLength, offset, size, "struct iommu_hwpt_page_response");
+    checkView(view, offset, 8, "struct iommu_hwpt_page_response");
     write$iommu_hwpt_page_response(view, offset, value);
   },
 };
 
 function write$iommu_hwpt_page_response(v: DataView, o: number, value: Partial<IommuHwptPageResponse>): void {
-  obj(value, "iommu_hwpt_page_response");
-  v.setUint32(o, int(value.cookie, 0, 4294967295, "iommu_hwpt_page_response.cookie"), true);
-  v.setUint32(o + 4, int(value.code, 0, 4294967295, "iommu_hwpt_page_response.code"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hwpt_page_response");
+  const m140 = value.cookie;
+  v.setUint32(o, typeof m140 === "number" && (m140 >>> 0) === m140 ? m140 : u32(m140, "iommu_hwpt_page_response.cookie"), true);
+  const m141 = value.code;
+  v.setUint32(o + 4, typeof m141 === "number" && (m141 >>> 0) === m141 ? m141 : u32(m141, "iommu_hwpt_page_response.code"), true);
 }
 
 const iommu_fault_alloc$fields: readonly FieldLayout[] = [
@@ -1263,23 +1369,26 @@ export const iommu_fault_alloc: Codec<IommuFaultAlloc> = {
     };
   },
   encode(value: Partial<IommuFaultAlloc>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$iommu_fault_alloc(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$iommu_fault_alloc(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuFaultAlloc>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct iommu_fault_alloc");
+    checkView(view, offset, 16, "struct iommu_fault_alloc");
     write$iommu_fault_alloc(view, offset, value);
   },
 };
 
 function write$iommu_fault_alloc(v: DataView, o: number, value: Partial<IommuFaultAlloc>): void {
-  obj(value, "iommu_fault_alloc");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_fault_alloc.size"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_fault_alloc.flags"), true);
-  v.setUint32(o + 8, int(value.out_fault_id, 0, 4294967295, "iommu_fault_alloc.out_fault_id"), true);
-  v.setUint32(o + 12, int(value.out_fault_fd, 0, 4294967295, "iommu_fault_alloc.out_fault_fd"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_fault_alloc");
+  const m142 = value.size;
+  v.setUint32(o, typeof m142 === "number" && (m142 >>> 0) === m142 ? m142 : u32(m142, "iommu_fault_alloc.size"), true);
+  const m143 = value.flags;
+  v.setUint32(o + 4, typeof m143 === "number" && (m143 >>> 0) === m143 ? m143 : u32(m143, "iommu_fault_alloc.flags"), true);
+  const m144 = value.out_fault_id;
+  v.setUint32(o + 8, typeof m144 === "number" && (m144 >>> 0) === m144 ? m144 : u32(m144, "iommu_fault_alloc.out_fault_id"), true);
+  const m145 = value.out_fault_fd;
+  v.setUint32(o + 12, typeof m145 === "number" && (m145 >>> 0) === m145 ? m145 : u32(m145, "iommu_fault_alloc.out_fault_fd"), true);
 }
 
 const iommu_viommu_tegra241_cmdqv$fields: readonly FieldLayout[] = [
@@ -1301,21 +1410,22 @@ export const iommu_viommu_tegra241_cmdqv: Codec<IommuViommuTegra241Cmdqv> = {
     };
   },
   encode(value: Partial<IommuViommuTegra241Cmdqv>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$iommu_viommu_tegra241_cmdqv(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$iommu_viommu_tegra241_cmdqv(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuViommuTegra241Cmdqv>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct iommu_viommu_tegra241_cmdqv");
+    checkView(view, offset, 16, "struct iommu_viommu_tegra241_cmdqv");
     write$iommu_viommu_tegra241_cmdqv(view, offset, value);
   },
 };
 
 function write$iommu_viommu_tegra241_cmdqv(v: DataView, o: number, value: Partial<IommuViommuTegra241Cmdqv>): void {
-  obj(value, "iommu_viommu_tegra241_cmdqv");
-  v.setBigUint64(o, u64(value.out_vintf_mmap_offset, "iommu_viommu_tegra241_cmdqv.out_vintf_mmap_offset"), true);
-  v.setBigUint64(o + 8, u64(value.out_vintf_mmap_length, "iommu_viommu_tegra241_cmdqv.out_vintf_mmap_length"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_viommu_tegra241_cmdqv");
+  const m146 = value.out_vintf_mmap_offset;
+  v.setBigUint64(o, typeof m146 === "bigint" && BigInt.asUintN(64, m146) === m146 ? m146 : u64(m146, "iommu_viommu_tegra241_cmdqv.out_vintf_mmap_offset"), true);
+  const m147 = value.out_vintf_mmap_length;
+  v.setBigUint64(o + 8, typeof m147 === "bigint" && BigInt.asUintN(64, m147) === m147 ? m147 : u64(m147, "iommu_viommu_tegra241_cmdqv.out_vintf_mmap_length"), true);
 }
 
 const iommu_viommu_alloc$fields: readonly FieldLayout[] = [
@@ -1351,28 +1461,36 @@ export const iommu_viommu_alloc: Codec<IommuViommuAlloc> = {
     };
   },
   encode(value: Partial<IommuViommuAlloc>): Uint8Array {
-    const bytes = new Uint8Array(40);
-    write$iommu_viommu_alloc(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(40);
+    write$iommu_viommu_alloc(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuViommuAlloc>): void {
-    const size = 40;
-    checkRange(view.byteLength, offset, size, "struct iommu_viommu_alloc");
+    checkView(view, offset, 40, "struct iommu_viommu_alloc");
     write$iommu_viommu_alloc(view, offset, value);
   },
 };
 
 function write$iommu_viommu_alloc(v: DataView, o: number, value: Partial<IommuViommuAlloc>): void {
-  obj(value, "iommu_viommu_alloc");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_viommu_alloc.size"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_viommu_alloc.flags"), true);
-  v.setUint32(o + 8, int(value.type, 0, 4294967295, "iommu_viommu_alloc.type"), true);
-  v.setUint32(o + 12, int(value.dev_id, 0, 4294967295, "iommu_viommu_alloc.dev_id"), true);
-  v.setUint32(o + 16, int(value.hwpt_id, 0, 4294967295, "iommu_viommu_alloc.hwpt_id"), true);
-  v.setUint32(o + 20, int(value.out_viommu_id, 0, 4294967295, "iommu_viommu_alloc.out_viommu_id"), true);
-  v.setUint32(o + 24, int(value.data_len, 0, 4294967295, "iommu_viommu_alloc.data_len"), true);
-  v.setUint32(o + 28, int(value.__reserved, 0, 4294967295, "iommu_viommu_alloc.__reserved"), true);
-  v.setBigUint64(o + 32, u64(value.data_uptr, "iommu_viommu_alloc.data_uptr"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_viommu_alloc");
+  const m148 = value.size;
+  v.setUint32(o, typeof m148 === "number" && (m148 >>> 0) === m148 ? m148 : u32(m148, "iommu_viommu_alloc.size"), true);
+  const m149 = value.flags;
+  v.setUint32(o + 4, typeof m149 === "number" && (m149 >>> 0) === m149 ? m149 : u32(m149, "iommu_viommu_alloc.flags"), true);
+  const m150 = value.type;
+  v.setUint32(o + 8, typeof m150 === "number" && (m150 >>> 0) === m150 ? m150 : u32(m150, "iommu_viommu_alloc.type"), true);
+  const m151 = value.dev_id;
+  v.setUint32(o + 12, typeof m151 === "number" && (m151 >>> 0) === m151 ? m151 : u32(m151, "iommu_viommu_alloc.dev_id"), true);
+  const m152 = value.hwpt_id;
+  v.setUint32(o + 16, typeof m152 === "number" && (m152 >>> 0) === m152 ? m152 : u32(m152, "iommu_viommu_alloc.hwpt_id"), true);
+  const m153 = value.out_viommu_id;
+  v.setUint32(o + 20, typeof m153 === "number" && (m153 >>> 0) === m153 ? m153 : u32(m153, "iommu_viommu_alloc.out_viommu_id"), true);
+  const m154 = value.data_len;
+  v.setUint32(o + 24, typeof m154 === "number" && (m154 >>> 0) === m154 ? m154 : u32(m154, "iommu_viommu_alloc.data_len"), true);
+  const m155 = value.__reserved;
+  v.setUint32(o + 28, typeof m155 === "number" && (m155 >>> 0) === m155 ? m155 : u32(m155, "iommu_viommu_alloc.__reserved"), true);
+  const m156 = value.data_uptr;
+  v.setBigUint64(o + 32, typeof m156 === "bigint" && BigInt.asUintN(64, m156) === m156 ? m156 : u64(m156, "iommu_viommu_alloc.data_uptr"), true);
 }
 
 const iommu_vdevice_alloc$fields: readonly FieldLayout[] = [
@@ -1400,24 +1518,28 @@ export const iommu_vdevice_alloc: Codec<IommuVdeviceAlloc> = {
     };
   },
   encode(value: Partial<IommuVdeviceAlloc>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$iommu_vdevice_alloc(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$iommu_vdevice_alloc(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuVdeviceAlloc>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct iommu_vdevice_alloc");
+    checkView(view, offset, 24, "struct iommu_vdevice_alloc");
     write$iommu_vdevice_alloc(view, offset, value);
   },
 };
 
 function write$iommu_vdevice_alloc(v: DataView, o: number, value: Partial<IommuVdeviceAlloc>): void {
-  obj(value, "iommu_vdevice_alloc");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_vdevice_alloc.size"), true);
-  v.setUint32(o + 4, int(value.viommu_id, 0, 4294967295, "iommu_vdevice_alloc.viommu_id"), true);
-  v.setUint32(o + 8, int(value.dev_id, 0, 4294967295, "iommu_vdevice_alloc.dev_id"), true);
-  v.setUint32(o + 12, int(value.out_vdevice_id, 0, 4294967295, "iommu_vdevice_alloc.out_vdevice_id"), true);
-  v.setBigUint64(o + 16, u64(value.virt_id, "iommu_vdevice_alloc.virt_id"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_vdevice_alloc");
+  const m157 = value.size;
+  v.setUint32(o, typeof m157 === "number" && (m157 >>> 0) === m157 ? m157 : u32(m157, "iommu_vdevice_alloc.size"), true);
+  const m158 = value.viommu_id;
+  v.setUint32(o + 4, typeof m158 === "number" && (m158 >>> 0) === m158 ? m158 : u32(m158, "iommu_vdevice_alloc.viommu_id"), true);
+  const m159 = value.dev_id;
+  v.setUint32(o + 8, typeof m159 === "number" && (m159 >>> 0) === m159 ? m159 : u32(m159, "iommu_vdevice_alloc.dev_id"), true);
+  const m160 = value.out_vdevice_id;
+  v.setUint32(o + 12, typeof m160 === "number" && (m160 >>> 0) === m160 ? m160 : u32(m160, "iommu_vdevice_alloc.out_vdevice_id"), true);
+  const m161 = value.virt_id;
+  v.setBigUint64(o + 16, typeof m161 === "bigint" && BigInt.asUintN(64, m161) === m161 ? m161 : u64(m161, "iommu_vdevice_alloc.virt_id"), true);
 }
 
 const iommu_ioas_change_process$fields: readonly FieldLayout[] = [
@@ -1439,21 +1561,22 @@ export const iommu_ioas_change_process: Codec<IommuIoasChangeProcess> = {
     };
   },
   encode(value: Partial<IommuIoasChangeProcess>): Uint8Array {
-    const bytes = new Uint8Array(8);
-    write$iommu_ioas_change_process(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(8);
+    write$iommu_ioas_change_process(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuIoasChangeProcess>): void {
-    const size = 8;
-    checkRange(view.byteLength, offset, size, "struct iommu_ioas_change_process");
+    checkView(view, offset, 8, "struct iommu_ioas_change_process");
     write$iommu_ioas_change_process(view, offset, value);
   },
 };
 
 function write$iommu_ioas_change_process(v: DataView, o: number, value: Partial<IommuIoasChangeProcess>): void {
-  obj(value, "iommu_ioas_change_process");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_ioas_change_process.size"), true);
-  v.setUint32(o + 4, int(value.__reserved, 0, 4294967295, "iommu_ioas_change_process.__reserved"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_ioas_change_process");
+  const m162 = value.size;
+  v.setUint32(o, typeof m162 === "number" && (m162 >>> 0) === m162 ? m162 : u32(m162, "iommu_ioas_change_process.size"), true);
+  const m163 = value.__reserved;
+  v.setUint32(o + 4, typeof m163 === "number" && (m163 >>> 0) === m163 ? m163 : u32(m163, "iommu_ioas_change_process.__reserved"), true);
 }
 
 const iommufd_vevent_header$fields: readonly FieldLayout[] = [
@@ -1475,21 +1598,22 @@ export const iommufd_vevent_header: Codec<IommufdVeventHeader> = {
     };
   },
   encode(value: Partial<IommufdVeventHeader>): Uint8Array {
-    const bytes = new Uint8Array(8);
-    write$iommufd_vevent_header(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(8);
+    write$iommufd_vevent_header(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommufdVeventHeader>): void {
-    const size = 8;
-    checkRange(view.byteLength, offset, size, "struct iommufd_vevent_header");
+    checkView(view, offset, 8, "struct iommufd_vevent_header");
     write$iommufd_vevent_header(view, offset, value);
   },
 };
 
 function write$iommufd_vevent_header(v: DataView, o: number, value: Partial<IommufdVeventHeader>): void {
-  obj(value, "iommufd_vevent_header");
-  v.setUint32(o, int(value.flags, 0, 4294967295, "iommufd_vevent_header.flags"), true);
-  v.setUint32(o + 4, int(value.sequence, 0, 4294967295, "iommufd_vevent_header.sequence"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommufd_vevent_header");
+  const m164 = value.flags;
+  v.setUint32(o, typeof m164 === "number" && (m164 >>> 0) === m164 ? m164 : u32(m164, "iommufd_vevent_header.flags"), true);
+  const m165 = value.sequence;
+  v.setUint32(o + 4, typeof m165 === "number" && (m165 >>> 0) === m165 ? m165 : u32(m165, "iommufd_vevent_header.sequence"), true);
 }
 
 const iommu_vevent_arm_smmuv3$fields: readonly FieldLayout[] = [
@@ -1509,23 +1633,23 @@ export const iommu_vevent_arm_smmuv3: Codec<IommuVeventArmSmmuv3> = {
     };
   },
   encode(value: Partial<IommuVeventArmSmmuv3>): Uint8Array {
-    const bytes = new Uint8Array(32);
-    write$iommu_vevent_arm_smmuv3(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(32);
+    write$iommu_vevent_arm_smmuv3(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuVeventArmSmmuv3>): void {
-    const size = 32;
-    checkRange(view.byteLength, offset, size, "struct iommu_vevent_arm_smmuv3");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    checkView(view, offset, 32, "struct iommu_vevent_arm_smmuv3");
+    new Uint8Array(view.buffer, view.byteOffset + offset, 32).fill(0);
     write$iommu_vevent_arm_smmuv3(view, offset, value);
   },
 };
 
 function write$iommu_vevent_arm_smmuv3(v: DataView, o: number, value: Partial<IommuVeventArmSmmuv3>): void {
-  obj(value, "iommu_vevent_arm_smmuv3");
-  const a11 = list(value.evt, 4, "iommu_vevent_arm_smmuv3.evt");
-  for (let i12 = 0; i12 < a11.length; i12++) {
-    v.setBigUint64(o + i12 * 8, u64(a11[i12], "iommu_vevent_arm_smmuv3.evt[]"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_vevent_arm_smmuv3");
+  const a166 = list(value.evt, 4, "iommu_vevent_arm_smmuv3.evt");
+  for (let i167 = 0; i167 < a166.length; i167++) {
+    const m168 = a166[i167];
+    v.setBigUint64(o + i167 * 8, typeof m168 === "bigint" && BigInt.asUintN(64, m168) === m168 ? m168 : u64(m168, "iommu_vevent_arm_smmuv3.evt[]"), true);
   }
 }
 
@@ -1546,23 +1670,23 @@ export const iommu_vevent_tegra241_cmdqv: Codec<IommuVeventTegra241Cmdqv> = {
     };
   },
   encode(value: Partial<IommuVeventTegra241Cmdqv>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$iommu_vevent_tegra241_cmdqv(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$iommu_vevent_tegra241_cmdqv(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuVeventTegra241Cmdqv>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct iommu_vevent_tegra241_cmdqv");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    checkView(view, offset, 16, "struct iommu_vevent_tegra241_cmdqv");
+    new Uint8Array(view.buffer, view.byteOffset + offset, 16).fill(0);
     write$iommu_vevent_tegra241_cmdqv(view, offset, value);
   },
 };
 
 function write$iommu_vevent_tegra241_cmdqv(v: DataView, o: number, value: Partial<IommuVeventTegra241Cmdqv>): void {
-  obj(value, "iommu_vevent_tegra241_cmdqv");
-  const a13 = list(value.lvcmdq_err_map, 2, "iommu_vevent_tegra241_cmdqv.lvcmdq_err_map");
-  for (let i14 = 0; i14 < a13.length; i14++) {
-    v.setBigUint64(o + i14 * 8, u64(a13[i14], "iommu_vevent_tegra241_cmdqv.lvcmdq_err_map[]"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_vevent_tegra241_cmdqv");
+  const a169 = list(value.lvcmdq_err_map, 2, "iommu_vevent_tegra241_cmdqv.lvcmdq_err_map");
+  for (let i170 = 0; i170 < a169.length; i170++) {
+    const m171 = a169[i170];
+    v.setBigUint64(o + i170 * 8, typeof m171 === "bigint" && BigInt.asUintN(64, m171) === m171 ? m171 : u64(m171, "iommu_vevent_tegra241_cmdqv.lvcmdq_err_map[]"), true);
   }
 }
 
@@ -1597,27 +1721,34 @@ export const iommu_veventq_alloc: Codec<IommuVeventqAlloc> = {
     };
   },
   encode(value: Partial<IommuVeventqAlloc>): Uint8Array {
-    const bytes = new Uint8Array(32);
-    write$iommu_veventq_alloc(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(32);
+    write$iommu_veventq_alloc(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuVeventqAlloc>): void {
-    const size = 32;
-    checkRange(view.byteLength, offset, size, "struct iommu_veventq_alloc");
+    checkView(view, offset, 32, "struct iommu_veventq_alloc");
     write$iommu_veventq_alloc(view, offset, value);
   },
 };
 
 function write$iommu_veventq_alloc(v: DataView, o: number, value: Partial<IommuVeventqAlloc>): void {
-  obj(value, "iommu_veventq_alloc");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_veventq_alloc.size"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_veventq_alloc.flags"), true);
-  v.setUint32(o + 8, int(value.viommu_id, 0, 4294967295, "iommu_veventq_alloc.viommu_id"), true);
-  v.setUint32(o + 12, int(value.type, 0, 4294967295, "iommu_veventq_alloc.type"), true);
-  v.setUint32(o + 16, int(value.veventq_depth, 0, 4294967295, "iommu_veventq_alloc.veventq_depth"), true);
-  v.setUint32(o + 20, int(value.out_veventq_id, 0, 4294967295, "iommu_veventq_alloc.out_veventq_id"), true);
-  v.setUint32(o + 24, int(value.out_veventq_fd, 0, 4294967295, "iommu_veventq_alloc.out_veventq_fd"), true);
-  v.setUint32(o + 28, int(value.__reserved, 0, 4294967295, "iommu_veventq_alloc.__reserved"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_veventq_alloc");
+  const m172 = value.size;
+  v.setUint32(o, typeof m172 === "number" && (m172 >>> 0) === m172 ? m172 : u32(m172, "iommu_veventq_alloc.size"), true);
+  const m173 = value.flags;
+  v.setUint32(o + 4, typeof m173 === "number" && (m173 >>> 0) === m173 ? m173 : u32(m173, "iommu_veventq_alloc.flags"), true);
+  const m174 = value.viommu_id;
+  v.setUint32(o + 8, typeof m174 === "number" && (m174 >>> 0) === m174 ? m174 : u32(m174, "iommu_veventq_alloc.viommu_id"), true);
+  const m175 = value.type;
+  v.setUint32(o + 12, typeof m175 === "number" && (m175 >>> 0) === m175 ? m175 : u32(m175, "iommu_veventq_alloc.type"), true);
+  const m176 = value.veventq_depth;
+  v.setUint32(o + 16, typeof m176 === "number" && (m176 >>> 0) === m176 ? m176 : u32(m176, "iommu_veventq_alloc.veventq_depth"), true);
+  const m177 = value.out_veventq_id;
+  v.setUint32(o + 20, typeof m177 === "number" && (m177 >>> 0) === m177 ? m177 : u32(m177, "iommu_veventq_alloc.out_veventq_id"), true);
+  const m178 = value.out_veventq_fd;
+  v.setUint32(o + 24, typeof m178 === "number" && (m178 >>> 0) === m178 ? m178 : u32(m178, "iommu_veventq_alloc.out_veventq_fd"), true);
+  const m179 = value.__reserved;
+  v.setUint32(o + 28, typeof m179 === "number" && (m179 >>> 0) === m179 ? m179 : u32(m179, "iommu_veventq_alloc.__reserved"), true);
 }
 
 const iommu_hw_queue_alloc$fields: readonly FieldLayout[] = [
@@ -1651,25 +1782,32 @@ export const iommu_hw_queue_alloc: Codec<IommuHwQueueAlloc> = {
     };
   },
   encode(value: Partial<IommuHwQueueAlloc>): Uint8Array {
-    const bytes = new Uint8Array(40);
-    write$iommu_hw_queue_alloc(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(40);
+    write$iommu_hw_queue_alloc(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<IommuHwQueueAlloc>): void {
-    const size = 40;
-    checkRange(view.byteLength, offset, size, "struct iommu_hw_queue_alloc");
+    checkView(view, offset, 40, "struct iommu_hw_queue_alloc");
     write$iommu_hw_queue_alloc(view, offset, value);
   },
 };
 
 function write$iommu_hw_queue_alloc(v: DataView, o: number, value: Partial<IommuHwQueueAlloc>): void {
-  obj(value, "iommu_hw_queue_alloc");
-  v.setUint32(o, int(value.size, 0, 4294967295, "iommu_hw_queue_alloc.size"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "iommu_hw_queue_alloc.flags"), true);
-  v.setUint32(o + 8, int(value.viommu_id, 0, 4294967295, "iommu_hw_queue_alloc.viommu_id"), true);
-  v.setUint32(o + 12, int(value.type, 0, 4294967295, "iommu_hw_queue_alloc.type"), true);
-  v.setUint32(o + 16, int(value.index, 0, 4294967295, "iommu_hw_queue_alloc.index"), true);
-  v.setUint32(o + 20, int(value.out_hw_queue_id, 0, 4294967295, "iommu_hw_queue_alloc.out_hw_queue_id"), true);
-  v.setBigUint64(o + 24, u64(value.nesting_parent_iova, "iommu_hw_queue_alloc.nesting_parent_iova"), true);
-  v.setBigUint64(o + 32, u64(value.length, "iommu_hw_queue_alloc.length"), true);
+  if (typeof value !== "object" || value === null) obj(value, "iommu_hw_queue_alloc");
+  const m180 = value.size;
+  v.setUint32(o, typeof m180 === "number" && (m180 >>> 0) === m180 ? m180 : u32(m180, "iommu_hw_queue_alloc.size"), true);
+  const m181 = value.flags;
+  v.setUint32(o + 4, typeof m181 === "number" && (m181 >>> 0) === m181 ? m181 : u32(m181, "iommu_hw_queue_alloc.flags"), true);
+  const m182 = value.viommu_id;
+  v.setUint32(o + 8, typeof m182 === "number" && (m182 >>> 0) === m182 ? m182 : u32(m182, "iommu_hw_queue_alloc.viommu_id"), true);
+  const m183 = value.type;
+  v.setUint32(o + 12, typeof m183 === "number" && (m183 >>> 0) === m183 ? m183 : u32(m183, "iommu_hw_queue_alloc.type"), true);
+  const m184 = value.index;
+  v.setUint32(o + 16, typeof m184 === "number" && (m184 >>> 0) === m184 ? m184 : u32(m184, "iommu_hw_queue_alloc.index"), true);
+  const m185 = value.out_hw_queue_id;
+  v.setUint32(o + 20, typeof m185 === "number" && (m185 >>> 0) === m185 ? m185 : u32(m185, "iommu_hw_queue_alloc.out_hw_queue_id"), true);
+  const m186 = value.nesting_parent_iova;
+  v.setBigUint64(o + 24, typeof m186 === "bigint" && BigInt.asUintN(64, m186) === m186 ? m186 : u64(m186, "iommu_hw_queue_alloc.nesting_parent_iova"), true);
+  const m187 = value.length;
+  v.setBigUint64(o + 32, typeof m187 === "bigint" && BigInt.asUintN(64, m187) === m187 ? m187 : u64(m187, "iommu_hw_queue_alloc.length"), true);
 }

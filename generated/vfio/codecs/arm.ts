@@ -6,11 +6,11 @@
  * @module
  */
 import type { Codec, FieldLayout, FlexCodec } from '../../../runtime/codec.js';
-import { big, checkRange, getBits, int, list, num, obj, s64, setBits, u64, viewOf } from '../../../runtime/encoding.js';
+import { allocate, big, bufferView, checkRange, checkView, getBits, int, list, num, obj, s8, s16, s32, s64, setBits, u8, u16, u32, u64, viewOf } from '../../../runtime/encoding.js';
 import type { VfioInfoCapHeader, VfioGroupStatus, VfioDeviceInfo, VfioDeviceInfoCapPciAtomicComp, VfioRegionInfo, VfioRegionSparseMmapArea, VfioRegionInfoCapSparseMmap, VfioRegionInfoCapType, VfioRegionGfxEdid, VfioDeviceMigrationInfo, VfioRegionInfoCapNvlink2Ssatgt, VfioRegionInfoCapNvlink2Lnkspd, VfioIrqInfo, VfioIrqSet, VfioPciDependentDevice, VfioPciHotResetInfo, VfioPciHotReset, VfioDeviceGfxPlaneInfo, VfioDeviceIoeventfd, VfioDeviceFeature, VfioDeviceBindIommufd, VfioDeviceAttachIommufdPt, VfioDeviceDetachIommufdPt, VfioDeviceFeatureMigration, VfioDeviceFeatureMigState, VfioPrecopyInfo, VfioDeviceLowPowerEntryWithWakeup, VfioDeviceFeatureDmaLoggingControl, VfioDeviceFeatureDmaLoggingRange, VfioDeviceFeatureDmaLoggingReport, VfioDeviceFeatureMigDataSize, VfioDeviceFeatureBusMaster, VfioRegionDmaRange, VfioDeviceFeatureDmaBuf, VfioIommuType1Info, VfioIovaRange, VfioIommuType1InfoCapIovaRange, VfioIommuType1InfoCapMigration, VfioIommuType1InfoDmaAvail, VfioIommuType1DmaMap, VfioBitmap, VfioIommuType1DmaUnmap, VfioIommuType1DirtyBitmap, VfioIommuType1DirtyBitmapGet, VfioIommuSpaprTceDdwInfo, VfioIommuSpaprTceInfo, VfioEehPeErr, VfioEehPeOp, VfioIommuSpaprRegisterMemory, VfioIommuSpaprTceCreate, VfioIommuSpaprTceRemove } from '../types.js';
 
 // Every helper is used by some header; a given header may not need them all.
-void [big, checkRange, getBits, int, list, num, obj, s64, setBits, u64, viewOf];
+void [allocate, big, bufferView, checkRange, checkView, getBits, int, list, num, obj, s8, s16, s32, s64, setBits, u8, u16, u32, u64, viewOf];
 
 const vfio_info_cap_header$fields: readonly FieldLayout[] = [
   { path: "id", offset: 0, size: 2, type: "__u16", signed: false },
@@ -33,22 +33,24 @@ export const vfio_info_cap_header: Codec<VfioInfoCapHeader> = {
     };
   },
   encode(value: Partial<VfioInfoCapHeader>): Uint8Array {
-    const bytes = new Uint8Array(8);
-    write$vfio_info_cap_header(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(8);
+    write$vfio_info_cap_header(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioInfoCapHeader>): void {
-    const size = 8;
-    checkRange(view.byteLength, offset, size, "struct vfio_info_cap_header");
+    checkView(view, offset, 8, "struct vfio_info_cap_header");
     write$vfio_info_cap_header(view, offset, value);
   },
 };
 
 function write$vfio_info_cap_header(v: DataView, o: number, value: Partial<VfioInfoCapHeader>): void {
-  obj(value, "vfio_info_cap_header");
-  v.setUint16(o, int(value.id, 0, 65535, "vfio_info_cap_header.id"), true);
-  v.setUint16(o + 2, int(value.version, 0, 65535, "vfio_info_cap_header.version"), true);
-  v.setUint32(o + 4, int(value.next, 0, 4294967295, "vfio_info_cap_header.next"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_info_cap_header");
+  const m0 = value.id;
+  v.setUint16(o, typeof m0 === "number" && (m0 & 0xffff) === m0 ? m0 : u16(m0, "vfio_info_cap_header.id"), true);
+  const m1 = value.version;
+  v.setUint16(o + 2, typeof m1 === "number" && (m1 & 0xffff) === m1 ? m1 : u16(m1, "vfio_info_cap_header.version"), true);
+  const m2 = value.next;
+  v.setUint32(o + 4, typeof m2 === "number" && (m2 >>> 0) === m2 ? m2 : u32(m2, "vfio_info_cap_header.next"), true);
 }
 
 const vfio_group_status$fields: readonly FieldLayout[] = [
@@ -70,21 +72,22 @@ export const vfio_group_status: Codec<VfioGroupStatus> = {
     };
   },
   encode(value: Partial<VfioGroupStatus>): Uint8Array {
-    const bytes = new Uint8Array(8);
-    write$vfio_group_status(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(8);
+    write$vfio_group_status(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioGroupStatus>): void {
-    const size = 8;
-    checkRange(view.byteLength, offset, size, "struct vfio_group_status");
+    checkView(view, offset, 8, "struct vfio_group_status");
     write$vfio_group_status(view, offset, value);
   },
 };
 
 function write$vfio_group_status(v: DataView, o: number, value: Partial<VfioGroupStatus>): void {
-  obj(value, "vfio_group_status");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_group_status.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_group_status.flags"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_group_status");
+  const m3 = value.argsz;
+  v.setUint32(o, typeof m3 === "number" && (m3 >>> 0) === m3 ? m3 : u32(m3, "vfio_group_status.argsz"), true);
+  const m4 = value.flags;
+  v.setUint32(o + 4, typeof m4 === "number" && (m4 >>> 0) === m4 ? m4 : u32(m4, "vfio_group_status.flags"), true);
 }
 
 const vfio_device_info$fields: readonly FieldLayout[] = [
@@ -114,25 +117,30 @@ export const vfio_device_info: Codec<VfioDeviceInfo> = {
     };
   },
   encode(value: Partial<VfioDeviceInfo>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$vfio_device_info(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$vfio_device_info(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceInfo>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_info");
+    checkView(view, offset, 24, "struct vfio_device_info");
     write$vfio_device_info(view, offset, value);
   },
 };
 
 function write$vfio_device_info(v: DataView, o: number, value: Partial<VfioDeviceInfo>): void {
-  obj(value, "vfio_device_info");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_info.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_info.flags"), true);
-  v.setUint32(o + 8, int(value.num_regions, 0, 4294967295, "vfio_device_info.num_regions"), true);
-  v.setUint32(o + 12, int(value.num_irqs, 0, 4294967295, "vfio_device_info.num_irqs"), true);
-  v.setUint32(o + 16, int(value.cap_offset, 0, 4294967295, "vfio_device_info.cap_offset"), true);
-  v.setUint32(o + 20, int(value.pad, 0, 4294967295, "vfio_device_info.pad"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_info");
+  const m5 = value.argsz;
+  v.setUint32(o, typeof m5 === "number" && (m5 >>> 0) === m5 ? m5 : u32(m5, "vfio_device_info.argsz"), true);
+  const m6 = value.flags;
+  v.setUint32(o + 4, typeof m6 === "number" && (m6 >>> 0) === m6 ? m6 : u32(m6, "vfio_device_info.flags"), true);
+  const m7 = value.num_regions;
+  v.setUint32(o + 8, typeof m7 === "number" && (m7 >>> 0) === m7 ? m7 : u32(m7, "vfio_device_info.num_regions"), true);
+  const m8 = value.num_irqs;
+  v.setUint32(o + 12, typeof m8 === "number" && (m8 >>> 0) === m8 ? m8 : u32(m8, "vfio_device_info.num_irqs"), true);
+  const m9 = value.cap_offset;
+  v.setUint32(o + 16, typeof m9 === "number" && (m9 >>> 0) === m9 ? m9 : u32(m9, "vfio_device_info.cap_offset"), true);
+  const m10 = value.pad;
+  v.setUint32(o + 20, typeof m10 === "number" && (m10 >>> 0) === m10 ? m10 : u32(m10, "vfio_device_info.pad"), true);
 }
 
 const vfio_device_info_cap_pci_atomic_comp$fields: readonly FieldLayout[] = [
@@ -163,25 +171,29 @@ export const vfio_device_info_cap_pci_atomic_comp: Codec<VfioDeviceInfoCapPciAto
     };
   },
   encode(value: Partial<VfioDeviceInfoCapPciAtomicComp>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$vfio_device_info_cap_pci_atomic_comp(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$vfio_device_info_cap_pci_atomic_comp(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceInfoCapPciAtomicComp>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_info_cap_pci_atomic_comp");
+    checkView(view, offset, 16, "struct vfio_device_info_cap_pci_atomic_comp");
     write$vfio_device_info_cap_pci_atomic_comp(view, offset, value);
   },
 };
 
 function write$vfio_device_info_cap_pci_atomic_comp(v: DataView, o: number, value: Partial<VfioDeviceInfoCapPciAtomicComp>): void {
-  obj(value, "vfio_device_info_cap_pci_atomic_comp");
-  const o0 = obj(value.header, "vfio_device_info_cap_pci_atomic_comp.header");
-  v.setUint16(o, int(o0.id, 0, 65535, "vfio_device_info_cap_pci_atomic_comp.header.id"), true);
-  v.setUint16(o + 2, int(o0.version, 0, 65535, "vfio_device_info_cap_pci_atomic_comp.header.version"), true);
-  v.setUint32(o + 4, int(o0.next, 0, 4294967295, "vfio_device_info_cap_pci_atomic_comp.header.next"), true);
-  v.setUint32(o + 8, int(value.flags, 0, 4294967295, "vfio_device_info_cap_pci_atomic_comp.flags"), true);
-  v.setUint32(o + 12, int(value.reserved, 0, 4294967295, "vfio_device_info_cap_pci_atomic_comp.reserved"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_info_cap_pci_atomic_comp");
+  const o11 = obj(value.header, "vfio_device_info_cap_pci_atomic_comp.header");
+  const m12 = o11.id;
+  v.setUint16(o, typeof m12 === "number" && (m12 & 0xffff) === m12 ? m12 : u16(m12, "vfio_device_info_cap_pci_atomic_comp.header.id"), true);
+  const m13 = o11.version;
+  v.setUint16(o + 2, typeof m13 === "number" && (m13 & 0xffff) === m13 ? m13 : u16(m13, "vfio_device_info_cap_pci_atomic_comp.header.version"), true);
+  const m14 = o11.next;
+  v.setUint32(o + 4, typeof m14 === "number" && (m14 >>> 0) === m14 ? m14 : u32(m14, "vfio_device_info_cap_pci_atomic_comp.header.next"), true);
+  const m15 = value.flags;
+  v.setUint32(o + 8, typeof m15 === "number" && (m15 >>> 0) === m15 ? m15 : u32(m15, "vfio_device_info_cap_pci_atomic_comp.flags"), true);
+  const m16 = value.reserved;
+  v.setUint32(o + 12, typeof m16 === "number" && (m16 >>> 0) === m16 ? m16 : u32(m16, "vfio_device_info_cap_pci_atomic_comp.reserved"), true);
 }
 
 const vfio_region_info$fields: readonly FieldLayout[] = [
@@ -211,25 +223,30 @@ export const vfio_region_info: Codec<VfioRegionInfo> = {
     };
   },
   encode(value: Partial<VfioRegionInfo>): Uint8Array {
-    const bytes = new Uint8Array(32);
-    write$vfio_region_info(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(32);
+    write$vfio_region_info(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionInfo>): void {
-    const size = 32;
-    checkRange(view.byteLength, offset, size, "struct vfio_region_info");
+    checkView(view, offset, 32, "struct vfio_region_info");
     write$vfio_region_info(view, offset, value);
   },
 };
 
 function write$vfio_region_info(v: DataView, o: number, value: Partial<VfioRegionInfo>): void {
-  obj(value, "vfio_region_info");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_region_info.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_region_info.flags"), true);
-  v.setUint32(o + 8, int(value.index, 0, 4294967295, "vfio_region_info.index"), true);
-  v.setUint32(o + 12, int(value.cap_offset, 0, 4294967295, "vfio_region_info.cap_offset"), true);
-  v.setBigUint64(o + 16, u64(value.size, "vfio_region_info.size"), true);
-  v.setBigUint64(o + 24, u64(value.offset, "vfio_region_info.offset"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_region_info");
+  const m17 = value.argsz;
+  v.setUint32(o, typeof m17 === "number" && (m17 >>> 0) === m17 ? m17 : u32(m17, "vfio_region_info.argsz"), true);
+  const m18 = value.flags;
+  v.setUint32(o + 4, typeof m18 === "number" && (m18 >>> 0) === m18 ? m18 : u32(m18, "vfio_region_info.flags"), true);
+  const m19 = value.index;
+  v.setUint32(o + 8, typeof m19 === "number" && (m19 >>> 0) === m19 ? m19 : u32(m19, "vfio_region_info.index"), true);
+  const m20 = value.cap_offset;
+  v.setUint32(o + 12, typeof m20 === "number" && (m20 >>> 0) === m20 ? m20 : u32(m20, "vfio_region_info.cap_offset"), true);
+  const m21 = value.size;
+  v.setBigUint64(o + 16, typeof m21 === "bigint" && BigInt.asUintN(64, m21) === m21 ? m21 : u64(m21, "vfio_region_info.size"), true);
+  const m22 = value.offset;
+  v.setBigUint64(o + 24, typeof m22 === "bigint" && BigInt.asUintN(64, m22) === m22 ? m22 : u64(m22, "vfio_region_info.offset"), true);
 }
 
 const vfio_region_sparse_mmap_area$fields: readonly FieldLayout[] = [
@@ -251,21 +268,22 @@ export const vfio_region_sparse_mmap_area: Codec<VfioRegionSparseMmapArea> = {
     };
   },
   encode(value: Partial<VfioRegionSparseMmapArea>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$vfio_region_sparse_mmap_area(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$vfio_region_sparse_mmap_area(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionSparseMmapArea>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct vfio_region_sparse_mmap_area");
+    checkView(view, offset, 16, "struct vfio_region_sparse_mmap_area");
     write$vfio_region_sparse_mmap_area(view, offset, value);
   },
 };
 
 function write$vfio_region_sparse_mmap_area(v: DataView, o: number, value: Partial<VfioRegionSparseMmapArea>): void {
-  obj(value, "vfio_region_sparse_mmap_area");
-  v.setBigUint64(o, u64(value.offset, "vfio_region_sparse_mmap_area.offset"), true);
-  v.setBigUint64(o + 8, u64(value.size, "vfio_region_sparse_mmap_area.size"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_region_sparse_mmap_area");
+  const m23 = value.offset;
+  v.setBigUint64(o, typeof m23 === "bigint" && BigInt.asUintN(64, m23) === m23 ? m23 : u64(m23, "vfio_region_sparse_mmap_area.offset"), true);
+  const m24 = value.size;
+  v.setBigUint64(o + 8, typeof m24 === "bigint" && BigInt.asUintN(64, m24) === m24 ? m24 : u64(m24, "vfio_region_sparse_mmap_area.size"), true);
 }
 
 const vfio_region_info_cap_sparse_mmap$fields: readonly FieldLayout[] = [
@@ -287,7 +305,7 @@ export const vfio_region_info_cap_sparse_mmap: FlexCodec<VfioRegionInfoCapSparse
   flex: { path: "areas", offset: 16, elementSize: 16 },
   /** argsz for `n` trailing elements: the fixed part and the elements, at least sizeof. */
   argszFor(n: number): number {
-    return Math.max(16, 16 + int(n, 0, 0x7fffffff, 'n') * 16);
+    return 16 + int(n, 0, 0x7fffffff, 'n') * 16;
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): VfioRegionSparseMmapArea[] {
@@ -311,30 +329,34 @@ export const vfio_region_info_cap_sparse_mmap: FlexCodec<VfioRegionInfoCapSparse
     };
   },
   encode(value: Partial<VfioRegionInfoCapSparseMmap>): Uint8Array {
-    const n = value.areas === undefined ? 0 : list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas").length;
-    const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_region_info_cap_sparse_mmap(new DataView(bytes.buffer), 0, value);
+    const n = list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas").length;
+    const bytes = allocate(16 + n * 16);
+    write$vfio_region_info_cap_sparse_mmap(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionInfoCapSparseMmap>): void {
-    const size = this.argszFor(value.areas === undefined ? 0 : list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas").length);
-    checkRange(view.byteLength, offset, size, "struct vfio_region_info_cap_sparse_mmap");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    const size = 16 + list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas").length * 16;
+    checkView(view, offset, size, "struct vfio_region_info_cap_sparse_mmap");
     write$vfio_region_info_cap_sparse_mmap(view, offset, value);
   },
 };
 
 function write$vfio_region_info_cap_sparse_mmap(v: DataView, o: number, value: Partial<VfioRegionInfoCapSparseMmap>): void {
-  obj(value, "vfio_region_info_cap_sparse_mmap");
-  const o1 = obj(value.header, "vfio_region_info_cap_sparse_mmap.header");
-  v.setUint16(o, int(o1.id, 0, 65535, "vfio_region_info_cap_sparse_mmap.header.id"), true);
-  v.setUint16(o + 2, int(o1.version, 0, 65535, "vfio_region_info_cap_sparse_mmap.header.version"), true);
-  v.setUint32(o + 4, int(o1.next, 0, 4294967295, "vfio_region_info_cap_sparse_mmap.header.next"), true);
-  v.setUint32(o + 8, int(value.nr_areas, 0, 4294967295, "vfio_region_info_cap_sparse_mmap.nr_areas"), true);
-  v.setUint32(o + 12, int(value.reserved, 0, 4294967295, "vfio_region_info_cap_sparse_mmap.reserved"), true);
-  const a2 = list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas");
-  for (let i3 = 0; i3 < a2.length; i3++) {
-    write$6(v, o + 16 + i3 * 16, a2[i3], "vfio_region_info_cap_sparse_mmap.areas[]");
+  if (typeof value !== "object" || value === null) obj(value, "vfio_region_info_cap_sparse_mmap");
+  const o25 = obj(value.header, "vfio_region_info_cap_sparse_mmap.header");
+  const m26 = o25.id;
+  v.setUint16(o, typeof m26 === "number" && (m26 & 0xffff) === m26 ? m26 : u16(m26, "vfio_region_info_cap_sparse_mmap.header.id"), true);
+  const m27 = o25.version;
+  v.setUint16(o + 2, typeof m27 === "number" && (m27 & 0xffff) === m27 ? m27 : u16(m27, "vfio_region_info_cap_sparse_mmap.header.version"), true);
+  const m28 = o25.next;
+  v.setUint32(o + 4, typeof m28 === "number" && (m28 >>> 0) === m28 ? m28 : u32(m28, "vfio_region_info_cap_sparse_mmap.header.next"), true);
+  const m29 = value.nr_areas;
+  v.setUint32(o + 8, typeof m29 === "number" && (m29 >>> 0) === m29 ? m29 : u32(m29, "vfio_region_info_cap_sparse_mmap.nr_areas"), true);
+  const m30 = value.reserved;
+  v.setUint32(o + 12, typeof m30 === "number" && (m30 >>> 0) === m30 ? m30 : u32(m30, "vfio_region_info_cap_sparse_mmap.reserved"), true);
+  const a31 = list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas");
+  for (let i32 = 0; i32 < a31.length; i32++) {
+    write$6(v, o + 16 + i32 * 16, a31[i32], "vfio_region_info_cap_sparse_mmap.areas[]");
   }
 }
 
@@ -366,25 +388,29 @@ export const vfio_region_info_cap_type: Codec<VfioRegionInfoCapType> = {
     };
   },
   encode(value: Partial<VfioRegionInfoCapType>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$vfio_region_info_cap_type(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$vfio_region_info_cap_type(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionInfoCapType>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct vfio_region_info_cap_type");
+    checkView(view, offset, 16, "struct vfio_region_info_cap_type");
     write$vfio_region_info_cap_type(view, offset, value);
   },
 };
 
 function write$vfio_region_info_cap_type(v: DataView, o: number, value: Partial<VfioRegionInfoCapType>): void {
-  obj(value, "vfio_region_info_cap_type");
-  const o4 = obj(value.header, "vfio_region_info_cap_type.header");
-  v.setUint16(o, int(o4.id, 0, 65535, "vfio_region_info_cap_type.header.id"), true);
-  v.setUint16(o + 2, int(o4.version, 0, 65535, "vfio_region_info_cap_type.header.version"), true);
-  v.setUint32(o + 4, int(o4.next, 0, 4294967295, "vfio_region_info_cap_type.header.next"), true);
-  v.setUint32(o + 8, int(value.type, 0, 4294967295, "vfio_region_info_cap_type.type"), true);
-  v.setUint32(o + 12, int(value.subtype, 0, 4294967295, "vfio_region_info_cap_type.subtype"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_region_info_cap_type");
+  const o35 = obj(value.header, "vfio_region_info_cap_type.header");
+  const m36 = o35.id;
+  v.setUint16(o, typeof m36 === "number" && (m36 & 0xffff) === m36 ? m36 : u16(m36, "vfio_region_info_cap_type.header.id"), true);
+  const m37 = o35.version;
+  v.setUint16(o + 2, typeof m37 === "number" && (m37 & 0xffff) === m37 ? m37 : u16(m37, "vfio_region_info_cap_type.header.version"), true);
+  const m38 = o35.next;
+  v.setUint32(o + 4, typeof m38 === "number" && (m38 >>> 0) === m38 ? m38 : u32(m38, "vfio_region_info_cap_type.header.next"), true);
+  const m39 = value.type;
+  v.setUint32(o + 8, typeof m39 === "number" && (m39 >>> 0) === m39 ? m39 : u32(m39, "vfio_region_info_cap_type.type"), true);
+  const m40 = value.subtype;
+  v.setUint32(o + 12, typeof m40 === "number" && (m40 >>> 0) === m40 ? m40 : u32(m40, "vfio_region_info_cap_type.subtype"), true);
 }
 
 const vfio_region_gfx_edid$fields: readonly FieldLayout[] = [
@@ -414,25 +440,30 @@ export const vfio_region_gfx_edid: Codec<VfioRegionGfxEdid> = {
     };
   },
   encode(value: Partial<VfioRegionGfxEdid>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$vfio_region_gfx_edid(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$vfio_region_gfx_edid(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionGfxEdid>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct vfio_region_gfx_edid");
+    checkView(view, offset, 24, "struct vfio_region_gfx_edid");
     write$vfio_region_gfx_edid(view, offset, value);
   },
 };
 
 function write$vfio_region_gfx_edid(v: DataView, o: number, value: Partial<VfioRegionGfxEdid>): void {
-  obj(value, "vfio_region_gfx_edid");
-  v.setUint32(o, int(value.edid_offset, 0, 4294967295, "vfio_region_gfx_edid.edid_offset"), true);
-  v.setUint32(o + 4, int(value.edid_max_size, 0, 4294967295, "vfio_region_gfx_edid.edid_max_size"), true);
-  v.setUint32(o + 8, int(value.edid_size, 0, 4294967295, "vfio_region_gfx_edid.edid_size"), true);
-  v.setUint32(o + 12, int(value.max_xres, 0, 4294967295, "vfio_region_gfx_edid.max_xres"), true);
-  v.setUint32(o + 16, int(value.max_yres, 0, 4294967295, "vfio_region_gfx_edid.max_yres"), true);
-  v.setUint32(o + 20, int(value.link_state, 0, 4294967295, "vfio_region_gfx_edid.link_state"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_region_gfx_edid");
+  const m41 = value.edid_offset;
+  v.setUint32(o, typeof m41 === "number" && (m41 >>> 0) === m41 ? m41 : u32(m41, "vfio_region_gfx_edid.edid_offset"), true);
+  const m42 = value.edid_max_size;
+  v.setUint32(o + 4, typeof m42 === "number" && (m42 >>> 0) === m42 ? m42 : u32(m42, "vfio_region_gfx_edid.edid_max_size"), true);
+  const m43 = value.edid_size;
+  v.setUint32(o + 8, typeof m43 === "number" && (m43 >>> 0) === m43 ? m43 : u32(m43, "vfio_region_gfx_edid.edid_size"), true);
+  const m44 = value.max_xres;
+  v.setUint32(o + 12, typeof m44 === "number" && (m44 >>> 0) === m44 ? m44 : u32(m44, "vfio_region_gfx_edid.max_xres"), true);
+  const m45 = value.max_yres;
+  v.setUint32(o + 16, typeof m45 === "number" && (m45 >>> 0) === m45 ? m45 : u32(m45, "vfio_region_gfx_edid.max_yres"), true);
+  const m46 = value.link_state;
+  v.setUint32(o + 20, typeof m46 === "number" && (m46 >>> 0) === m46 ? m46 : u32(m46, "vfio_region_gfx_edid.link_state"), true);
 }
 
 const vfio_device_migration_info$fields: readonly FieldLayout[] = [
@@ -460,24 +491,28 @@ export const vfio_device_migration_info: Codec<VfioDeviceMigrationInfo> = {
     };
   },
   encode(value: Partial<VfioDeviceMigrationInfo>): Uint8Array {
-    const bytes = new Uint8Array(32);
-    write$vfio_device_migration_info(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(32);
+    write$vfio_device_migration_info(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceMigrationInfo>): void {
-    const size = 32;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_migration_info");
+    checkView(view, offset, 32, "struct vfio_device_migration_info");
     write$vfio_device_migration_info(view, offset, value);
   },
 };
 
 function write$vfio_device_migration_info(v: DataView, o: number, value: Partial<VfioDeviceMigrationInfo>): void {
-  obj(value, "vfio_device_migration_info");
-  v.setUint32(o, int(value.device_state, 0, 4294967295, "vfio_device_migration_info.device_state"), true);
-  v.setUint32(o + 4, int(value.reserved, 0, 4294967295, "vfio_device_migration_info.reserved"), true);
-  v.setBigUint64(o + 8, u64(value.pending_bytes, "vfio_device_migration_info.pending_bytes"), true);
-  v.setBigUint64(o + 16, u64(value.data_offset, "vfio_device_migration_info.data_offset"), true);
-  v.setBigUint64(o + 24, u64(value.data_size, "vfio_device_migration_info.data_size"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_migration_info");
+  const m47 = value.device_state;
+  v.setUint32(o, typeof m47 === "number" && (m47 >>> 0) === m47 ? m47 : u32(m47, "vfio_device_migration_info.device_state"), true);
+  const m48 = value.reserved;
+  v.setUint32(o + 4, typeof m48 === "number" && (m48 >>> 0) === m48 ? m48 : u32(m48, "vfio_device_migration_info.reserved"), true);
+  const m49 = value.pending_bytes;
+  v.setBigUint64(o + 8, typeof m49 === "bigint" && BigInt.asUintN(64, m49) === m49 ? m49 : u64(m49, "vfio_device_migration_info.pending_bytes"), true);
+  const m50 = value.data_offset;
+  v.setBigUint64(o + 16, typeof m50 === "bigint" && BigInt.asUintN(64, m50) === m50 ? m50 : u64(m50, "vfio_device_migration_info.data_offset"), true);
+  const m51 = value.data_size;
+  v.setBigUint64(o + 24, typeof m51 === "bigint" && BigInt.asUintN(64, m51) === m51 ? m51 : u64(m51, "vfio_device_migration_info.data_size"), true);
 }
 
 const vfio_region_info_cap_nvlink2_ssatgt$fields: readonly FieldLayout[] = [
@@ -506,24 +541,27 @@ export const vfio_region_info_cap_nvlink2_ssatgt: Codec<VfioRegionInfoCapNvlink2
     };
   },
   encode(value: Partial<VfioRegionInfoCapNvlink2Ssatgt>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$vfio_region_info_cap_nvlink2_ssatgt(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$vfio_region_info_cap_nvlink2_ssatgt(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionInfoCapNvlink2Ssatgt>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct vfio_region_info_cap_nvlink2_ssatgt");
+    checkView(view, offset, 16, "struct vfio_region_info_cap_nvlink2_ssatgt");
     write$vfio_region_info_cap_nvlink2_ssatgt(view, offset, value);
   },
 };
 
 function write$vfio_region_info_cap_nvlink2_ssatgt(v: DataView, o: number, value: Partial<VfioRegionInfoCapNvlink2Ssatgt>): void {
-  obj(value, "vfio_region_info_cap_nvlink2_ssatgt");
-  const o5 = obj(value.header, "vfio_region_info_cap_nvlink2_ssatgt.header");
-  v.setUint16(o, int(o5.id, 0, 65535, "vfio_region_info_cap_nvlink2_ssatgt.header.id"), true);
-  v.setUint16(o + 2, int(o5.version, 0, 65535, "vfio_region_info_cap_nvlink2_ssatgt.header.version"), true);
-  v.setUint32(o + 4, int(o5.next, 0, 4294967295, "vfio_region_info_cap_nvlink2_ssatgt.header.next"), true);
-  v.setBigUint64(o + 8, u64(value.tgt, "vfio_region_info_cap_nvlink2_ssatgt.tgt"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_region_info_cap_nvlink2_ssatgt");
+  const o52 = obj(value.header, "vfio_region_info_cap_nvlink2_ssatgt.header");
+  const m53 = o52.id;
+  v.setUint16(o, typeof m53 === "number" && (m53 & 0xffff) === m53 ? m53 : u16(m53, "vfio_region_info_cap_nvlink2_ssatgt.header.id"), true);
+  const m54 = o52.version;
+  v.setUint16(o + 2, typeof m54 === "number" && (m54 & 0xffff) === m54 ? m54 : u16(m54, "vfio_region_info_cap_nvlink2_ssatgt.header.version"), true);
+  const m55 = o52.next;
+  v.setUint32(o + 4, typeof m55 === "number" && (m55 >>> 0) === m55 ? m55 : u32(m55, "vfio_region_info_cap_nvlink2_ssatgt.header.next"), true);
+  const m56 = value.tgt;
+  v.setBigUint64(o + 8, typeof m56 === "bigint" && BigInt.asUintN(64, m56) === m56 ? m56 : u64(m56, "vfio_region_info_cap_nvlink2_ssatgt.tgt"), true);
 }
 
 const vfio_region_info_cap_nvlink2_lnkspd$fields: readonly FieldLayout[] = [
@@ -554,25 +592,29 @@ export const vfio_region_info_cap_nvlink2_lnkspd: Codec<VfioRegionInfoCapNvlink2
     };
   },
   encode(value: Partial<VfioRegionInfoCapNvlink2Lnkspd>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$vfio_region_info_cap_nvlink2_lnkspd(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$vfio_region_info_cap_nvlink2_lnkspd(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionInfoCapNvlink2Lnkspd>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct vfio_region_info_cap_nvlink2_lnkspd");
+    checkView(view, offset, 16, "struct vfio_region_info_cap_nvlink2_lnkspd");
     write$vfio_region_info_cap_nvlink2_lnkspd(view, offset, value);
   },
 };
 
 function write$vfio_region_info_cap_nvlink2_lnkspd(v: DataView, o: number, value: Partial<VfioRegionInfoCapNvlink2Lnkspd>): void {
-  obj(value, "vfio_region_info_cap_nvlink2_lnkspd");
-  const o6 = obj(value.header, "vfio_region_info_cap_nvlink2_lnkspd.header");
-  v.setUint16(o, int(o6.id, 0, 65535, "vfio_region_info_cap_nvlink2_lnkspd.header.id"), true);
-  v.setUint16(o + 2, int(o6.version, 0, 65535, "vfio_region_info_cap_nvlink2_lnkspd.header.version"), true);
-  v.setUint32(o + 4, int(o6.next, 0, 4294967295, "vfio_region_info_cap_nvlink2_lnkspd.header.next"), true);
-  v.setUint32(o + 8, int(value.link_speed, 0, 4294967295, "vfio_region_info_cap_nvlink2_lnkspd.link_speed"), true);
-  v.setUint32(o + 12, int(value.__pad, 0, 4294967295, "vfio_region_info_cap_nvlink2_lnkspd.__pad"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_region_info_cap_nvlink2_lnkspd");
+  const o57 = obj(value.header, "vfio_region_info_cap_nvlink2_lnkspd.header");
+  const m58 = o57.id;
+  v.setUint16(o, typeof m58 === "number" && (m58 & 0xffff) === m58 ? m58 : u16(m58, "vfio_region_info_cap_nvlink2_lnkspd.header.id"), true);
+  const m59 = o57.version;
+  v.setUint16(o + 2, typeof m59 === "number" && (m59 & 0xffff) === m59 ? m59 : u16(m59, "vfio_region_info_cap_nvlink2_lnkspd.header.version"), true);
+  const m60 = o57.next;
+  v.setUint32(o + 4, typeof m60 === "number" && (m60 >>> 0) === m60 ? m60 : u32(m60, "vfio_region_info_cap_nvlink2_lnkspd.header.next"), true);
+  const m61 = value.link_speed;
+  v.setUint32(o + 8, typeof m61 === "number" && (m61 >>> 0) === m61 ? m61 : u32(m61, "vfio_region_info_cap_nvlink2_lnkspd.link_speed"), true);
+  const m62 = value.__pad;
+  v.setUint32(o + 12, typeof m62 === "number" && (m62 >>> 0) === m62 ? m62 : u32(m62, "vfio_region_info_cap_nvlink2_lnkspd.__pad"), true);
 }
 
 const vfio_irq_info$fields: readonly FieldLayout[] = [
@@ -598,23 +640,26 @@ export const vfio_irq_info: Codec<VfioIrqInfo> = {
     };
   },
   encode(value: Partial<VfioIrqInfo>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$vfio_irq_info(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$vfio_irq_info(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIrqInfo>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct vfio_irq_info");
+    checkView(view, offset, 16, "struct vfio_irq_info");
     write$vfio_irq_info(view, offset, value);
   },
 };
 
 function write$vfio_irq_info(v: DataView, o: number, value: Partial<VfioIrqInfo>): void {
-  obj(value, "vfio_irq_info");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_irq_info.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_irq_info.flags"), true);
-  v.setUint32(o + 8, int(value.index, 0, 4294967295, "vfio_irq_info.index"), true);
-  v.setUint32(o + 12, int(value.count, 0, 4294967295, "vfio_irq_info.count"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_irq_info");
+  const m63 = value.argsz;
+  v.setUint32(o, typeof m63 === "number" && (m63 >>> 0) === m63 ? m63 : u32(m63, "vfio_irq_info.argsz"), true);
+  const m64 = value.flags;
+  v.setUint32(o + 4, typeof m64 === "number" && (m64 >>> 0) === m64 ? m64 : u32(m64, "vfio_irq_info.flags"), true);
+  const m65 = value.index;
+  v.setUint32(o + 8, typeof m65 === "number" && (m65 >>> 0) === m65 ? m65 : u32(m65, "vfio_irq_info.index"), true);
+  const m66 = value.count;
+  v.setUint32(o + 12, typeof m66 === "number" && (m66 >>> 0) === m66 ? m66 : u32(m66, "vfio_irq_info.count"), true);
 }
 
 const vfio_irq_set$fields: readonly FieldLayout[] = [
@@ -635,7 +680,7 @@ export const vfio_irq_set: FlexCodec<VfioIrqSet, Uint8Array> = {
   flex: { path: "data", offset: 20, elementSize: 1 },
   /** argsz for `n` trailing elements: the fixed part and the elements, at least sizeof. */
   argszFor(n: number): number {
-    return Math.max(20, 20 + int(n, 0, 0x7fffffff, 'n') * 1);
+    return 20 + int(n, 0, 0x7fffffff, 'n');
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
@@ -654,30 +699,37 @@ export const vfio_irq_set: FlexCodec<VfioIrqSet, Uint8Array> = {
     };
   },
   encode(value: Partial<VfioIrqSet>): Uint8Array {
-    const n = value.data === undefined ? 0 : list(value.data, Infinity, "vfio_irq_set.data").length;
-    const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_irq_set(new DataView(bytes.buffer), 0, value);
+    const n = list(value.data, Infinity, "vfio_irq_set.data").length;
+    const bytes = allocate(20 + n);
+    write$vfio_irq_set(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIrqSet>): void {
-    const size = this.argszFor(value.data === undefined ? 0 : list(value.data, Infinity, "vfio_irq_set.data").length);
-    checkRange(view.byteLength, offset, size, "struct vfio_irq_set");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    const size = 20 + list(value.data, Infinity, "vfio_irq_set.data").length;
+    checkView(view, offset, size, "struct vfio_irq_set");
     write$vfio_irq_set(view, offset, value);
   },
 };
 
 function write$vfio_irq_set(v: DataView, o: number, value: Partial<VfioIrqSet>): void {
-  obj(value, "vfio_irq_set");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_irq_set.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_irq_set.flags"), true);
-  v.setUint32(o + 8, int(value.index, 0, 4294967295, "vfio_irq_set.index"), true);
-  v.setUint32(o + 12, int(value.start, 0, 4294967295, "vfio_irq_set.start"), true);
-  v.setUint32(o + 16, int(value.count, 0, 4294967295, "vfio_irq_set.count"), true);
-  const a7 = list(value.data, Infinity, "vfio_irq_set.data");
-  if (a7 instanceof Uint8Array) new Uint8Array(v.buffer, v.byteOffset + o + 20, a7.length).set(a7);
-  else for (let i8 = 0; i8 < a7.length; i8++) {
-    v.setUint8(o + 20 + i8 * 1, int(a7[i8], 0, 255, "vfio_irq_set.data[]"));
+  if (typeof value !== "object" || value === null) obj(value, "vfio_irq_set");
+  const m67 = value.argsz;
+  v.setUint32(o, typeof m67 === "number" && (m67 >>> 0) === m67 ? m67 : u32(m67, "vfio_irq_set.argsz"), true);
+  const m68 = value.flags;
+  v.setUint32(o + 4, typeof m68 === "number" && (m68 >>> 0) === m68 ? m68 : u32(m68, "vfio_irq_set.flags"), true);
+  const m69 = value.index;
+  v.setUint32(o + 8, typeof m69 === "number" && (m69 >>> 0) === m69 ? m69 : u32(m69, "vfio_irq_set.index"), true);
+  const m70 = value.start;
+  v.setUint32(o + 12, typeof m70 === "number" && (m70 >>> 0) === m70 ? m70 : u32(m70, "vfio_irq_set.start"), true);
+  const m71 = value.count;
+  v.setUint32(o + 16, typeof m71 === "number" && (m71 >>> 0) === m71 ? m71 : u32(m71, "vfio_irq_set.count"), true);
+  const a72 = list(value.data, Infinity, "vfio_irq_set.data");
+  if (a72 instanceof Uint8Array) {
+    if (a72.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 20, a72.length).set(a72);
+    else for (let i73 = 0; i73 < a72.length; i73++) v.setUint8(o + 20 + i73, a72[i73]!);
+  } else for (let i73 = 0; i73 < a72.length; i73++) {
+    const m74 = a72[i73];
+    v.setUint8(o + 20 + i73, typeof m74 === "number" && (m74 & 0xff) === m74 ? m74 : u8(m74, "vfio_irq_set.data[]"));
   }
 }
 
@@ -706,29 +758,33 @@ export const vfio_pci_dependent_device: Codec<VfioPciDependentDevice> = {
     };
   },
   encode(value: Partial<VfioPciDependentDevice>): Uint8Array {
-    const bytes = new Uint8Array(8);
-    write$vfio_pci_dependent_device(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(8);
+    write$vfio_pci_dependent_device(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioPciDependentDevice>): void {
-    const size = 8;
-    checkRange(view.byteLength, offset, size, "struct vfio_pci_dependent_device");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    checkView(view, offset, 8, "struct vfio_pci_dependent_device");
+    new Uint8Array(view.buffer, view.byteOffset + offset, 8).fill(0);
     write$vfio_pci_dependent_device(view, offset, value);
   },
 };
 
 function write$vfio_pci_dependent_device(v: DataView, o: number, value: Partial<VfioPciDependentDevice>): void {
-  obj(value, "vfio_pci_dependent_device");
+  if (typeof value !== "object" || value === null) obj(value, "vfio_pci_dependent_device");
   if (value.group_id !== undefined) {
-    v.setUint32(o, int(value.group_id, 0, 4294967295, "vfio_pci_dependent_device.group_id"), true);
+    const m75 = value.group_id;
+    v.setUint32(o, typeof m75 === "number" && (m75 >>> 0) === m75 ? m75 : u32(m75, "vfio_pci_dependent_device.group_id"), true);
   }
   if (value.devid !== undefined) {
-    v.setUint32(o, int(value.devid, 0, 4294967295, "vfio_pci_dependent_device.devid"), true);
+    const m76 = value.devid;
+    v.setUint32(o, typeof m76 === "number" && (m76 >>> 0) === m76 ? m76 : u32(m76, "vfio_pci_dependent_device.devid"), true);
   }
-  v.setUint16(o + 4, int(value.segment, 0, 65535, "vfio_pci_dependent_device.segment"), true);
-  v.setUint8(o + 6, int(value.bus, 0, 255, "vfio_pci_dependent_device.bus"));
-  v.setUint8(o + 7, int(value.devfn, 0, 255, "vfio_pci_dependent_device.devfn"));
+  const m77 = value.segment;
+  v.setUint16(o + 4, typeof m77 === "number" && (m77 & 0xffff) === m77 ? m77 : u16(m77, "vfio_pci_dependent_device.segment"), true);
+  const m78 = value.bus;
+  v.setUint8(o + 6, typeof m78 === "number" && (m78 & 0xff) === m78 ? m78 : u8(m78, "vfio_pci_dependent_device.bus"));
+  const m79 = value.devfn;
+  v.setUint8(o + 7, typeof m79 === "number" && (m79 & 0xff) === m79 ? m79 : u8(m79, "vfio_pci_dependent_device.devfn"));
 }
 
 const vfio_pci_hot_reset_info$fields: readonly FieldLayout[] = [
@@ -747,7 +803,7 @@ export const vfio_pci_hot_reset_info: FlexCodec<VfioPciHotResetInfo, VfioPciDepe
   flex: { path: "devices", offset: 12, elementSize: 8 },
   /** argsz for `n` trailing elements: the fixed part and the elements, at least sizeof. */
   argszFor(n: number): number {
-    return Math.max(12, 12 + int(n, 0, 0x7fffffff, 'n') * 8);
+    return 12 + int(n, 0, 0x7fffffff, 'n') * 8;
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): VfioPciDependentDevice[] {
@@ -770,27 +826,30 @@ export const vfio_pci_hot_reset_info: FlexCodec<VfioPciHotResetInfo, VfioPciDepe
     };
   },
   encode(value: Partial<VfioPciHotResetInfo>): Uint8Array {
-    const n = value.devices === undefined ? 0 : list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices").length;
-    const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_pci_hot_reset_info(new DataView(bytes.buffer), 0, value);
+    const n = list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices").length;
+    const bytes = allocate(12 + n * 8);
+    write$vfio_pci_hot_reset_info(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioPciHotResetInfo>): void {
-    const size = this.argszFor(value.devices === undefined ? 0 : list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices").length);
-    checkRange(view.byteLength, offset, size, "struct vfio_pci_hot_reset_info");
+    const size = 12 + list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices").length * 8;
+    checkView(view, offset, size, "struct vfio_pci_hot_reset_info");
     new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
     write$vfio_pci_hot_reset_info(view, offset, value);
   },
 };
 
 function write$vfio_pci_hot_reset_info(v: DataView, o: number, value: Partial<VfioPciHotResetInfo>): void {
-  obj(value, "vfio_pci_hot_reset_info");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_pci_hot_reset_info.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_pci_hot_reset_info.flags"), true);
-  v.setUint32(o + 8, int(value.count, 0, 4294967295, "vfio_pci_hot_reset_info.count"), true);
-  const a9 = list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices");
-  for (let i10 = 0; i10 < a9.length; i10++) {
-    write$15(v, o + 12 + i10 * 8, a9[i10], "vfio_pci_hot_reset_info.devices[]");
+  if (typeof value !== "object" || value === null) obj(value, "vfio_pci_hot_reset_info");
+  const m80 = value.argsz;
+  v.setUint32(o, typeof m80 === "number" && (m80 >>> 0) === m80 ? m80 : u32(m80, "vfio_pci_hot_reset_info.argsz"), true);
+  const m81 = value.flags;
+  v.setUint32(o + 4, typeof m81 === "number" && (m81 >>> 0) === m81 ? m81 : u32(m81, "vfio_pci_hot_reset_info.flags"), true);
+  const m82 = value.count;
+  v.setUint32(o + 8, typeof m82 === "number" && (m82 >>> 0) === m82 ? m82 : u32(m82, "vfio_pci_hot_reset_info.count"), true);
+  const a83 = list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices");
+  for (let i84 = 0; i84 < a83.length; i84++) {
+    write$15(v, o + 12 + i84 * 8, a83[i84], "vfio_pci_hot_reset_info.devices[]");
   }
 }
 
@@ -810,7 +869,7 @@ export const vfio_pci_hot_reset: FlexCodec<VfioPciHotReset, number[]> = {
   flex: { path: "group_fds", offset: 12, elementSize: 4 },
   /** argsz for `n` trailing elements: the fixed part and the elements, at least sizeof. */
   argszFor(n: number): number {
-    return Math.max(12, 12 + int(n, 0, 0x7fffffff, 'n') * 4);
+    return 12 + int(n, 0, 0x7fffffff, 'n') * 4;
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): number[] {
@@ -827,27 +886,30 @@ export const vfio_pci_hot_reset: FlexCodec<VfioPciHotReset, number[]> = {
     };
   },
   encode(value: Partial<VfioPciHotReset>): Uint8Array {
-    const n = value.group_fds === undefined ? 0 : list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds").length;
-    const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_pci_hot_reset(new DataView(bytes.buffer), 0, value);
+    const n = list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds").length;
+    const bytes = allocate(12 + n * 4);
+    write$vfio_pci_hot_reset(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioPciHotReset>): void {
-    const size = this.argszFor(value.group_fds === undefined ? 0 : list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds").length);
-    checkRange(view.byteLength, offset, size, "struct vfio_pci_hot_reset");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    const size = 12 + list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds").length * 4;
+    checkView(view, offset, size, "struct vfio_pci_hot_reset");
     write$vfio_pci_hot_reset(view, offset, value);
   },
 };
 
 function write$vfio_pci_hot_reset(v: DataView, o: number, value: Partial<VfioPciHotReset>): void {
-  obj(value, "vfio_pci_hot_reset");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_pci_hot_reset.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_pci_hot_reset.flags"), true);
-  v.setUint32(o + 8, int(value.count, 0, 4294967295, "vfio_pci_hot_reset.count"), true);
-  const a11 = list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds");
-  for (let i12 = 0; i12 < a11.length; i12++) {
-    v.setInt32(o + 12 + i12 * 4, int(a11[i12], -2147483648, 2147483647, "vfio_pci_hot_reset.group_fds[]"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_pci_hot_reset");
+  const m90 = value.argsz;
+  v.setUint32(o, typeof m90 === "number" && (m90 >>> 0) === m90 ? m90 : u32(m90, "vfio_pci_hot_reset.argsz"), true);
+  const m91 = value.flags;
+  v.setUint32(o + 4, typeof m91 === "number" && (m91 >>> 0) === m91 ? m91 : u32(m91, "vfio_pci_hot_reset.flags"), true);
+  const m92 = value.count;
+  v.setUint32(o + 8, typeof m92 === "number" && (m92 >>> 0) === m92 ? m92 : u32(m92, "vfio_pci_hot_reset.count"), true);
+  const a93 = list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds");
+  for (let i94 = 0; i94 < a93.length; i94++) {
+    const m95 = a93[i94];
+    v.setInt32(o + 12 + i94 * 4, typeof m95 === "number" && (m95 | 0) === m95 ? m95 : s32(m95, "vfio_pci_hot_reset.group_fds[]"), true);
   }
 }
 
@@ -898,40 +960,55 @@ export const vfio_device_gfx_plane_info: Codec<VfioDeviceGfxPlaneInfo> = {
     };
   },
   encode(value: Partial<VfioDeviceGfxPlaneInfo>): Uint8Array {
-    const bytes = new Uint8Array(64);
-    write$vfio_device_gfx_plane_info(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(64);
+    write$vfio_device_gfx_plane_info(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceGfxPlaneInfo>): void {
-    const size = 64;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_gfx_plane_info");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    checkView(view, offset, 64, "struct vfio_device_gfx_plane_info");
+    new Uint8Array(view.buffer, view.byteOffset + offset, 64).fill(0);
     write$vfio_device_gfx_plane_info(view, offset, value);
   },
 };
 
 function write$vfio_device_gfx_plane_info(v: DataView, o: number, value: Partial<VfioDeviceGfxPlaneInfo>): void {
-  obj(value, "vfio_device_gfx_plane_info");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_gfx_plane_info.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_gfx_plane_info.flags"), true);
-  v.setUint32(o + 8, int(value.drm_plane_type, 0, 4294967295, "vfio_device_gfx_plane_info.drm_plane_type"), true);
-  v.setUint32(o + 12, int(value.drm_format, 0, 4294967295, "vfio_device_gfx_plane_info.drm_format"), true);
-  v.setBigUint64(o + 16, u64(value.drm_format_mod, "vfio_device_gfx_plane_info.drm_format_mod"), true);
-  v.setUint32(o + 24, int(value.width, 0, 4294967295, "vfio_device_gfx_plane_info.width"), true);
-  v.setUint32(o + 28, int(value.height, 0, 4294967295, "vfio_device_gfx_plane_info.height"), true);
-  v.setUint32(o + 32, int(value.stride, 0, 4294967295, "vfio_device_gfx_plane_info.stride"), true);
-  v.setUint32(o + 36, int(value.size, 0, 4294967295, "vfio_device_gfx_plane_info.size"), true);
-  v.setUint32(o + 40, int(value.x_pos, 0, 4294967295, "vfio_device_gfx_plane_info.x_pos"), true);
-  v.setUint32(o + 44, int(value.y_pos, 0, 4294967295, "vfio_device_gfx_plane_info.y_pos"), true);
-  v.setUint32(o + 48, int(value.x_hot, 0, 4294967295, "vfio_device_gfx_plane_info.x_hot"), true);
-  v.setUint32(o + 52, int(value.y_hot, 0, 4294967295, "vfio_device_gfx_plane_info.y_hot"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_gfx_plane_info");
+  const m96 = value.argsz;
+  v.setUint32(o, typeof m96 === "number" && (m96 >>> 0) === m96 ? m96 : u32(m96, "vfio_device_gfx_plane_info.argsz"), true);
+  const m97 = value.flags;
+  v.setUint32(o + 4, typeof m97 === "number" && (m97 >>> 0) === m97 ? m97 : u32(m97, "vfio_device_gfx_plane_info.flags"), true);
+  const m98 = value.drm_plane_type;
+  v.setUint32(o + 8, typeof m98 === "number" && (m98 >>> 0) === m98 ? m98 : u32(m98, "vfio_device_gfx_plane_info.drm_plane_type"), true);
+  const m99 = value.drm_format;
+  v.setUint32(o + 12, typeof m99 === "number" && (m99 >>> 0) === m99 ? m99 : u32(m99, "vfio_device_gfx_plane_info.drm_format"), true);
+  const m100 = value.drm_format_mod;
+  v.setBigUint64(o + 16, typeof m100 === "bigint" && BigInt.asUintN(64, m100) === m100 ? m100 : u64(m100, "vfio_device_gfx_plane_info.drm_format_mod"), true);
+  const m101 = value.width;
+  v.setUint32(o + 24, typeof m101 === "number" && (m101 >>> 0) === m101 ? m101 : u32(m101, "vfio_device_gfx_plane_info.width"), true);
+  const m102 = value.height;
+  v.setUint32(o + 28, typeof m102 === "number" && (m102 >>> 0) === m102 ? m102 : u32(m102, "vfio_device_gfx_plane_info.height"), true);
+  const m103 = value.stride;
+  v.setUint32(o + 32, typeof m103 === "number" && (m103 >>> 0) === m103 ? m103 : u32(m103, "vfio_device_gfx_plane_info.stride"), true);
+  const m104 = value.size;
+  v.setUint32(o + 36, typeof m104 === "number" && (m104 >>> 0) === m104 ? m104 : u32(m104, "vfio_device_gfx_plane_info.size"), true);
+  const m105 = value.x_pos;
+  v.setUint32(o + 40, typeof m105 === "number" && (m105 >>> 0) === m105 ? m105 : u32(m105, "vfio_device_gfx_plane_info.x_pos"), true);
+  const m106 = value.y_pos;
+  v.setUint32(o + 44, typeof m106 === "number" && (m106 >>> 0) === m106 ? m106 : u32(m106, "vfio_device_gfx_plane_info.y_pos"), true);
+  const m107 = value.x_hot;
+  v.setUint32(o + 48, typeof m107 === "number" && (m107 >>> 0) === m107 ? m107 : u32(m107, "vfio_device_gfx_plane_info.x_hot"), true);
+  const m108 = value.y_hot;
+  v.setUint32(o + 52, typeof m108 === "number" && (m108 >>> 0) === m108 ? m108 : u32(m108, "vfio_device_gfx_plane_info.y_hot"), true);
   if (value.region_index !== undefined) {
-    v.setUint32(o + 56, int(value.region_index, 0, 4294967295, "vfio_device_gfx_plane_info.region_index"), true);
+    const m109 = value.region_index;
+    v.setUint32(o + 56, typeof m109 === "number" && (m109 >>> 0) === m109 ? m109 : u32(m109, "vfio_device_gfx_plane_info.region_index"), true);
   }
   if (value.dmabuf_id !== undefined) {
-    v.setUint32(o + 56, int(value.dmabuf_id, 0, 4294967295, "vfio_device_gfx_plane_info.dmabuf_id"), true);
+    const m110 = value.dmabuf_id;
+    v.setUint32(o + 56, typeof m110 === "number" && (m110 >>> 0) === m110 ? m110 : u32(m110, "vfio_device_gfx_plane_info.dmabuf_id"), true);
   }
-  v.setUint32(o + 60, int(value.reserved, 0, 4294967295, "vfio_device_gfx_plane_info.reserved"), true);
+  const m111 = value.reserved;
+  v.setUint32(o + 60, typeof m111 === "number" && (m111 >>> 0) === m111 ? m111 : u32(m111, "vfio_device_gfx_plane_info.reserved"), true);
 }
 
 const vfio_device_ioeventfd$fields: readonly FieldLayout[] = [
@@ -961,25 +1038,30 @@ export const vfio_device_ioeventfd: Codec<VfioDeviceIoeventfd> = {
     };
   },
   encode(value: Partial<VfioDeviceIoeventfd>): Uint8Array {
-    const bytes = new Uint8Array(32);
-    write$vfio_device_ioeventfd(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(32);
+    write$vfio_device_ioeventfd(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceIoeventfd>): void {
-    const size = 32;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_ioeventfd");
+    checkView(view, offset, 32, "struct vfio_device_ioeventfd");
     write$vfio_device_ioeventfd(view, offset, value);
   },
 };
 
 function write$vfio_device_ioeventfd(v: DataView, o: number, value: Partial<VfioDeviceIoeventfd>): void {
-  obj(value, "vfio_device_ioeventfd");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_ioeventfd.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_ioeventfd.flags"), true);
-  v.setBigUint64(o + 8, u64(value.offset, "vfio_device_ioeventfd.offset"), true);
-  v.setBigUint64(o + 16, u64(value.data, "vfio_device_ioeventfd.data"), true);
-  v.setInt32(o + 24, int(value.fd, -2147483648, 2147483647, "vfio_device_ioeventfd.fd"), true);
-  v.setUint32(o + 28, int(value.reserved, 0, 4294967295, "vfio_device_ioeventfd.reserved"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_ioeventfd");
+  const m112 = value.argsz;
+  v.setUint32(o, typeof m112 === "number" && (m112 >>> 0) === m112 ? m112 : u32(m112, "vfio_device_ioeventfd.argsz"), true);
+  const m113 = value.flags;
+  v.setUint32(o + 4, typeof m113 === "number" && (m113 >>> 0) === m113 ? m113 : u32(m113, "vfio_device_ioeventfd.flags"), true);
+  const m114 = value.offset;
+  v.setBigUint64(o + 8, typeof m114 === "bigint" && BigInt.asUintN(64, m114) === m114 ? m114 : u64(m114, "vfio_device_ioeventfd.offset"), true);
+  const m115 = value.data;
+  v.setBigUint64(o + 16, typeof m115 === "bigint" && BigInt.asUintN(64, m115) === m115 ? m115 : u64(m115, "vfio_device_ioeventfd.data"), true);
+  const m116 = value.fd;
+  v.setInt32(o + 24, typeof m116 === "number" && (m116 | 0) === m116 ? m116 : s32(m116, "vfio_device_ioeventfd.fd"), true);
+  const m117 = value.reserved;
+  v.setUint32(o + 28, typeof m117 === "number" && (m117 >>> 0) === m117 ? m117 : u32(m117, "vfio_device_ioeventfd.reserved"), true);
 }
 
 const vfio_device_feature$fields: readonly FieldLayout[] = [
@@ -997,7 +1079,7 @@ export const vfio_device_feature: FlexCodec<VfioDeviceFeature, Uint8Array> = {
   flex: { path: "data", offset: 8, elementSize: 1 },
   /** argsz for `n` trailing elements: the fixed part and the elements, at least sizeof. */
   argszFor(n: number): number {
-    return Math.max(8, 8 + int(n, 0, 0x7fffffff, 'n') * 1);
+    return 8 + int(n, 0, 0x7fffffff, 'n');
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
@@ -1013,27 +1095,31 @@ export const vfio_device_feature: FlexCodec<VfioDeviceFeature, Uint8Array> = {
     };
   },
   encode(value: Partial<VfioDeviceFeature>): Uint8Array {
-    const n = value.data === undefined ? 0 : list(value.data, Infinity, "vfio_device_feature.data").length;
-    const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_device_feature(new DataView(bytes.buffer), 0, value);
+    const n = list(value.data, Infinity, "vfio_device_feature.data").length;
+    const bytes = allocate(8 + n);
+    write$vfio_device_feature(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeature>): void {
-    const size = this.argszFor(value.data === undefined ? 0 : list(value.data, Infinity, "vfio_device_feature.data").length);
-    checkRange(view.byteLength, offset, size, "struct vfio_device_feature");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    const size = 8 + list(value.data, Infinity, "vfio_device_feature.data").length;
+    checkView(view, offset, size, "struct vfio_device_feature");
     write$vfio_device_feature(view, offset, value);
   },
 };
 
 function write$vfio_device_feature(v: DataView, o: number, value: Partial<VfioDeviceFeature>): void {
-  obj(value, "vfio_device_feature");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_feature.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_feature.flags"), true);
-  const a13 = list(value.data, Infinity, "vfio_device_feature.data");
-  if (a13 instanceof Uint8Array) new Uint8Array(v.buffer, v.byteOffset + o + 8, a13.length).set(a13);
-  else for (let i14 = 0; i14 < a13.length; i14++) {
-    v.setUint8(o + 8 + i14 * 1, int(a13[i14], 0, 255, "vfio_device_feature.data[]"));
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_feature");
+  const m118 = value.argsz;
+  v.setUint32(o, typeof m118 === "number" && (m118 >>> 0) === m118 ? m118 : u32(m118, "vfio_device_feature.argsz"), true);
+  const m119 = value.flags;
+  v.setUint32(o + 4, typeof m119 === "number" && (m119 >>> 0) === m119 ? m119 : u32(m119, "vfio_device_feature.flags"), true);
+  const a120 = list(value.data, Infinity, "vfio_device_feature.data");
+  if (a120 instanceof Uint8Array) {
+    if (a120.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 8, a120.length).set(a120);
+    else for (let i121 = 0; i121 < a120.length; i121++) v.setUint8(o + 8 + i121, a120[i121]!);
+  } else for (let i121 = 0; i121 < a120.length; i121++) {
+    const m122 = a120[i121];
+    v.setUint8(o + 8 + i121, typeof m122 === "number" && (m122 & 0xff) === m122 ? m122 : u8(m122, "vfio_device_feature.data[]"));
   }
 }
 
@@ -1062,24 +1148,28 @@ export const vfio_device_bind_iommufd: Codec<VfioDeviceBindIommufd> = {
     };
   },
   encode(value: Partial<VfioDeviceBindIommufd>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$vfio_device_bind_iommufd(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$vfio_device_bind_iommufd(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceBindIommufd>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_bind_iommufd");
+    checkView(view, offset, 24, "struct vfio_device_bind_iommufd");
     write$vfio_device_bind_iommufd(view, offset, value);
   },
 };
 
 function write$vfio_device_bind_iommufd(v: DataView, o: number, value: Partial<VfioDeviceBindIommufd>): void {
-  obj(value, "vfio_device_bind_iommufd");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_bind_iommufd.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_bind_iommufd.flags"), true);
-  v.setInt32(o + 8, int(value.iommufd, -2147483648, 2147483647, "vfio_device_bind_iommufd.iommufd"), true);
-  v.setUint32(o + 12, int(value.out_devid, 0, 4294967295, "vfio_device_bind_iommufd.out_devid"), true);
-  v.setBigUint64(o + 16, u64(value.token_uuid_ptr, "vfio_device_bind_iommufd.token_uuid_ptr"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_bind_iommufd");
+  const m123 = value.argsz;
+  v.setUint32(o, typeof m123 === "number" && (m123 >>> 0) === m123 ? m123 : u32(m123, "vfio_device_bind_iommufd.argsz"), true);
+  const m124 = value.flags;
+  v.setUint32(o + 4, typeof m124 === "number" && (m124 >>> 0) === m124 ? m124 : u32(m124, "vfio_device_bind_iommufd.flags"), true);
+  const m125 = value.iommufd;
+  v.setInt32(o + 8, typeof m125 === "number" && (m125 | 0) === m125 ? m125 : s32(m125, "vfio_device_bind_iommufd.iommufd"), true);
+  const m126 = value.out_devid;
+  v.setUint32(o + 12, typeof m126 === "number" && (m126 >>> 0) === m126 ? m126 : u32(m126, "vfio_device_bind_iommufd.out_devid"), true);
+  const m127 = value.token_uuid_ptr;
+  v.setBigUint64(o + 16, typeof m127 === "bigint" && BigInt.asUintN(64, m127) === m127 ? m127 : u64(m127, "vfio_device_bind_iommufd.token_uuid_ptr"), true);
 }
 
 const vfio_device_attach_iommufd_pt$fields: readonly FieldLayout[] = [
@@ -1105,23 +1195,26 @@ export const vfio_device_attach_iommufd_pt: Codec<VfioDeviceAttachIommufdPt> = {
     };
   },
   encode(value: Partial<VfioDeviceAttachIommufdPt>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$vfio_device_attach_iommufd_pt(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$vfio_device_attach_iommufd_pt(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceAttachIommufdPt>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_attach_iommufd_pt");
+    checkView(view, offset, 16, "struct vfio_device_attach_iommufd_pt");
     write$vfio_device_attach_iommufd_pt(view, offset, value);
   },
 };
 
 function write$vfio_device_attach_iommufd_pt(v: DataView, o: number, value: Partial<VfioDeviceAttachIommufdPt>): void {
-  obj(value, "vfio_device_attach_iommufd_pt");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_attach_iommufd_pt.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_attach_iommufd_pt.flags"), true);
-  v.setUint32(o + 8, int(value.pt_id, 0, 4294967295, "vfio_device_attach_iommufd_pt.pt_id"), true);
-  v.setUint32(o + 12, int(value.pasid, 0, 4294967295, "vfio_device_attach_iommufd_pt.pasid"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_attach_iommufd_pt");
+  const m128 = value.argsz;
+  v.setUint32(o, typeof m128 === "number" && (m128 >>> 0) === m128 ? m128 : u32(m128, "vfio_device_attach_iommufd_pt.argsz"), true);
+  const m129 = value.flags;
+  v.setUint32(o + 4, typeof m129 === "number" && (m129 >>> 0) === m129 ? m129 : u32(m129, "vfio_device_attach_iommufd_pt.flags"), true);
+  const m130 = value.pt_id;
+  v.setUint32(o + 8, typeof m130 === "number" && (m130 >>> 0) === m130 ? m130 : u32(m130, "vfio_device_attach_iommufd_pt.pt_id"), true);
+  const m131 = value.pasid;
+  v.setUint32(o + 12, typeof m131 === "number" && (m131 >>> 0) === m131 ? m131 : u32(m131, "vfio_device_attach_iommufd_pt.pasid"), true);
 }
 
 const vfio_device_detach_iommufd_pt$fields: readonly FieldLayout[] = [
@@ -1145,22 +1238,24 @@ export const vfio_device_detach_iommufd_pt: Codec<VfioDeviceDetachIommufdPt> = {
     };
   },
   encode(value: Partial<VfioDeviceDetachIommufdPt>): Uint8Array {
-    const bytes = new Uint8Array(12);
-    write$vfio_device_detach_iommufd_pt(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(12);
+    write$vfio_device_detach_iommufd_pt(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceDetachIommufdPt>): void {
-    const size = 12;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_detach_iommufd_pt");
+    checkView(view, offset, 12, "struct vfio_device_detach_iommufd_pt");
     write$vfio_device_detach_iommufd_pt(view, offset, value);
   },
 };
 
 function write$vfio_device_detach_iommufd_pt(v: DataView, o: number, value: Partial<VfioDeviceDetachIommufdPt>): void {
-  obj(value, "vfio_device_detach_iommufd_pt");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_device_detach_iommufd_pt.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_device_detach_iommufd_pt.flags"), true);
-  v.setUint32(o + 8, int(value.pasid, 0, 4294967295, "vfio_device_detach_iommufd_pt.pasid"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_detach_iommufd_pt");
+  const m132 = value.argsz;
+  v.setUint32(o, typeof m132 === "number" && (m132 >>> 0) === m132 ? m132 : u32(m132, "vfio_device_detach_iommufd_pt.argsz"), true);
+  const m133 = value.flags;
+  v.setUint32(o + 4, typeof m133 === "number" && (m133 >>> 0) === m133 ? m133 : u32(m133, "vfio_device_detach_iommufd_pt.flags"), true);
+  const m134 = value.pasid;
+  v.setUint32(o + 8, typeof m134 === "number" && (m134 >>> 0) === m134 ? m134 : u32(m134, "vfio_device_detach_iommufd_pt.pasid"), true);
 }
 
 const vfio_device_feature_migration$fields: readonly FieldLayout[] = [
@@ -1180,20 +1275,20 @@ export const vfio_device_feature_migration: Codec<VfioDeviceFeatureMigration> = 
     };
   },
   encode(value: Partial<VfioDeviceFeatureMigration>): Uint8Array {
-    const bytes = new Uint8Array(8);
-    write$vfio_device_feature_migration(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(8);
+    write$vfio_device_feature_migration(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureMigration>): void {
-    const size = 8;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_migration");
+    checkView(view, offset, 8, "struct vfio_device_feature_migration");
     write$vfio_device_feature_migration(view, offset, value);
   },
 };
 
 function write$vfio_device_feature_migration(v: DataView, o: number, value: Partial<VfioDeviceFeatureMigration>): void {
-  obj(value, "vfio_device_feature_migration");
-  v.setBigUint64(o, u64(value.flags, "vfio_device_feature_migration.flags"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_feature_migration");
+  const m135 = value.flags;
+  v.setBigUint64(o, typeof m135 === "bigint" && BigInt.asUintN(64, m135) === m135 ? m135 : u64(m135, "vfio_device_feature_migration.flags"), true);
 }
 
 const vfio_device_feature_mig_state$fields: readonly FieldLayout[] = [
@@ -1215,21 +1310,22 @@ export const vfio_device_feature_mig_state: Codec<VfioDeviceFeatureMigState> = {
     };
   },
   encode(value: Partial<VfioDeviceFeatureMigState>): Uint8Array {
-    const bytes = new Uint8Array(8);
-    write$vfio_device_feature_mig_state(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(8);
+    write$vfio_device_feature_mig_state(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureMigState>): void {
-    const size = 8;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_mig_state");
+    checkView(view, offset, 8, "struct vfio_device_feature_mig_state");
     write$vfio_device_feature_mig_state(view, offset, value);
   },
 };
 
 function write$vfio_device_feature_mig_state(v: DataView, o: number, value: Partial<VfioDeviceFeatureMigState>): void {
-  obj(value, "vfio_device_feature_mig_state");
-  v.setUint32(o, int(value.device_state, 0, 4294967295, "vfio_device_feature_mig_state.device_state"), true);
-  v.setInt32(o + 4, int(value.data_fd, -2147483648, 2147483647, "vfio_device_feature_mig_state.data_fd"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_feature_mig_state");
+  const m136 = value.device_state;
+  v.setUint32(o, typeof m136 === "number" && (m136 >>> 0) === m136 ? m136 : u32(m136, "vfio_device_feature_mig_state.device_state"), true);
+  const m137 = value.data_fd;
+  v.setInt32(o + 4, typeof m137 === "number" && (m137 | 0) === m137 ? m137 : s32(m137, "vfio_device_feature_mig_state.data_fd"), true);
 }
 
 const vfio_precopy_info$fields: readonly FieldLayout[] = [
@@ -1255,23 +1351,26 @@ export const vfio_precopy_info: Codec<VfioPrecopyInfo> = {
     };
   },
   encode(value: Partial<VfioPrecopyInfo>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$vfio_precopy_info(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$vfio_precopy_info(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioPrecopyInfo>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct vfio_precopy_info");
+    checkView(view, offset, 24, "struct vfio_precopy_info");
     write$vfio_precopy_info(view, offset, value);
   },
 };
 
 function write$vfio_precopy_info(v: DataView, o: number, value: Partial<VfioPrecopyInfo>): void {
-  obj(value, "vfio_precopy_info");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_precopy_info.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_precopy_info.flags"), true);
-  v.setBigUint64(o + 8, u64(value.initial_bytes, "vfio_precopy_info.initial_bytes"), true);
-  v.setBigUint64(o + 16, u64(value.dirty_bytes, "vfio_precopy_info.dirty_bytes"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_precopy_info");
+  const m138 = value.argsz;
+  v.setUint32(o, typeof m138 === "number" && (m138 >>> 0) === m138 ? m138 : u32(m138, "vfio_precopy_info.argsz"), true);
+  const m139 = value.flags;
+  v.setUint32(o + 4, typeof m139 === "number" && (m139 >>> 0) === m139 ? m139 : u32(m139, "vfio_precopy_info.flags"), true);
+  const m140 = value.initial_bytes;
+  v.setBigUint64(o + 8, typeof m140 === "bigint" && BigInt.asUintN(64, m140) === m140 ? m140 : u64(m140, "vfio_precopy_info.initial_bytes"), true);
+  const m141 = value.dirty_bytes;
+  v.setBigUint64(o + 16, typeof m141 === "bigint" && BigInt.asUintN(64, m141) === m141 ? m141 : u64(m141, "vfio_precopy_info.dirty_bytes"), true);
 }
 
 const vfio_device_low_power_entry_with_wakeup$fields: readonly FieldLayout[] = [
@@ -1293,21 +1392,22 @@ export const vfio_device_low_power_entry_with_wakeup: Codec<VfioDeviceLowPowerEn
     };
   },
   encode(value: Partial<VfioDeviceLowPowerEntryWithWakeup>): Uint8Array {
-    const bytes = new Uint8Array(8);
-    write$vfio_device_low_power_entry_with_wakeup(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(8);
+    write$vfio_device_low_power_entry_with_wakeup(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceLowPowerEntryWithWakeup>): void {
-    const size = 8;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_low_power_entry_with_wakeup");
+    checkView(view, offset, 8, "struct vfio_device_low_power_entry_with_wakeup");
     write$vfio_device_low_power_entry_with_wakeup(view, offset, value);
   },
 };
 
 function write$vfio_device_low_power_entry_with_wakeup(v: DataView, o: number, value: Partial<VfioDeviceLowPowerEntryWithWakeup>): void {
-  obj(value, "vfio_device_low_power_entry_with_wakeup");
-  v.setInt32(o, int(value.wakeup_eventfd, -2147483648, 2147483647, "vfio_device_low_power_entry_with_wakeup.wakeup_eventfd"), true);
-  v.setUint32(o + 4, int(value.reserved, 0, 4294967295, "vfio_device_low_power_entry_with_wakeup.reserved"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_low_power_entry_with_wakeup");
+  const m142 = value.wakeup_eventfd;
+  v.setInt32(o, typeof m142 === "number" && (m142 | 0) === m142 ? m142 : s32(m142, "vfio_device_low_power_entry_with_wakeup.wakeup_eventfd"), true);
+  const m143 = value.reserved;
+  v.setUint32(o + 4, typeof m143 === "number" && (m143 >>> 0) === m143 ? m143 : u32(m143, "vfio_device_low_power_entry_with_wakeup.reserved"), true);
 }
 
 const vfio_device_feature_dma_logging_control$fields: readonly FieldLayout[] = [
@@ -1333,23 +1433,26 @@ export const vfio_device_feature_dma_logging_control: Codec<VfioDeviceFeatureDma
     };
   },
   encode(value: Partial<VfioDeviceFeatureDmaLoggingControl>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$vfio_device_feature_dma_logging_control(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$vfio_device_feature_dma_logging_control(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureDmaLoggingControl>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_dma_logging_control");
+    checkView(view, offset, 24, "struct vfio_device_feature_dma_logging_control");
     write$vfio_device_feature_dma_logging_control(view, offset, value);
   },
 };
 
 function write$vfio_device_feature_dma_logging_control(v: DataView, o: number, value: Partial<VfioDeviceFeatureDmaLoggingControl>): void {
-  obj(value, "vfio_device_feature_dma_logging_control");
-  v.setBigUint64(o, u64(value.page_size, "vfio_device_feature_dma_logging_control.page_size"), true);
-  v.setUint32(o + 8, int(value.num_ranges, 0, 4294967295, "vfio_device_feature_dma_logging_control.num_ranges"), true);
-  v.setUint32(o + 12, int(value.__reserved, 0, 4294967295, "vfio_device_feature_dma_logging_control.__reserved"), true);
-  v.setBigUint64(o + 16, u64(value.ranges, "vfio_device_feature_dma_logging_control.ranges"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_feature_dma_logging_control");
+  const m144 = value.page_size;
+  v.setBigUint64(o, typeof m144 === "bigint" && BigInt.asUintN(64, m144) === m144 ? m144 : u64(m144, "vfio_device_feature_dma_logging_control.page_size"), true);
+  const m145 = value.num_ranges;
+  v.setUint32(o + 8, typeof m145 === "number" && (m145 >>> 0) === m145 ? m145 : u32(m145, "vfio_device_feature_dma_logging_control.num_ranges"), true);
+  const m146 = value.__reserved;
+  v.setUint32(o + 12, typeof m146 === "number" && (m146 >>> 0) === m146 ? m146 : u32(m146, "vfio_device_feature_dma_logging_control.__reserved"), true);
+  const m147 = value.ranges;
+  v.setBigUint64(o + 16, typeof m147 === "bigint" && BigInt.asUintN(64, m147) === m147 ? m147 : u64(m147, "vfio_device_feature_dma_logging_control.ranges"), true);
 }
 
 const vfio_device_feature_dma_logging_range$fields: readonly FieldLayout[] = [
@@ -1371,21 +1474,22 @@ export const vfio_device_feature_dma_logging_range: Codec<VfioDeviceFeatureDmaLo
     };
   },
   encode(value: Partial<VfioDeviceFeatureDmaLoggingRange>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$vfio_device_feature_dma_logging_range(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$vfio_device_feature_dma_logging_range(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureDmaLoggingRange>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_dma_logging_range");
+    checkView(view, offset, 16, "struct vfio_device_feature_dma_logging_range");
     write$vfio_device_feature_dma_logging_range(view, offset, value);
   },
 };
 
 function write$vfio_device_feature_dma_logging_range(v: DataView, o: number, value: Partial<VfioDeviceFeatureDmaLoggingRange>): void {
-  obj(value, "vfio_device_feature_dma_logging_range");
-  v.setBigUint64(o, u64(value.iova, "vfio_device_feature_dma_logging_range.iova"), true);
-  v.setBigUint64(o + 8, u64(value.length, "vfio_device_feature_dma_logging_range.length"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_feature_dma_logging_range");
+  const m148 = value.iova;
+  v.setBigUint64(o, typeof m148 === "bigint" && BigInt.asUintN(64, m148) === m148 ? m148 : u64(m148, "vfio_device_feature_dma_logging_range.iova"), true);
+  const m149 = value.length;
+  v.setBigUint64(o + 8, typeof m149 === "bigint" && BigInt.asUintN(64, m149) === m149 ? m149 : u64(m149, "vfio_device_feature_dma_logging_range.length"), true);
 }
 
 const vfio_device_feature_dma_logging_report$fields: readonly FieldLayout[] = [
@@ -1411,23 +1515,26 @@ export const vfio_device_feature_dma_logging_report: Codec<VfioDeviceFeatureDmaL
     };
   },
   encode(value: Partial<VfioDeviceFeatureDmaLoggingReport>): Uint8Array {
-    const bytes = new Uint8Array(32);
-    write$vfio_device_feature_dma_logging_report(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(32);
+    write$vfio_device_feature_dma_logging_report(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureDmaLoggingReport>): void {
-    const size = 32;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_dma_logging_report");
+    checkView(view, offset, 32, "struct vfio_device_feature_dma_logging_report");
     write$vfio_device_feature_dma_logging_report(view, offset, value);
   },
 };
 
 function write$vfio_device_feature_dma_logging_report(v: DataView, o: number, value: Partial<VfioDeviceFeatureDmaLoggingReport>): void {
-  obj(value, "vfio_device_feature_dma_logging_report");
-  v.setBigUint64(o, u64(value.iova, "vfio_device_feature_dma_logging_report.iova"), true);
-  v.setBigUint64(o + 8, u64(value.length, "vfio_device_feature_dma_logging_report.length"), true);
-  v.setBigUint64(o + 16, u64(value.page_size, "vfio_device_feature_dma_logging_report.page_size"), true);
-  v.setBigUint64(o + 24, u64(value.bitmap, "vfio_device_feature_dma_logging_report.bitmap"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_feature_dma_logging_report");
+  const m150 = value.iova;
+  v.setBigUint64(o, typeof m150 === "bigint" && BigInt.asUintN(64, m150) === m150 ? m150 : u64(m150, "vfio_device_feature_dma_logging_report.iova"), true);
+  const m151 = value.length;
+  v.setBigUint64(o + 8, typeof m151 === "bigint" && BigInt.asUintN(64, m151) === m151 ? m151 : u64(m151, "vfio_device_feature_dma_logging_report.length"), true);
+  const m152 = value.page_size;
+  v.setBigUint64(o + 16, typeof m152 === "bigint" && BigInt.asUintN(64, m152) === m152 ? m152 : u64(m152, "vfio_device_feature_dma_logging_report.page_size"), true);
+  const m153 = value.bitmap;
+  v.setBigUint64(o + 24, typeof m153 === "bigint" && BigInt.asUintN(64, m153) === m153 ? m153 : u64(m153, "vfio_device_feature_dma_logging_report.bitmap"), true);
 }
 
 const vfio_device_feature_mig_data_size$fields: readonly FieldLayout[] = [
@@ -1447,20 +1554,20 @@ export const vfio_device_feature_mig_data_size: Codec<VfioDeviceFeatureMigDataSi
     };
   },
   encode(value: Partial<VfioDeviceFeatureMigDataSize>): Uint8Array {
-    const bytes = new Uint8Array(8);
-    write$vfio_device_feature_mig_data_size(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(8);
+    write$vfio_device_feature_mig_data_size(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureMigDataSize>): void {
-    const size = 8;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_mig_data_size");
+    checkView(view, offset, 8, "struct vfio_device_feature_mig_data_size");
     write$vfio_device_feature_mig_data_size(view, offset, value);
   },
 };
 
 function write$vfio_device_feature_mig_data_size(v: DataView, o: number, value: Partial<VfioDeviceFeatureMigDataSize>): void {
-  obj(value, "vfio_device_feature_mig_data_size");
-  v.setBigUint64(o, u64(value.stop_copy_length, "vfio_device_feature_mig_data_size.stop_copy_length"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_feature_mig_data_size");
+  const m154 = value.stop_copy_length;
+  v.setBigUint64(o, typeof m154 === "bigint" && BigInt.asUintN(64, m154) === m154 ? m154 : u64(m154, "vfio_device_feature_mig_data_size.stop_copy_length"), true);
 }
 
 const vfio_device_feature_bus_master$fields: readonly FieldLayout[] = [
@@ -1480,20 +1587,20 @@ export const vfio_device_feature_bus_master: Codec<VfioDeviceFeatureBusMaster> =
     };
   },
   encode(value: Partial<VfioDeviceFeatureBusMaster>): Uint8Array {
-    const bytes = new Uint8Array(4);
-    write$vfio_device_feature_bus_master(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(4);
+    write$vfio_device_feature_bus_master(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureBusMaster>): void {
-    const size = 4;
-    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_bus_master");
+    checkView(view, offset, 4, "struct vfio_device_feature_bus_master");
     write$vfio_device_feature_bus_master(view, offset, value);
   },
 };
 
 function write$vfio_device_feature_bus_master(v: DataView, o: number, value: Partial<VfioDeviceFeatureBusMaster>): void {
-  obj(value, "vfio_device_feature_bus_master");
-  v.setUint32(o, int(value.op, 0, 4294967295, "vfio_device_feature_bus_master.op"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_feature_bus_master");
+  const m155 = value.op;
+  v.setUint32(o, typeof m155 === "number" && (m155 >>> 0) === m155 ? m155 : u32(m155, "vfio_device_feature_bus_master.op"), true);
 }
 
 const vfio_region_dma_range$fields: readonly FieldLayout[] = [
@@ -1515,21 +1622,22 @@ export const vfio_region_dma_range: Codec<VfioRegionDmaRange> = {
     };
   },
   encode(value: Partial<VfioRegionDmaRange>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$vfio_region_dma_range(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$vfio_region_dma_range(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionDmaRange>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct vfio_region_dma_range");
+    checkView(view, offset, 16, "struct vfio_region_dma_range");
     write$vfio_region_dma_range(view, offset, value);
   },
 };
 
 function write$vfio_region_dma_range(v: DataView, o: number, value: Partial<VfioRegionDmaRange>): void {
-  obj(value, "vfio_region_dma_range");
-  v.setBigUint64(o, u64(value.offset, "vfio_region_dma_range.offset"), true);
-  v.setBigUint64(o + 8, u64(value.length, "vfio_region_dma_range.length"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_region_dma_range");
+  const m156 = value.offset;
+  v.setBigUint64(o, typeof m156 === "bigint" && BigInt.asUintN(64, m156) === m156 ? m156 : u64(m156, "vfio_region_dma_range.offset"), true);
+  const m157 = value.length;
+  v.setBigUint64(o + 8, typeof m157 === "bigint" && BigInt.asUintN(64, m157) === m157 ? m157 : u64(m157, "vfio_region_dma_range.length"), true);
 }
 
 const vfio_device_feature_dma_buf$fields: readonly FieldLayout[] = [
@@ -1549,7 +1657,7 @@ export const vfio_device_feature_dma_buf: FlexCodec<VfioDeviceFeatureDmaBuf, Vfi
   flex: { path: "dma_ranges", offset: 16, elementSize: 16 },
   /** argsz for `n` trailing elements: the fixed part and the elements, at least sizeof. */
   argszFor(n: number): number {
-    return Math.max(16, 16 + int(n, 0, 0x7fffffff, 'n') * 16);
+    return 16 + int(n, 0, 0x7fffffff, 'n') * 16;
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): VfioRegionDmaRange[] {
@@ -1570,28 +1678,31 @@ export const vfio_device_feature_dma_buf: FlexCodec<VfioDeviceFeatureDmaBuf, Vfi
     };
   },
   encode(value: Partial<VfioDeviceFeatureDmaBuf>): Uint8Array {
-    const n = value.dma_ranges === undefined ? 0 : list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges").length;
-    const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_device_feature_dma_buf(new DataView(bytes.buffer), 0, value);
+    const n = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges").length;
+    const bytes = allocate(16 + n * 16);
+    write$vfio_device_feature_dma_buf(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureDmaBuf>): void {
-    const size = this.argszFor(value.dma_ranges === undefined ? 0 : list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges").length);
-    checkRange(view.byteLength, offset, size, "struct vfio_device_feature_dma_buf");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    const size = 16 + list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges").length * 16;
+    checkView(view, offset, size, "struct vfio_device_feature_dma_buf");
     write$vfio_device_feature_dma_buf(view, offset, value);
   },
 };
 
 function write$vfio_device_feature_dma_buf(v: DataView, o: number, value: Partial<VfioDeviceFeatureDmaBuf>): void {
-  obj(value, "vfio_device_feature_dma_buf");
-  v.setUint32(o, int(value.region_index, 0, 4294967295, "vfio_device_feature_dma_buf.region_index"), true);
-  v.setUint32(o + 4, int(value.open_flags, 0, 4294967295, "vfio_device_feature_dma_buf.open_flags"), true);
-  v.setUint32(o + 8, int(value.flags, 0, 4294967295, "vfio_device_feature_dma_buf.flags"), true);
-  v.setUint32(o + 12, int(value.nr_ranges, 0, 4294967295, "vfio_device_feature_dma_buf.nr_ranges"), true);
-  const a15 = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges");
-  for (let i16 = 0; i16 < a15.length; i16++) {
-    write$35(v, o + 16 + i16 * 16, a15[i16], "vfio_device_feature_dma_buf.dma_ranges[]");
+  if (typeof value !== "object" || value === null) obj(value, "vfio_device_feature_dma_buf");
+  const m158 = value.region_index;
+  v.setUint32(o, typeof m158 === "number" && (m158 >>> 0) === m158 ? m158 : u32(m158, "vfio_device_feature_dma_buf.region_index"), true);
+  const m159 = value.open_flags;
+  v.setUint32(o + 4, typeof m159 === "number" && (m159 >>> 0) === m159 ? m159 : u32(m159, "vfio_device_feature_dma_buf.open_flags"), true);
+  const m160 = value.flags;
+  v.setUint32(o + 8, typeof m160 === "number" && (m160 >>> 0) === m160 ? m160 : u32(m160, "vfio_device_feature_dma_buf.flags"), true);
+  const m161 = value.nr_ranges;
+  v.setUint32(o + 12, typeof m161 === "number" && (m161 >>> 0) === m161 ? m161 : u32(m161, "vfio_device_feature_dma_buf.nr_ranges"), true);
+  const a162 = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges");
+  for (let i163 = 0; i163 < a162.length; i163++) {
+    write$35(v, o + 16 + i163 * 16, a162[i163], "vfio_device_feature_dma_buf.dma_ranges[]");
   }
 }
 
@@ -1620,24 +1731,28 @@ export const vfio_iommu_type1_info: Codec<VfioIommuType1Info> = {
     };
   },
   encode(value: Partial<VfioIommuType1Info>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$vfio_iommu_type1_info(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$vfio_iommu_type1_info(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1Info>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_info");
+    checkView(view, offset, 24, "struct vfio_iommu_type1_info");
     write$vfio_iommu_type1_info(view, offset, value);
   },
 };
 
 function write$vfio_iommu_type1_info(v: DataView, o: number, value: Partial<VfioIommuType1Info>): void {
-  obj(value, "vfio_iommu_type1_info");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_info.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_type1_info.flags"), true);
-  v.setBigUint64(o + 8, u64(value.iova_pgsizes, "vfio_iommu_type1_info.iova_pgsizes"), true);
-  v.setUint32(o + 16, int(value.cap_offset, 0, 4294967295, "vfio_iommu_type1_info.cap_offset"), true);
-  v.setUint32(o + 20, int(value.pad, 0, 4294967295, "vfio_iommu_type1_info.pad"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_type1_info");
+  const m166 = value.argsz;
+  v.setUint32(o, typeof m166 === "number" && (m166 >>> 0) === m166 ? m166 : u32(m166, "vfio_iommu_type1_info.argsz"), true);
+  const m167 = value.flags;
+  v.setUint32(o + 4, typeof m167 === "number" && (m167 >>> 0) === m167 ? m167 : u32(m167, "vfio_iommu_type1_info.flags"), true);
+  const m168 = value.iova_pgsizes;
+  v.setBigUint64(o + 8, typeof m168 === "bigint" && BigInt.asUintN(64, m168) === m168 ? m168 : u64(m168, "vfio_iommu_type1_info.iova_pgsizes"), true);
+  const m169 = value.cap_offset;
+  v.setUint32(o + 16, typeof m169 === "number" && (m169 >>> 0) === m169 ? m169 : u32(m169, "vfio_iommu_type1_info.cap_offset"), true);
+  const m170 = value.pad;
+  v.setUint32(o + 20, typeof m170 === "number" && (m170 >>> 0) === m170 ? m170 : u32(m170, "vfio_iommu_type1_info.pad"), true);
 }
 
 const vfio_iova_range$fields: readonly FieldLayout[] = [
@@ -1659,21 +1774,22 @@ export const vfio_iova_range: Codec<VfioIovaRange> = {
     };
   },
   encode(value: Partial<VfioIovaRange>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$vfio_iova_range(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$vfio_iova_range(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIovaRange>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct vfio_iova_range");
+    checkView(view, offset, 16, "struct vfio_iova_range");
     write$vfio_iova_range(view, offset, value);
   },
 };
 
 function write$vfio_iova_range(v: DataView, o: number, value: Partial<VfioIovaRange>): void {
-  obj(value, "vfio_iova_range");
-  v.setBigUint64(o, u64(value.start, "vfio_iova_range.start"), true);
-  v.setBigUint64(o + 8, u64(value.end, "vfio_iova_range.end"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iova_range");
+  const m171 = value.start;
+  v.setBigUint64(o, typeof m171 === "bigint" && BigInt.asUintN(64, m171) === m171 ? m171 : u64(m171, "vfio_iova_range.start"), true);
+  const m172 = value.end;
+  v.setBigUint64(o + 8, typeof m172 === "bigint" && BigInt.asUintN(64, m172) === m172 ? m172 : u64(m172, "vfio_iova_range.end"), true);
 }
 
 const vfio_iommu_type1_info_cap_iova_range$fields: readonly FieldLayout[] = [
@@ -1695,7 +1811,7 @@ export const vfio_iommu_type1_info_cap_iova_range: FlexCodec<VfioIommuType1InfoC
   flex: { path: "iova_ranges", offset: 16, elementSize: 16 },
   /** argsz for `n` trailing elements: the fixed part and the elements, at least sizeof. */
   argszFor(n: number): number {
-    return Math.max(16, 16 + int(n, 0, 0x7fffffff, 'n') * 16);
+    return 16 + int(n, 0, 0x7fffffff, 'n') * 16;
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): VfioIovaRange[] {
@@ -1719,30 +1835,34 @@ export const vfio_iommu_type1_info_cap_iova_range: FlexCodec<VfioIommuType1InfoC
     };
   },
   encode(value: Partial<VfioIommuType1InfoCapIovaRange>): Uint8Array {
-    const n = value.iova_ranges === undefined ? 0 : list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges").length;
-    const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_iommu_type1_info_cap_iova_range(new DataView(bytes.buffer), 0, value);
+    const n = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges").length;
+    const bytes = allocate(16 + n * 16);
+    write$vfio_iommu_type1_info_cap_iova_range(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1InfoCapIovaRange>): void {
-    const size = this.argszFor(value.iova_ranges === undefined ? 0 : list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges").length);
-    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_info_cap_iova_range");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    const size = 16 + list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges").length * 16;
+    checkView(view, offset, size, "struct vfio_iommu_type1_info_cap_iova_range");
     write$vfio_iommu_type1_info_cap_iova_range(view, offset, value);
   },
 };
 
 function write$vfio_iommu_type1_info_cap_iova_range(v: DataView, o: number, value: Partial<VfioIommuType1InfoCapIovaRange>): void {
-  obj(value, "vfio_iommu_type1_info_cap_iova_range");
-  const o17 = obj(value.header, "vfio_iommu_type1_info_cap_iova_range.header");
-  v.setUint16(o, int(o17.id, 0, 65535, "vfio_iommu_type1_info_cap_iova_range.header.id"), true);
-  v.setUint16(o + 2, int(o17.version, 0, 65535, "vfio_iommu_type1_info_cap_iova_range.header.version"), true);
-  v.setUint32(o + 4, int(o17.next, 0, 4294967295, "vfio_iommu_type1_info_cap_iova_range.header.next"), true);
-  v.setUint32(o + 8, int(value.nr_iovas, 0, 4294967295, "vfio_iommu_type1_info_cap_iova_range.nr_iovas"), true);
-  v.setUint32(o + 12, int(value.reserved, 0, 4294967295, "vfio_iommu_type1_info_cap_iova_range.reserved"), true);
-  const a18 = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges");
-  for (let i19 = 0; i19 < a18.length; i19++) {
-    write$38(v, o + 16 + i19 * 16, a18[i19], "vfio_iommu_type1_info_cap_iova_range.iova_ranges[]");
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_type1_info_cap_iova_range");
+  const o173 = obj(value.header, "vfio_iommu_type1_info_cap_iova_range.header");
+  const m174 = o173.id;
+  v.setUint16(o, typeof m174 === "number" && (m174 & 0xffff) === m174 ? m174 : u16(m174, "vfio_iommu_type1_info_cap_iova_range.header.id"), true);
+  const m175 = o173.version;
+  v.setUint16(o + 2, typeof m175 === "number" && (m175 & 0xffff) === m175 ? m175 : u16(m175, "vfio_iommu_type1_info_cap_iova_range.header.version"), true);
+  const m176 = o173.next;
+  v.setUint32(o + 4, typeof m176 === "number" && (m176 >>> 0) === m176 ? m176 : u32(m176, "vfio_iommu_type1_info_cap_iova_range.header.next"), true);
+  const m177 = value.nr_iovas;
+  v.setUint32(o + 8, typeof m177 === "number" && (m177 >>> 0) === m177 ? m177 : u32(m177, "vfio_iommu_type1_info_cap_iova_range.nr_iovas"), true);
+  const m178 = value.reserved;
+  v.setUint32(o + 12, typeof m178 === "number" && (m178 >>> 0) === m178 ? m178 : u32(m178, "vfio_iommu_type1_info_cap_iova_range.reserved"), true);
+  const a179 = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges");
+  for (let i180 = 0; i180 < a179.length; i180++) {
+    write$38(v, o + 16 + i180 * 16, a179[i180], "vfio_iommu_type1_info_cap_iova_range.iova_ranges[]");
   }
 }
 
@@ -1776,27 +1896,32 @@ export const vfio_iommu_type1_info_cap_migration: Codec<VfioIommuType1InfoCapMig
     };
   },
   encode(value: Partial<VfioIommuType1InfoCapMigration>): Uint8Array {
-    const bytes = new Uint8Array(32);
-    write$vfio_iommu_type1_info_cap_migration(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(32);
+    write$vfio_iommu_type1_info_cap_migration(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1InfoCapMigration>): void {
-    const size = 32;
-    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_info_cap_migration");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    checkView(view, offset, 32, "struct vfio_iommu_type1_info_cap_migration");
+    new Uint8Array(view.buffer, view.byteOffset + offset, 32).fill(0);
     write$vfio_iommu_type1_info_cap_migration(view, offset, value);
   },
 };
 
 function write$vfio_iommu_type1_info_cap_migration(v: DataView, o: number, value: Partial<VfioIommuType1InfoCapMigration>): void {
-  obj(value, "vfio_iommu_type1_info_cap_migration");
-  const o20 = obj(value.header, "vfio_iommu_type1_info_cap_migration.header");
-  v.setUint16(o, int(o20.id, 0, 65535, "vfio_iommu_type1_info_cap_migration.header.id"), true);
-  v.setUint16(o + 2, int(o20.version, 0, 65535, "vfio_iommu_type1_info_cap_migration.header.version"), true);
-  v.setUint32(o + 4, int(o20.next, 0, 4294967295, "vfio_iommu_type1_info_cap_migration.header.next"), true);
-  v.setUint32(o + 8, int(value.flags, 0, 4294967295, "vfio_iommu_type1_info_cap_migration.flags"), true);
-  v.setBigUint64(o + 16, u64(value.pgsize_bitmap, "vfio_iommu_type1_info_cap_migration.pgsize_bitmap"), true);
-  v.setBigUint64(o + 24, u64(value.max_dirty_bitmap_size, "vfio_iommu_type1_info_cap_migration.max_dirty_bitmap_size"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_type1_info_cap_migration");
+  const o183 = obj(value.header, "vfio_iommu_type1_info_cap_migration.header");
+  const m184 = o183.id;
+  v.setUint16(o, typeof m184 === "number" && (m184 & 0xffff) === m184 ? m184 : u16(m184, "vfio_iommu_type1_info_cap_migration.header.id"), true);
+  const m185 = o183.version;
+  v.setUint16(o + 2, typeof m185 === "number" && (m185 & 0xffff) === m185 ? m185 : u16(m185, "vfio_iommu_type1_info_cap_migration.header.version"), true);
+  const m186 = o183.next;
+  v.setUint32(o + 4, typeof m186 === "number" && (m186 >>> 0) === m186 ? m186 : u32(m186, "vfio_iommu_type1_info_cap_migration.header.next"), true);
+  const m187 = value.flags;
+  v.setUint32(o + 8, typeof m187 === "number" && (m187 >>> 0) === m187 ? m187 : u32(m187, "vfio_iommu_type1_info_cap_migration.flags"), true);
+  const m188 = value.pgsize_bitmap;
+  v.setBigUint64(o + 16, typeof m188 === "bigint" && BigInt.asUintN(64, m188) === m188 ? m188 : u64(m188, "vfio_iommu_type1_info_cap_migration.pgsize_bitmap"), true);
+  const m189 = value.max_dirty_bitmap_size;
+  v.setBigUint64(o + 24, typeof m189 === "bigint" && BigInt.asUintN(64, m189) === m189 ? m189 : u64(m189, "vfio_iommu_type1_info_cap_migration.max_dirty_bitmap_size"), true);
 }
 
 const vfio_iommu_type1_info_dma_avail$fields: readonly FieldLayout[] = [
@@ -1825,24 +1950,27 @@ export const vfio_iommu_type1_info_dma_avail: Codec<VfioIommuType1InfoDmaAvail> 
     };
   },
   encode(value: Partial<VfioIommuType1InfoDmaAvail>): Uint8Array {
-    const bytes = new Uint8Array(12);
-    write$vfio_iommu_type1_info_dma_avail(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(12);
+    write$vfio_iommu_type1_info_dma_avail(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1InfoDmaAvail>): void {
-    const size = 12;
-    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_info_dma_avail");
+    checkView(view, offset, 12, "struct vfio_iommu_type1_info_dma_avail");
     write$vfio_iommu_type1_info_dma_avail(view, offset, value);
   },
 };
 
 function write$vfio_iommu_type1_info_dma_avail(v: DataView, o: number, value: Partial<VfioIommuType1InfoDmaAvail>): void {
-  obj(value, "vfio_iommu_type1_info_dma_avail");
-  const o21 = obj(value.header, "vfio_iommu_type1_info_dma_avail.header");
-  v.setUint16(o, int(o21.id, 0, 65535, "vfio_iommu_type1_info_dma_avail.header.id"), true);
-  v.setUint16(o + 2, int(o21.version, 0, 65535, "vfio_iommu_type1_info_dma_avail.header.version"), true);
-  v.setUint32(o + 4, int(o21.next, 0, 4294967295, "vfio_iommu_type1_info_dma_avail.header.next"), true);
-  v.setUint32(o + 8, int(value.avail, 0, 4294967295, "vfio_iommu_type1_info_dma_avail.avail"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_type1_info_dma_avail");
+  const o190 = obj(value.header, "vfio_iommu_type1_info_dma_avail.header");
+  const m191 = o190.id;
+  v.setUint16(o, typeof m191 === "number" && (m191 & 0xffff) === m191 ? m191 : u16(m191, "vfio_iommu_type1_info_dma_avail.header.id"), true);
+  const m192 = o190.version;
+  v.setUint16(o + 2, typeof m192 === "number" && (m192 & 0xffff) === m192 ? m192 : u16(m192, "vfio_iommu_type1_info_dma_avail.header.version"), true);
+  const m193 = o190.next;
+  v.setUint32(o + 4, typeof m193 === "number" && (m193 >>> 0) === m193 ? m193 : u32(m193, "vfio_iommu_type1_info_dma_avail.header.next"), true);
+  const m194 = value.avail;
+  v.setUint32(o + 8, typeof m194 === "number" && (m194 >>> 0) === m194 ? m194 : u32(m194, "vfio_iommu_type1_info_dma_avail.avail"), true);
 }
 
 const vfio_iommu_type1_dma_map$fields: readonly FieldLayout[] = [
@@ -1870,24 +1998,28 @@ export const vfio_iommu_type1_dma_map: Codec<VfioIommuType1DmaMap> = {
     };
   },
   encode(value: Partial<VfioIommuType1DmaMap>): Uint8Array {
-    const bytes = new Uint8Array(32);
-    write$vfio_iommu_type1_dma_map(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(32);
+    write$vfio_iommu_type1_dma_map(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1DmaMap>): void {
-    const size = 32;
-    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_dma_map");
+    checkView(view, offset, 32, "struct vfio_iommu_type1_dma_map");
     write$vfio_iommu_type1_dma_map(view, offset, value);
   },
 };
 
 function write$vfio_iommu_type1_dma_map(v: DataView, o: number, value: Partial<VfioIommuType1DmaMap>): void {
-  obj(value, "vfio_iommu_type1_dma_map");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_dma_map.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_type1_dma_map.flags"), true);
-  v.setBigUint64(o + 8, u64(value.vaddr, "vfio_iommu_type1_dma_map.vaddr"), true);
-  v.setBigUint64(o + 16, u64(value.iova, "vfio_iommu_type1_dma_map.iova"), true);
-  v.setBigUint64(o + 24, u64(value.size, "vfio_iommu_type1_dma_map.size"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_type1_dma_map");
+  const m195 = value.argsz;
+  v.setUint32(o, typeof m195 === "number" && (m195 >>> 0) === m195 ? m195 : u32(m195, "vfio_iommu_type1_dma_map.argsz"), true);
+  const m196 = value.flags;
+  v.setUint32(o + 4, typeof m196 === "number" && (m196 >>> 0) === m196 ? m196 : u32(m196, "vfio_iommu_type1_dma_map.flags"), true);
+  const m197 = value.vaddr;
+  v.setBigUint64(o + 8, typeof m197 === "bigint" && BigInt.asUintN(64, m197) === m197 ? m197 : u64(m197, "vfio_iommu_type1_dma_map.vaddr"), true);
+  const m198 = value.iova;
+  v.setBigUint64(o + 16, typeof m198 === "bigint" && BigInt.asUintN(64, m198) === m198 ? m198 : u64(m198, "vfio_iommu_type1_dma_map.iova"), true);
+  const m199 = value.size;
+  v.setBigUint64(o + 24, typeof m199 === "bigint" && BigInt.asUintN(64, m199) === m199 ? m199 : u64(m199, "vfio_iommu_type1_dma_map.size"), true);
 }
 
 const vfio_bitmap$fields: readonly FieldLayout[] = [
@@ -1911,22 +2043,23 @@ export const vfio_bitmap: Codec<VfioBitmap> = {
     };
   },
   encode(value: Partial<VfioBitmap>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$vfio_bitmap(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$vfio_bitmap(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioBitmap>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct vfio_bitmap");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    checkView(view, offset, 24, "struct vfio_bitmap");
+    new Uint8Array(view.buffer, view.byteOffset + offset, 24).fill(0);
     write$vfio_bitmap(view, offset, value);
   },
 };
 
 function write$vfio_bitmap(v: DataView, o: number, value: Partial<VfioBitmap>): void {
-  obj(value, "vfio_bitmap");
-  v.setBigUint64(o, u64(value.pgsize, "vfio_bitmap.pgsize"), true);
-  v.setBigUint64(o + 8, u64(value.size, "vfio_bitmap.size"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_bitmap");
+  const m200 = value.pgsize;
+  v.setBigUint64(o, typeof m200 === "bigint" && BigInt.asUintN(64, m200) === m200 ? m200 : u64(m200, "vfio_bitmap.pgsize"), true);
+  const m201 = value.size;
+  v.setBigUint64(o + 8, typeof m201 === "bigint" && BigInt.asUintN(64, m201) === m201 ? m201 : u64(m201, "vfio_bitmap.size"), true);
   v.setUint32(o + 16, Number(big(value.data, 0n, 4294967295n, "vfio_bitmap.data")), true);
 }
 
@@ -1947,7 +2080,7 @@ export const vfio_iommu_type1_dma_unmap: FlexCodec<VfioIommuType1DmaUnmap, Uint8
   flex: { path: "data", offset: 24, elementSize: 1 },
   /** argsz for `n` trailing elements: the fixed part and the elements, at least sizeof. */
   argszFor(n: number): number {
-    return Math.max(24, 24 + int(n, 0, 0x7fffffff, 'n') * 1);
+    return 24 + int(n, 0, 0x7fffffff, 'n');
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
@@ -1965,29 +2098,35 @@ export const vfio_iommu_type1_dma_unmap: FlexCodec<VfioIommuType1DmaUnmap, Uint8
     };
   },
   encode(value: Partial<VfioIommuType1DmaUnmap>): Uint8Array {
-    const n = value.data === undefined ? 0 : list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data").length;
-    const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_iommu_type1_dma_unmap(new DataView(bytes.buffer), 0, value);
+    const n = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data").length;
+    const bytes = allocate(24 + n);
+    write$vfio_iommu_type1_dma_unmap(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1DmaUnmap>): void {
-    const size = this.argszFor(value.data === undefined ? 0 : list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data").length);
-    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_dma_unmap");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    const size = 24 + list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data").length;
+    checkView(view, offset, size, "struct vfio_iommu_type1_dma_unmap");
     write$vfio_iommu_type1_dma_unmap(view, offset, value);
   },
 };
 
 function write$vfio_iommu_type1_dma_unmap(v: DataView, o: number, value: Partial<VfioIommuType1DmaUnmap>): void {
-  obj(value, "vfio_iommu_type1_dma_unmap");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_dma_unmap.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_type1_dma_unmap.flags"), true);
-  v.setBigUint64(o + 8, u64(value.iova, "vfio_iommu_type1_dma_unmap.iova"), true);
-  v.setBigUint64(o + 16, u64(value.size, "vfio_iommu_type1_dma_unmap.size"), true);
-  const a22 = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data");
-  if (a22 instanceof Uint8Array) new Uint8Array(v.buffer, v.byteOffset + o + 24, a22.length).set(a22);
-  else for (let i23 = 0; i23 < a22.length; i23++) {
-    v.setUint8(o + 24 + i23 * 1, int(a22[i23], 0, 255, "vfio_iommu_type1_dma_unmap.data[]"));
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_type1_dma_unmap");
+  const m202 = value.argsz;
+  v.setUint32(o, typeof m202 === "number" && (m202 >>> 0) === m202 ? m202 : u32(m202, "vfio_iommu_type1_dma_unmap.argsz"), true);
+  const m203 = value.flags;
+  v.setUint32(o + 4, typeof m203 === "number" && (m203 >>> 0) === m203 ? m203 : u32(m203, "vfio_iommu_type1_dma_unmap.flags"), true);
+  const m204 = value.iova;
+  v.setBigUint64(o + 8, typeof m204 === "bigint" && BigInt.asUintN(64, m204) === m204 ? m204 : u64(m204, "vfio_iommu_type1_dma_unmap.iova"), true);
+  const m205 = value.size;
+  v.setBigUint64(o + 16, typeof m205 === "bigint" && BigInt.asUintN(64, m205) === m205 ? m205 : u64(m205, "vfio_iommu_type1_dma_unmap.size"), true);
+  const a206 = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data");
+  if (a206 instanceof Uint8Array) {
+    if (a206.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 24, a206.length).set(a206);
+    else for (let i207 = 0; i207 < a206.length; i207++) v.setUint8(o + 24 + i207, a206[i207]!);
+  } else for (let i207 = 0; i207 < a206.length; i207++) {
+    const m208 = a206[i207];
+    v.setUint8(o + 24 + i207, typeof m208 === "number" && (m208 & 0xff) === m208 ? m208 : u8(m208, "vfio_iommu_type1_dma_unmap.data[]"));
   }
 }
 
@@ -2006,7 +2145,7 @@ export const vfio_iommu_type1_dirty_bitmap: FlexCodec<VfioIommuType1DirtyBitmap,
   flex: { path: "data", offset: 8, elementSize: 1 },
   /** argsz for `n` trailing elements: the fixed part and the elements, at least sizeof. */
   argszFor(n: number): number {
-    return Math.max(8, 8 + int(n, 0, 0x7fffffff, 'n') * 1);
+    return 8 + int(n, 0, 0x7fffffff, 'n');
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
@@ -2022,27 +2161,31 @@ export const vfio_iommu_type1_dirty_bitmap: FlexCodec<VfioIommuType1DirtyBitmap,
     };
   },
   encode(value: Partial<VfioIommuType1DirtyBitmap>): Uint8Array {
-    const n = value.data === undefined ? 0 : list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data").length;
-    const bytes = new Uint8Array(this.argszFor(n));
-    write$vfio_iommu_type1_dirty_bitmap(new DataView(bytes.buffer), 0, value);
+    const n = list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data").length;
+    const bytes = allocate(8 + n);
+    write$vfio_iommu_type1_dirty_bitmap(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1DirtyBitmap>): void {
-    const size = this.argszFor(value.data === undefined ? 0 : list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data").length);
-    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_dirty_bitmap");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    const size = 8 + list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data").length;
+    checkView(view, offset, size, "struct vfio_iommu_type1_dirty_bitmap");
     write$vfio_iommu_type1_dirty_bitmap(view, offset, value);
   },
 };
 
 function write$vfio_iommu_type1_dirty_bitmap(v: DataView, o: number, value: Partial<VfioIommuType1DirtyBitmap>): void {
-  obj(value, "vfio_iommu_type1_dirty_bitmap");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_type1_dirty_bitmap.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_type1_dirty_bitmap.flags"), true);
-  const a24 = list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data");
-  if (a24 instanceof Uint8Array) new Uint8Array(v.buffer, v.byteOffset + o + 8, a24.length).set(a24);
-  else for (let i25 = 0; i25 < a24.length; i25++) {
-    v.setUint8(o + 8 + i25 * 1, int(a24[i25], 0, 255, "vfio_iommu_type1_dirty_bitmap.data[]"));
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_type1_dirty_bitmap");
+  const m209 = value.argsz;
+  v.setUint32(o, typeof m209 === "number" && (m209 >>> 0) === m209 ? m209 : u32(m209, "vfio_iommu_type1_dirty_bitmap.argsz"), true);
+  const m210 = value.flags;
+  v.setUint32(o + 4, typeof m210 === "number" && (m210 >>> 0) === m210 ? m210 : u32(m210, "vfio_iommu_type1_dirty_bitmap.flags"), true);
+  const a211 = list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data");
+  if (a211 instanceof Uint8Array) {
+    if (a211.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 8, a211.length).set(a211);
+    else for (let i212 = 0; i212 < a211.length; i212++) v.setUint8(o + 8 + i212, a211[i212]!);
+  } else for (let i212 = 0; i212 < a211.length; i212++) {
+    const m213 = a211[i212];
+    v.setUint8(o + 8 + i212, typeof m213 === "number" && (m213 & 0xff) === m213 ? m213 : u8(m213, "vfio_iommu_type1_dirty_bitmap.data[]"));
   }
 }
 
@@ -2074,26 +2217,29 @@ export const vfio_iommu_type1_dirty_bitmap_get: Codec<VfioIommuType1DirtyBitmapG
     };
   },
   encode(value: Partial<VfioIommuType1DirtyBitmapGet>): Uint8Array {
-    const bytes = new Uint8Array(40);
-    write$vfio_iommu_type1_dirty_bitmap_get(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(40);
+    write$vfio_iommu_type1_dirty_bitmap_get(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1DirtyBitmapGet>): void {
-    const size = 40;
-    checkRange(view.byteLength, offset, size, "struct vfio_iommu_type1_dirty_bitmap_get");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    checkView(view, offset, 40, "struct vfio_iommu_type1_dirty_bitmap_get");
+    new Uint8Array(view.buffer, view.byteOffset + offset, 40).fill(0);
     write$vfio_iommu_type1_dirty_bitmap_get(view, offset, value);
   },
 };
 
 function write$vfio_iommu_type1_dirty_bitmap_get(v: DataView, o: number, value: Partial<VfioIommuType1DirtyBitmapGet>): void {
-  obj(value, "vfio_iommu_type1_dirty_bitmap_get");
-  v.setBigUint64(o, u64(value.iova, "vfio_iommu_type1_dirty_bitmap_get.iova"), true);
-  v.setBigUint64(o + 8, u64(value.size, "vfio_iommu_type1_dirty_bitmap_get.size"), true);
-  const o26 = obj(value.bitmap, "vfio_iommu_type1_dirty_bitmap_get.bitmap");
-  v.setBigUint64(o + 16, u64(o26.pgsize, "vfio_iommu_type1_dirty_bitmap_get.bitmap.pgsize"), true);
-  v.setBigUint64(o + 24, u64(o26.size, "vfio_iommu_type1_dirty_bitmap_get.bitmap.size"), true);
-  v.setUint32(o + 32, Number(big(o26.data, 0n, 4294967295n, "vfio_iommu_type1_dirty_bitmap_get.bitmap.data")), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_type1_dirty_bitmap_get");
+  const m214 = value.iova;
+  v.setBigUint64(o, typeof m214 === "bigint" && BigInt.asUintN(64, m214) === m214 ? m214 : u64(m214, "vfio_iommu_type1_dirty_bitmap_get.iova"), true);
+  const m215 = value.size;
+  v.setBigUint64(o + 8, typeof m215 === "bigint" && BigInt.asUintN(64, m215) === m215 ? m215 : u64(m215, "vfio_iommu_type1_dirty_bitmap_get.size"), true);
+  const o216 = obj(value.bitmap, "vfio_iommu_type1_dirty_bitmap_get.bitmap");
+  const m217 = o216.pgsize;
+  v.setBigUint64(o + 16, typeof m217 === "bigint" && BigInt.asUintN(64, m217) === m217 ? m217 : u64(m217, "vfio_iommu_type1_dirty_bitmap_get.bitmap.pgsize"), true);
+  const m218 = o216.size;
+  v.setBigUint64(o + 24, typeof m218 === "bigint" && BigInt.asUintN(64, m218) === m218 ? m218 : u64(m218, "vfio_iommu_type1_dirty_bitmap_get.bitmap.size"), true);
+  v.setUint32(o + 32, Number(big(o216.data, 0n, 4294967295n, "vfio_iommu_type1_dirty_bitmap_get.bitmap.data")), true);
 }
 
 const vfio_iommu_spapr_tce_ddw_info$fields: readonly FieldLayout[] = [
@@ -2117,22 +2263,24 @@ export const vfio_iommu_spapr_tce_ddw_info: Codec<VfioIommuSpaprTceDdwInfo> = {
     };
   },
   encode(value: Partial<VfioIommuSpaprTceDdwInfo>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$vfio_iommu_spapr_tce_ddw_info(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$vfio_iommu_spapr_tce_ddw_info(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuSpaprTceDdwInfo>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct vfio_iommu_spapr_tce_ddw_info");
+    checkView(view, offset, 16, "struct vfio_iommu_spapr_tce_ddw_info");
     write$vfio_iommu_spapr_tce_ddw_info(view, offset, value);
   },
 };
 
 function write$vfio_iommu_spapr_tce_ddw_info(v: DataView, o: number, value: Partial<VfioIommuSpaprTceDdwInfo>): void {
-  obj(value, "vfio_iommu_spapr_tce_ddw_info");
-  v.setBigUint64(o, u64(value.pgsizes, "vfio_iommu_spapr_tce_ddw_info.pgsizes"), true);
-  v.setUint32(o + 8, int(value.max_dynamic_windows_supported, 0, 4294967295, "vfio_iommu_spapr_tce_ddw_info.max_dynamic_windows_supported"), true);
-  v.setUint32(o + 12, int(value.levels, 0, 4294967295, "vfio_iommu_spapr_tce_ddw_info.levels"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_spapr_tce_ddw_info");
+  const m219 = value.pgsizes;
+  v.setBigUint64(o, typeof m219 === "bigint" && BigInt.asUintN(64, m219) === m219 ? m219 : u64(m219, "vfio_iommu_spapr_tce_ddw_info.pgsizes"), true);
+  const m220 = value.max_dynamic_windows_supported;
+  v.setUint32(o + 8, typeof m220 === "number" && (m220 >>> 0) === m220 ? m220 : u32(m220, "vfio_iommu_spapr_tce_ddw_info.max_dynamic_windows_supported"), true);
+  const m221 = value.levels;
+  v.setUint32(o + 12, typeof m221 === "number" && (m221 >>> 0) === m221 ? m221 : u32(m221, "vfio_iommu_spapr_tce_ddw_info.levels"), true);
 }
 
 const vfio_iommu_spapr_tce_info$fields: readonly FieldLayout[] = [
@@ -2167,27 +2315,33 @@ export const vfio_iommu_spapr_tce_info: Codec<VfioIommuSpaprTceInfo> = {
     };
   },
   encode(value: Partial<VfioIommuSpaprTceInfo>): Uint8Array {
-    const bytes = new Uint8Array(32);
-    write$vfio_iommu_spapr_tce_info(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(32);
+    write$vfio_iommu_spapr_tce_info(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuSpaprTceInfo>): void {
-    const size = 32;
-    checkRange(view.byteLength, offset, size, "struct vfio_iommu_spapr_tce_info");
+    checkView(view, offset, 32, "struct vfio_iommu_spapr_tce_info");
     write$vfio_iommu_spapr_tce_info(view, offset, value);
   },
 };
 
 function write$vfio_iommu_spapr_tce_info(v: DataView, o: number, value: Partial<VfioIommuSpaprTceInfo>): void {
-  obj(value, "vfio_iommu_spapr_tce_info");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_tce_info.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_spapr_tce_info.flags"), true);
-  v.setUint32(o + 8, int(value.dma32_window_start, 0, 4294967295, "vfio_iommu_spapr_tce_info.dma32_window_start"), true);
-  v.setUint32(o + 12, int(value.dma32_window_size, 0, 4294967295, "vfio_iommu_spapr_tce_info.dma32_window_size"), true);
-  const o27 = obj(value.ddw, "vfio_iommu_spapr_tce_info.ddw");
-  v.setBigUint64(o + 16, u64(o27.pgsizes, "vfio_iommu_spapr_tce_info.ddw.pgsizes"), true);
-  v.setUint32(o + 24, int(o27.max_dynamic_windows_supported, 0, 4294967295, "vfio_iommu_spapr_tce_info.ddw.max_dynamic_windows_supported"), true);
-  v.setUint32(o + 28, int(o27.levels, 0, 4294967295, "vfio_iommu_spapr_tce_info.ddw.levels"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_spapr_tce_info");
+  const m222 = value.argsz;
+  v.setUint32(o, typeof m222 === "number" && (m222 >>> 0) === m222 ? m222 : u32(m222, "vfio_iommu_spapr_tce_info.argsz"), true);
+  const m223 = value.flags;
+  v.setUint32(o + 4, typeof m223 === "number" && (m223 >>> 0) === m223 ? m223 : u32(m223, "vfio_iommu_spapr_tce_info.flags"), true);
+  const m224 = value.dma32_window_start;
+  v.setUint32(o + 8, typeof m224 === "number" && (m224 >>> 0) === m224 ? m224 : u32(m224, "vfio_iommu_spapr_tce_info.dma32_window_start"), true);
+  const m225 = value.dma32_window_size;
+  v.setUint32(o + 12, typeof m225 === "number" && (m225 >>> 0) === m225 ? m225 : u32(m225, "vfio_iommu_spapr_tce_info.dma32_window_size"), true);
+  const o226 = obj(value.ddw, "vfio_iommu_spapr_tce_info.ddw");
+  const m227 = o226.pgsizes;
+  v.setBigUint64(o + 16, typeof m227 === "bigint" && BigInt.asUintN(64, m227) === m227 ? m227 : u64(m227, "vfio_iommu_spapr_tce_info.ddw.pgsizes"), true);
+  const m228 = o226.max_dynamic_windows_supported;
+  v.setUint32(o + 24, typeof m228 === "number" && (m228 >>> 0) === m228 ? m228 : u32(m228, "vfio_iommu_spapr_tce_info.ddw.max_dynamic_windows_supported"), true);
+  const m229 = o226.levels;
+  v.setUint32(o + 28, typeof m229 === "number" && (m229 >>> 0) === m229 ? m229 : u32(m229, "vfio_iommu_spapr_tce_info.ddw.levels"), true);
 }
 
 const vfio_eeh_pe_err$fields: readonly FieldLayout[] = [
@@ -2213,23 +2367,26 @@ export const vfio_eeh_pe_err: Codec<VfioEehPeErr> = {
     };
   },
   encode(value: Partial<VfioEehPeErr>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$vfio_eeh_pe_err(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$vfio_eeh_pe_err(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioEehPeErr>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct vfio_eeh_pe_err");
+    checkView(view, offset, 24, "struct vfio_eeh_pe_err");
     write$vfio_eeh_pe_err(view, offset, value);
   },
 };
 
 function write$vfio_eeh_pe_err(v: DataView, o: number, value: Partial<VfioEehPeErr>): void {
-  obj(value, "vfio_eeh_pe_err");
-  v.setUint32(o, int(value.type, 0, 4294967295, "vfio_eeh_pe_err.type"), true);
-  v.setUint32(o + 4, int(value.func, 0, 4294967295, "vfio_eeh_pe_err.func"), true);
-  v.setBigUint64(o + 8, u64(value.addr, "vfio_eeh_pe_err.addr"), true);
-  v.setBigUint64(o + 16, u64(value.mask, "vfio_eeh_pe_err.mask"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_eeh_pe_err");
+  const m230 = value.type;
+  v.setUint32(o, typeof m230 === "number" && (m230 >>> 0) === m230 ? m230 : u32(m230, "vfio_eeh_pe_err.type"), true);
+  const m231 = value.func;
+  v.setUint32(o + 4, typeof m231 === "number" && (m231 >>> 0) === m231 ? m231 : u32(m231, "vfio_eeh_pe_err.func"), true);
+  const m232 = value.addr;
+  v.setBigUint64(o + 8, typeof m232 === "bigint" && BigInt.asUintN(64, m232) === m232 ? m232 : u64(m232, "vfio_eeh_pe_err.addr"), true);
+  const m233 = value.mask;
+  v.setBigUint64(o + 16, typeof m233 === "bigint" && BigInt.asUintN(64, m233) === m233 ? m233 : u64(m233, "vfio_eeh_pe_err.mask"), true);
 }
 
 const vfio_eeh_pe_op$fields: readonly FieldLayout[] = [
@@ -2264,29 +2421,35 @@ export const vfio_eeh_pe_op: Codec<VfioEehPeOp> = {
     };
   },
   encode(value: Partial<VfioEehPeOp>): Uint8Array {
-    const bytes = new Uint8Array(40);
-    write$vfio_eeh_pe_op(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(40);
+    write$vfio_eeh_pe_op(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioEehPeOp>): void {
-    const size = 40;
-    checkRange(view.byteLength, offset, size, "struct vfio_eeh_pe_op");
-    new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
+    checkView(view, offset, 40, "struct vfio_eeh_pe_op");
+    new Uint8Array(view.buffer, view.byteOffset + offset, 40).fill(0);
     write$vfio_eeh_pe_op(view, offset, value);
   },
 };
 
 function write$vfio_eeh_pe_op(v: DataView, o: number, value: Partial<VfioEehPeOp>): void {
-  obj(value, "vfio_eeh_pe_op");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_eeh_pe_op.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_eeh_pe_op.flags"), true);
-  v.setUint32(o + 8, int(value.op, 0, 4294967295, "vfio_eeh_pe_op.op"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_eeh_pe_op");
+  const m234 = value.argsz;
+  v.setUint32(o, typeof m234 === "number" && (m234 >>> 0) === m234 ? m234 : u32(m234, "vfio_eeh_pe_op.argsz"), true);
+  const m235 = value.flags;
+  v.setUint32(o + 4, typeof m235 === "number" && (m235 >>> 0) === m235 ? m235 : u32(m235, "vfio_eeh_pe_op.flags"), true);
+  const m236 = value.op;
+  v.setUint32(o + 8, typeof m236 === "number" && (m236 >>> 0) === m236 ? m236 : u32(m236, "vfio_eeh_pe_op.op"), true);
   if (value.err !== undefined) {
-    const o28 = obj(value.err, "vfio_eeh_pe_op.err");
-    v.setUint32(o + 16, int(o28.type, 0, 4294967295, "vfio_eeh_pe_op.err.type"), true);
-    v.setUint32(o + 20, int(o28.func, 0, 4294967295, "vfio_eeh_pe_op.err.func"), true);
-    v.setBigUint64(o + 24, u64(o28.addr, "vfio_eeh_pe_op.err.addr"), true);
-    v.setBigUint64(o + 32, u64(o28.mask, "vfio_eeh_pe_op.err.mask"), true);
+    const o237 = obj(value.err, "vfio_eeh_pe_op.err");
+    const m238 = o237.type;
+    v.setUint32(o + 16, typeof m238 === "number" && (m238 >>> 0) === m238 ? m238 : u32(m238, "vfio_eeh_pe_op.err.type"), true);
+    const m239 = o237.func;
+    v.setUint32(o + 20, typeof m239 === "number" && (m239 >>> 0) === m239 ? m239 : u32(m239, "vfio_eeh_pe_op.err.func"), true);
+    const m240 = o237.addr;
+    v.setBigUint64(o + 24, typeof m240 === "bigint" && BigInt.asUintN(64, m240) === m240 ? m240 : u64(m240, "vfio_eeh_pe_op.err.addr"), true);
+    const m241 = o237.mask;
+    v.setBigUint64(o + 32, typeof m241 === "bigint" && BigInt.asUintN(64, m241) === m241 ? m241 : u64(m241, "vfio_eeh_pe_op.err.mask"), true);
   }
 }
 
@@ -2313,23 +2476,26 @@ export const vfio_iommu_spapr_register_memory: Codec<VfioIommuSpaprRegisterMemor
     };
   },
   encode(value: Partial<VfioIommuSpaprRegisterMemory>): Uint8Array {
-    const bytes = new Uint8Array(24);
-    write$vfio_iommu_spapr_register_memory(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(24);
+    write$vfio_iommu_spapr_register_memory(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuSpaprRegisterMemory>): void {
-    const size = 24;
-    checkRange(view.byteLength, offset, size, "struct vfio_iommu_spapr_register_memory");
+    checkView(view, offset, 24, "struct vfio_iommu_spapr_register_memory");
     write$vfio_iommu_spapr_register_memory(view, offset, value);
   },
 };
 
 function write$vfio_iommu_spapr_register_memory(v: DataView, o: number, value: Partial<VfioIommuSpaprRegisterMemory>): void {
-  obj(value, "vfio_iommu_spapr_register_memory");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_register_memory.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_spapr_register_memory.flags"), true);
-  v.setBigUint64(o + 8, u64(value.vaddr, "vfio_iommu_spapr_register_memory.vaddr"), true);
-  v.setBigUint64(o + 16, u64(value.size, "vfio_iommu_spapr_register_memory.size"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_spapr_register_memory");
+  const m242 = value.argsz;
+  v.setUint32(o, typeof m242 === "number" && (m242 >>> 0) === m242 ? m242 : u32(m242, "vfio_iommu_spapr_register_memory.argsz"), true);
+  const m243 = value.flags;
+  v.setUint32(o + 4, typeof m243 === "number" && (m243 >>> 0) === m243 ? m243 : u32(m243, "vfio_iommu_spapr_register_memory.flags"), true);
+  const m244 = value.vaddr;
+  v.setBigUint64(o + 8, typeof m244 === "bigint" && BigInt.asUintN(64, m244) === m244 ? m244 : u64(m244, "vfio_iommu_spapr_register_memory.vaddr"), true);
+  const m245 = value.size;
+  v.setBigUint64(o + 16, typeof m245 === "bigint" && BigInt.asUintN(64, m245) === m245 ? m245 : u64(m245, "vfio_iommu_spapr_register_memory.size"), true);
 }
 
 const vfio_iommu_spapr_tce_create$fields: readonly FieldLayout[] = [
@@ -2363,27 +2529,34 @@ export const vfio_iommu_spapr_tce_create: Codec<VfioIommuSpaprTceCreate> = {
     };
   },
   encode(value: Partial<VfioIommuSpaprTceCreate>): Uint8Array {
-    const bytes = new Uint8Array(40);
-    write$vfio_iommu_spapr_tce_create(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(40);
+    write$vfio_iommu_spapr_tce_create(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuSpaprTceCreate>): void {
-    const size = 40;
-    checkRange(view.byteLength, offset, size, "struct vfio_iommu_spapr_tce_create");
+    checkView(view, offset, 40, "struct vfio_iommu_spapr_tce_create");
     write$vfio_iommu_spapr_tce_create(view, offset, value);
   },
 };
 
 function write$vfio_iommu_spapr_tce_create(v: DataView, o: number, value: Partial<VfioIommuSpaprTceCreate>): void {
-  obj(value, "vfio_iommu_spapr_tce_create");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_tce_create.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_spapr_tce_create.flags"), true);
-  v.setUint32(o + 8, int(value.page_shift, 0, 4294967295, "vfio_iommu_spapr_tce_create.page_shift"), true);
-  v.setUint32(o + 12, int(value.__resv1, 0, 4294967295, "vfio_iommu_spapr_tce_create.__resv1"), true);
-  v.setBigUint64(o + 16, u64(value.window_size, "vfio_iommu_spapr_tce_create.window_size"), true);
-  v.setUint32(o + 24, int(value.levels, 0, 4294967295, "vfio_iommu_spapr_tce_create.levels"), true);
-  v.setUint32(o + 28, int(value.__resv2, 0, 4294967295, "vfio_iommu_spapr_tce_create.__resv2"), true);
-  v.setBigUint64(o + 32, u64(value.start_addr, "vfio_iommu_spapr_tce_create.start_addr"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_spapr_tce_create");
+  const m246 = value.argsz;
+  v.setUint32(o, typeof m246 === "number" && (m246 >>> 0) === m246 ? m246 : u32(m246, "vfio_iommu_spapr_tce_create.argsz"), true);
+  const m247 = value.flags;
+  v.setUint32(o + 4, typeof m247 === "number" && (m247 >>> 0) === m247 ? m247 : u32(m247, "vfio_iommu_spapr_tce_create.flags"), true);
+  const m248 = value.page_shift;
+  v.setUint32(o + 8, typeof m248 === "number" && (m248 >>> 0) === m248 ? m248 : u32(m248, "vfio_iommu_spapr_tce_create.page_shift"), true);
+  const m249 = value.__resv1;
+  v.setUint32(o + 12, typeof m249 === "number" && (m249 >>> 0) === m249 ? m249 : u32(m249, "vfio_iommu_spapr_tce_create.__resv1"), true);
+  const m250 = value.window_size;
+  v.setBigUint64(o + 16, typeof m250 === "bigint" && BigInt.asUintN(64, m250) === m250 ? m250 : u64(m250, "vfio_iommu_spapr_tce_create.window_size"), true);
+  const m251 = value.levels;
+  v.setUint32(o + 24, typeof m251 === "number" && (m251 >>> 0) === m251 ? m251 : u32(m251, "vfio_iommu_spapr_tce_create.levels"), true);
+  const m252 = value.__resv2;
+  v.setUint32(o + 28, typeof m252 === "number" && (m252 >>> 0) === m252 ? m252 : u32(m252, "vfio_iommu_spapr_tce_create.__resv2"), true);
+  const m253 = value.start_addr;
+  v.setBigUint64(o + 32, typeof m253 === "bigint" && BigInt.asUintN(64, m253) === m253 ? m253 : u64(m253, "vfio_iommu_spapr_tce_create.start_addr"), true);
 }
 
 const vfio_iommu_spapr_tce_remove$fields: readonly FieldLayout[] = [
@@ -2407,22 +2580,24 @@ export const vfio_iommu_spapr_tce_remove: Codec<VfioIommuSpaprTceRemove> = {
     };
   },
   encode(value: Partial<VfioIommuSpaprTceRemove>): Uint8Array {
-    const bytes = new Uint8Array(16);
-    write$vfio_iommu_spapr_tce_remove(new DataView(bytes.buffer), 0, value);
+    const bytes = allocate(16);
+    write$vfio_iommu_spapr_tce_remove(bufferView(bytes), bytes.byteOffset, value);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuSpaprTceRemove>): void {
-    const size = 16;
-    checkRange(view.byteLength, offset, size, "struct vfio_iommu_spapr_tce_remove");
+    checkView(view, offset, 16, "struct vfio_iommu_spapr_tce_remove");
     write$vfio_iommu_spapr_tce_remove(view, offset, value);
   },
 };
 
 function write$vfio_iommu_spapr_tce_remove(v: DataView, o: number, value: Partial<VfioIommuSpaprTceRemove>): void {
-  obj(value, "vfio_iommu_spapr_tce_remove");
-  v.setUint32(o, int(value.argsz, 0, 4294967295, "vfio_iommu_spapr_tce_remove.argsz"), true);
-  v.setUint32(o + 4, int(value.flags, 0, 4294967295, "vfio_iommu_spapr_tce_remove.flags"), true);
-  v.setBigUint64(o + 8, u64(value.start_addr, "vfio_iommu_spapr_tce_remove.start_addr"), true);
+  if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_spapr_tce_remove");
+  const m254 = value.argsz;
+  v.setUint32(o, typeof m254 === "number" && (m254 >>> 0) === m254 ? m254 : u32(m254, "vfio_iommu_spapr_tce_remove.argsz"), true);
+  const m255 = value.flags;
+  v.setUint32(o + 4, typeof m255 === "number" && (m255 >>> 0) === m255 ? m255 : u32(m255, "vfio_iommu_spapr_tce_remove.flags"), true);
+  const m256 = value.start_addr;
+  v.setBigUint64(o + 8, typeof m256 === "bigint" && BigInt.asUintN(64, m256) === m256 ? m256 : u64(m256, "vfio_iommu_spapr_tce_remove.start_addr"), true);
 }
 
 /** Reads a struct vfio_region_sparse_mmap_area at offset o (an array element). */
@@ -2436,8 +2611,10 @@ function read$6(v: DataView, o: number): VfioRegionSparseMmapArea {
 /** Writes a struct vfio_region_sparse_mmap_area at offset o (an array element). */
 function write$6(v: DataView, o: number, value: VfioRegionSparseMmapArea, path: string): void {
   const x = obj(value, path) as VfioRegionSparseMmapArea;
-  v.setBigUint64(o, u64(x.offset, path + ".offset"), true);
-  v.setBigUint64(o + 8, u64(x.size, path + ".size"), true);
+  const m33 = x.offset;
+  v.setBigUint64(o, typeof m33 === "bigint" && BigInt.asUintN(64, m33) === m33 ? m33 : u64(m33, path + ".offset"), true);
+  const m34 = x.size;
+  v.setBigUint64(o + 8, typeof m34 === "bigint" && BigInt.asUintN(64, m34) === m34 ? m34 : u64(m34, path + ".size"), true);
 }
 
 /** Reads a struct vfio_pci_dependent_device at offset o (an array element). */
@@ -2455,14 +2632,19 @@ function read$15(v: DataView, o: number): VfioPciDependentDevice {
 function write$15(v: DataView, o: number, value: VfioPciDependentDevice, path: string): void {
   const x = obj(value, path) as VfioPciDependentDevice;
   if (x.group_id !== undefined) {
-    v.setUint32(o, int(x.group_id, 0, 4294967295, path + ".group_id"), true);
+    const m85 = x.group_id;
+    v.setUint32(o, typeof m85 === "number" && (m85 >>> 0) === m85 ? m85 : u32(m85, path + ".group_id"), true);
   }
   if (x.devid !== undefined) {
-    v.setUint32(o, int(x.devid, 0, 4294967295, path + ".devid"), true);
+    const m86 = x.devid;
+    v.setUint32(o, typeof m86 === "number" && (m86 >>> 0) === m86 ? m86 : u32(m86, path + ".devid"), true);
   }
-  v.setUint16(o + 4, int(x.segment, 0, 65535, path + ".segment"), true);
-  v.setUint8(o + 6, int(x.bus, 0, 255, path + ".bus"));
-  v.setUint8(o + 7, int(x.devfn, 0, 255, path + ".devfn"));
+  const m87 = x.segment;
+  v.setUint16(o + 4, typeof m87 === "number" && (m87 & 0xffff) === m87 ? m87 : u16(m87, path + ".segment"), true);
+  const m88 = x.bus;
+  v.setUint8(o + 6, typeof m88 === "number" && (m88 & 0xff) === m88 ? m88 : u8(m88, path + ".bus"));
+  const m89 = x.devfn;
+  v.setUint8(o + 7, typeof m89 === "number" && (m89 & 0xff) === m89 ? m89 : u8(m89, path + ".devfn"));
 }
 
 /** Reads a struct vfio_region_dma_range at offset o (an array element). */
@@ -2476,8 +2658,10 @@ function read$35(v: DataView, o: number): VfioRegionDmaRange {
 /** Writes a struct vfio_region_dma_range at offset o (an array element). */
 function write$35(v: DataView, o: number, value: VfioRegionDmaRange, path: string): void {
   const x = obj(value, path) as VfioRegionDmaRange;
-  v.setBigUint64(o, u64(x.offset, path + ".offset"), true);
-  v.setBigUint64(o + 8, u64(x.length, path + ".length"), true);
+  const m164 = x.offset;
+  v.setBigUint64(o, typeof m164 === "bigint" && BigInt.asUintN(64, m164) === m164 ? m164 : u64(m164, path + ".offset"), true);
+  const m165 = x.length;
+  v.setBigUint64(o + 8, typeof m165 === "bigint" && BigInt.asUintN(64, m165) === m165 ? m165 : u64(m165, path + ".length"), true);
 }
 
 /** Reads a struct vfio_iova_range at offset o (an array element). */
@@ -2491,6 +2675,8 @@ function read$38(v: DataView, o: number): VfioIovaRange {
 /** Writes a struct vfio_iova_range at offset o (an array element). */
 function write$38(v: DataView, o: number, value: VfioIovaRange, path: string): void {
   const x = obj(value, path) as VfioIovaRange;
-  v.setBigUint64(o, u64(x.start, path + ".start"), true);
-  v.setBigUint64(o + 8, u64(x.end, path + ".end"), true);
+  const m181 = x.start;
+  v.setBigUint64(o, typeof m181 === "bigint" && BigInt.asUintN(64, m181) === m181 ? m181 : u64(m181, path + ".start"), true);
+  const m182 = x.end;
+  v.setBigUint64(o + 8, typeof m182 === "bigint" && BigInt.asUintN(64, m182) === m182 ? m182 : u64(m182, path + ".end"), true);
 }
