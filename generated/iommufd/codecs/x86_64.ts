@@ -3,6 +3,10 @@
  * Codecs of the records of iommufd.h for x86_64, i386, aarch64, arm, ppc64le, riscv64, mips64el, loongarch64: little-endian,
  * fixed offsets computed for these ABIs (and checked against clang by
  * `vfio-uapi verify`).
+ *
+ * Encoders check each member inline, `typeof m === "number" && (m >>> 0) === m ? m : u32(m, path)`
+ * for a __u32: a value in range is written as it is; anything else goes to the runtime's u32(),
+ * which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.
  * @module
  */
 import type { Codec, FieldLayout, FlexCodec } from '../../../runtime/codec.js';
