@@ -351,24 +351,23 @@ export class CodecWriter {
     out.push(`export const ${name}: ${flexTs ? `FlexCodec<${T}, ${flexTs}>` : `Codec<${T}>`} = {`);
     out.push(`  cName: ${JSON.stringify(cName)},`, `  size: ${rec.size},`, `  align: ${rec.align},`);
     out.push(`  fields: ${name}$fields,`);
+    const flexElSize = flexType && lastField ? this.layout.typeLayout(flexType.of, lastField.loc).size : 0;
     if (flexType && lastField?.name) {
-      const el = this.layout.resolve(flexType.of, lastField.loc);
-      const elSize = this.layout.typeLayout(el, lastField.loc).size;
-      out.push(`  flex: { path: ${JSON.stringify(lastField.name)}, offset: ${lastMember!.offset}, elementSize: ${elSize} },`);
+      out.push(`  flex: { path: ${JSON.stringify(lastField.name)}, offset: ${lastMember!.offset}, elementSize: ${flexElSize} },`);
       out.push(`  /** argsz for \`n\` trailing elements: the fixed part and the elements, at least sizeof. */`);
-      out.push(`  argszFor(n: number): number {`, `    return ${this.flexSize(rec.size, lastMember!.offset, elSize, "int(n, 0, 0x7fffffff, 'n')")};`, '  },');
-      const flexRead = elSize === 0 ? '[]' : this.readExpr({ kind: 'array', of: flexType.of, length: { k: 'int', value: 1n, decimal: true, unsigned: false, longs: 0, loc: lastField.loc } }, (k) => `o${k ? ` + ${k}` : ''}`, lastField.loc, '    ');
+      out.push(`  argszFor(n: number): number {`, `    return ${this.flexSize(rec.size, lastMember!.offset, flexElSize, "int(n, 0, 0x7fffffff, 'n')")};`, '  },');
+      const flexRead = flexElSize === 0 ? '[]' : this.readExpr({ kind: 'array', of: flexType.of, length: { k: 'int', value: 1n, decimal: true, unsigned: false, longs: 0, loc: lastField.loc } }, (k) => `o${k ? ` + ${k}` : ''}`, lastField.loc, '    ');
       out.push(`  /** The trailing elements: \`count\` of them, or as many as the buffer holds. */`);
       out.push(`  decodeFlex(bytes: Uint8Array, offset = 0, count?: number): ${this.shapes.tsType({ kind: 'array', of: flexType.of, length: null }, lastField.loc)} {`);
-      out.push(`    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - ${lastMember!.offset}) / ${Math.max(elSize, 1)}));`);
+      out.push(`    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - ${lastMember!.offset}) / ${Math.max(flexElSize, 1)}));`);
       const flexBytes = /^new (Uint8Array|Int8Array)/.exec(flexRead)?.[1];
       if (flexBytes === 'Uint8Array') {
         out.push(`    checkRange(bytes.byteLength, offset + ${lastMember!.offset}, n, ${JSON.stringify(cName)});`);
         out.push(`    return bytes.slice(offset + ${lastMember!.offset}, offset + ${lastMember!.offset} + n);`);
-      } else out.push(`    const v = viewOf(bytes, offset + ${lastMember!.offset}, n * ${elSize}, ${JSON.stringify(cName)});`);
+      } else out.push(`    const v = viewOf(bytes, offset + ${lastMember!.offset}, n * ${flexElSize}, ${JSON.stringify(cName)});`);
       if (flexBytes === 'Int8Array') out.push(`    return new Int8Array(v.buffer, v.byteOffset, n).slice();`);
       else if (flexBytes) { /* returned above */ }
-      else out.push(`    return Array.from({ length: n }, (_, k) => { const o = k * ${elSize}; return ${flexRead.replace(/^\[(.*)\]$/s, '$1')}; });`);
+      else out.push(`    return Array.from({ length: n }, (_, k) => { const o = k * ${flexElSize}; return ${flexRead.replace(/^\[(.*)\]$/s, '$1')}; });`);
       out.push('  },');
     }
     out.push(`  decode(bytes: Uint8Array, offset = 0): ${T} {`);
@@ -377,7 +376,7 @@ export class CodecWriter {
     out.push('  },');
     const flexName = flexType && lastField?.name;
     const cn = JSON.stringify(cName);
-    const flexSize = (n: string) => this.flexSize(rec.size, lastMember!.offset, this.layout.typeLayout(flexType!.of, lastField!.loc).size, n);
+    const flexSize = (n: string) => this.flexSize(rec.size, lastMember!.offset, flexElSize, n);
     out.push(`  encode(value: Partial<${T}>): Uint8Array {`);
     if (flexName) {
       out.push(`    const n = list(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)}).length;`);
@@ -417,16 +416,15 @@ export class CodecWriter {
   private hasGaps(rec: RecordLayout, flex = false): boolean {
     if (rec.decl.tag === 'union') return true;
     let end = 0;
-    rec.members.forEach((m, i) => {
-      if (end < 0) return;
+    for (const [i, m] of rec.members.entries()) {
       const isFlex = flex && i === rec.members.length - 1 && m.resolved.kind === 'array' && m.resolved.length === null;
-      if (m.bitWidth !== undefined || (m.resolved.kind === 'array' && !isFlex) || m.offset !== end) { end = -1; return; }
-      const el = isFlex ? this.layout.resolve((m.resolved as { of: CType }).of, m.field.loc) : m.resolved;
-      if (el.kind === 'record' && this.hasGaps(this.layout.recordLayout(el.id))) { end = -1; return; }
+      if (m.bitWidth !== undefined || (m.resolved.kind === 'array' && !isFlex) || m.offset !== end) return true;
+      const el = m.resolved.kind === 'array' ? this.layout.resolve(m.resolved.of, m.field.loc) : m.resolved;
+      if (el.kind === 'record' && this.hasGaps(this.layout.recordLayout(el.id))) return true;
       end = m.offset + m.size;
-    });
+    }
     // A flexible array member starting inside the tail padding: the bytes between are a gap too.
-    return end < 0 || end !== rec.size;
+    return end !== rec.size;
   }
 
   /** The field table (layout metadata) of a record. */
