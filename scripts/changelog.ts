@@ -9,11 +9,12 @@
  * (`npm run changelog`); `--check` exits 1 when FILE is not what would be written.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ABIS } from '../generator/abi/abis.js';
 import { countBySeverity, diffHeaderFiles, diffMarkdown, type HeaderDiff } from '../generator/diff/index.js';
+import { isMainModule } from './is-main.js';
 
 /** The headers the changelog covers, in this order. */
 export const CHANGELOG_HEADERS: readonly string[] = ['vfio.h', 'iommufd.h', 'vfio_ccw.h', 'vfio_zdev.h'];
@@ -131,16 +132,7 @@ function main(argv: readonly string[]): number {
   return 0;
 }
 
-function isMain(): boolean {
-  if (!process.argv[1]) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   try {
     process.exitCode = main(process.argv.slice(2));
   } catch (e) {

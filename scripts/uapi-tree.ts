@@ -10,12 +10,12 @@
  * Run as a script (`node dist/scripts/uapi-tree.js`) it prints the include root.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { isMainModule } from './is-main.js';
 
 const execFileP = promisify(execFile);
 
@@ -246,16 +246,7 @@ async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
   }
 }
 
-function isMain(): boolean {
-  if (!process.argv[1]) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   ensureUapiTree({ log: (m) => process.stderr.write(`uapi-tree: ${m}\n`) }).then(
     (root) => process.stdout.write(`${root}\n`),
     (err: Error) => {

@@ -9,33 +9,18 @@
  * constant. Nothing is computed here except the JSON formatting. This module is
  * independent of the generator (it only reads the ABI table).
  */
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Abi } from '../../generator/abi/abis.js';
+import type { LayoutJson, RecordJson } from '../../generator/layout/json.js';
 import { CompileError, compileObject, readUnsigned } from './elf.js';
-import { clangArgs, findClang, parseErrors, runClang, type ClangDiagnostic } from './toolchain.js';
+import { clangArgs, findClang, parseErrors, runClang, siblingIncludeDir, type ClangDiagnostic } from './toolchain.js';
 import { createLimiter } from './limiter.js';
 
-/** Layout of one struct or union, as clang lays it out for one ABI. */
-export interface RecordLayoutJson {
-  size: number;
-  align: number;
-  /** C member-access path (anonymous members flattened) -> byte offset in the outer record. */
-  fields: Record<string, number>;
-  /** Paths of bitfield members (left out of `fields`), when there are any. */
-  bitfields?: string[];
-}
-
-/** Everything a header defines, for one ABI. */
-export interface LayoutJson {
-  header: string;
-  abi: string;
-  /** Integer constants (object-like macros that are integer constant expressions, enum constants); a decimal string beyond 2^53. */
-  constants: Record<string, number | string>;
-  /** Keyed `struct NAME` / `union NAME`. */
-  records: Record<string, RecordLayoutJson>;
-}
+// The oracle answers in the document `layout --json` prints, so the two compare directly; its values come
+// from clang alone.
+export type { LayoutJson } from '../../generator/layout/json.js';
 
 /** Options of {@link clangLayout} and {@link clangLayoutAll}. */
 export interface OracleOptions {
@@ -141,15 +126,8 @@ class HeaderContext {
 
   static async create(headerPath: string, includeRoot: string): Promise<HeaderContext> {
     const header = path.resolve(headerPath);
-    const tmp = await mkdtemp(path.join(tmpdir(), 'vfio-uapi-oracle-'));
+    const tmp = await siblingIncludeDir(header, 'vfio-uapi-oracle-');
     try {
-      const dir = path.dirname(header);
-      await mkdir(path.join(tmp, 'linux'));
-      for (const ent of await readdir(dir, { withFileTypes: true })) {
-        if ((ent.isFile() || ent.isSymbolicLink()) && ent.name.endsWith('.h')) {
-          await symlink(path.join(dir, ent.name), path.join(tmp, 'linux', ent.name));
-        }
-      }
       // Only the header's #include; -fsyntax-only and -E runs read it from here.
       await writeFile(path.join(tmp, 'tu.c'), includeLine(header));
     } catch (err) {
@@ -242,7 +220,7 @@ class HeaderContext {
         out.constants[n] = jsonInteger(value(`__vo_n${i}`) !== 0n ? u - (1n << 64n) : u);
       });
       names.records.forEach((r, i) => {
-        const rec: RecordLayoutJson = { size: Number(value(`__vo_s${i}`)), align: Number(value(`__vo_a${i}`)), fields: {} };
+        const rec: RecordJson = { size: Number(value(`__vo_s${i}`)), align: Number(value(`__vo_a${i}`)), fields: {} };
         r.fields.forEach((f, j) => { rec.fields[f] = Number(value(`__vo_f${i}_${j}`)); });
         if (r.bitfields.length) rec.bitfields = [...r.bitfields];
         out.records[r.key] = rec;

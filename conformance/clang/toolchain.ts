@@ -4,6 +4,8 @@
  */
 import { execFile } from 'node:child_process';
 import { accessSync, constants, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Abi } from '../../generator/abi/abis.js';
 
@@ -146,4 +148,26 @@ export function parseErrors(stderr: string): ClangDiagnostic[] {
 export async function clangVersion(clang: ClangBinary): Promise<string> {
   const r = await runClang(clang, ['--version']);
   return r.stdout.split('\n')[0] ?? '';
+}
+
+/**
+ * A temp dir (named `<prefix>XXXXXX`) whose `linux/` holds symlinks to every
+ * `.h` beside `header`, so that `#include <linux/X.h>` finds the header's own
+ * siblings before the include tree's. The caller removes it.
+ */
+export async function siblingIncludeDir(header: string, prefix = 'vfio-uapi-'): Promise<string> {
+  const tmp = await mkdtemp(path.join(tmpdir(), prefix));
+  try {
+    const dir = path.dirname(header);
+    await mkdir(path.join(tmp, 'linux'));
+    for (const ent of await readdir(dir, { withFileTypes: true })) {
+      if ((ent.isFile() || ent.isSymbolicLink()) && ent.name.endsWith('.h')) {
+        await symlink(path.join(dir, ent.name), path.join(tmp, 'linux', ent.name));
+      }
+    }
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  return tmp;
 }

@@ -10,12 +10,9 @@
  * member of a union; `-Werror=initializer-overrides`) is dropped silently,
  * which is how the round trip initialises only the first member of a union.
  */
-import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Abi } from '../../generator/abi/abis.js';
 import { CompileError, compileObject, readUnsigned } from '../clang/elf.js';
-import { findClang, type ClangBinary } from '../clang/toolchain.js';
+import { findClang, siblingIncludeDir as siblingDir, type ClangBinary } from '../clang/toolchain.js';
 
 /** Some C expressions whose values are read back as 64-bit unsigned integers. */
 export interface Probe {
@@ -70,26 +67,9 @@ export interface UnitResult {
 const VALUES = '__vu_values';
 export const OVERRIDE = 'override';
 
-/**
- * A temp dir whose `linux/` holds symlinks to every `.h` beside `header`, so
- * `#include <linux/X.h>` finds the header's own siblings first (as the oracle
- * does). The caller removes it.
- */
-export async function siblingIncludeDir(header: string): Promise<string> {
-  const tmp = await mkdtemp(path.join(tmpdir(), 'vfio-uapi-verify-'));
-  try {
-    const dir = path.dirname(header);
-    await mkdir(path.join(tmp, 'linux'));
-    for (const ent of await readdir(dir, { withFileTypes: true })) {
-      if ((ent.isFile() || ent.isSymbolicLink()) && ent.name.endsWith('.h')) {
-        await symlink(path.join(dir, ent.name), path.join(tmp, 'linux', ent.name));
-      }
-    }
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
-  return tmp;
+/** A temp dir whose `linux/` holds the header's siblings (as the oracle's); the caller removes it. */
+export function siblingIncludeDir(header: string): Promise<string> {
+  return siblingDir(header, 'vfio-uapi-verify-');
 }
 
 type LineOwner =

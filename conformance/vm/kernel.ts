@@ -48,16 +48,8 @@ const DIST_SUITES: Record<Suite, readonly string[]> = {
 
 const META_PACKAGE = 'linux-image-amd64';
 
-/** What is stored beside an unpacked kernel (paths relative to its directory). */
-interface KernelRecord {
-  distSuite: string;
-  version: string;
-  package: string;
-  packageVersion: string;
-  packages: string[];
-  vmlinuz: string;
-  modulesDir: string;
-}
+/** What is stored beside an unpacked kernel: a {@link Kernel} without the suite asked for, paths relative to its directory. */
+type KernelRecord = Omit<Kernel, 'suite'>;
 
 /**
  * Makes sure the current kernel of `suite` is unpacked in the cache and

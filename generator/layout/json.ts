@@ -10,16 +10,19 @@ import { AbiLayout, type RecordLayout } from './layout.js';
 export interface RecordJson {
   size: number;
   align: number;
+  /** C member-access path (anonymous members flattened) -> byte offset in the outer record. */
   fields: Record<string, number>;
   /** Access paths of named bit-fields (they have no byte offset), where there are any. */
   bitfields?: string[];
 }
 
-/** The `layout --json` document. */
+/** The `layout --json` document: everything a header defines, for one ABI (also the clang oracle's answer). */
 export interface LayoutJson {
   header: string;
   abi: string;
+  /** Integer constants (object-like macros that are integer constant expressions, enum constants); a decimal string beyond 2^53. */
   constants: Record<string, number | string>;
+  /** Keyed `struct NAME` / `union NAME`. */
   records: Record<string, RecordJson>;
 }
 
