@@ -14,22 +14,22 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SUITES, ensureKernel, findQemu, type Suite } from '../conformance/vm/index.js';
+import { SUITES, ensureKernel, type Suite } from '../conformance/vm/index.js';
 import { packageRoot, runKernelSuite, type KernelRun } from '../conformance/suite/host.js';
 import { buildManifest, corpusDir, headerForKernel } from '../conformance/suite/manifest.js';
 import { toJson } from '../conformance/suite/report.js';
 import { VERDICTS } from '../conformance/suite/types.js';
+import { vmSkipReason } from './helpers.js';
 
 const ROOT = packageRoot();
 const CORPUS = corpusDir(ROOT);
 const GUEST = path.join(ROOT, 'dist', 'conformance', 'suite', 'guest.js');
 
 const skipReason =
-  process.env.VFIO_UAPI_SKIP_VM === '1' ? 'VFIO_UAPI_SKIP_VM=1'
-    : !findQemu() ? 'qemu-system-x86_64 not found (apt-get install qemu-system-x86 busybox-static)'
-      : !existsSync(CORPUS) ? `no header corpus at ${CORPUS} (set VFIO_UAPI_CORPUS)`
+  vmSkipReason()
+    ?? (!existsSync(CORPUS) ? `no header corpus at ${CORPUS} (set VFIO_UAPI_CORPUS)`
         : !existsSync(GUEST) ? `${GUEST} is not built (npm run build)`
-          : undefined;
+          : undefined);
 if (skipReason) console.warn(`test/conformance.test.ts: skipping the live conformance suite: ${skipReason}`);
 
 const kernels: Suite[] = (process.env.VFIO_UAPI_CONFORMANCE_KERNELS ?? SUITES.join(','))

@@ -7,6 +7,7 @@ import { parseHeader, parseHeaderForAbis } from '../generator/parse/parse.js';
 import { abiByName } from '../generator/abi/abis.js';
 import { AbiLayout } from '../generator/layout/layout.js';
 import { layoutJson } from '../generator/layout/json.js';
+import { findQemu } from '../conformance/vm/index.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -48,4 +49,11 @@ export function corpusHeaders(): { version: string; name: string; path: string }
     .filter((d) => d.isDirectory())
     .flatMap((d) => readdirSync(join(CORPUS, d.name)).filter((f) => f.endsWith('.h')).map((f) => ({ version: d.name, name: f, path: join(CORPUS, d.name, f) })))
     .sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
+}
+
+/** Why the tests that boot a VM cannot run here (VFIO_UAPI_SKIP_VM=1, or no QEMU), or undefined. */
+export function vmSkipReason(): string | undefined {
+  if (process.env.VFIO_UAPI_SKIP_VM === '1') return 'VFIO_UAPI_SKIP_VM=1';
+  if (!findQemu()) return 'qemu-system-x86_64 not found (apt-get install qemu-system-x86 busybox-static)';
+  return undefined;
 }

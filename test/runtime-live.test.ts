@@ -10,19 +10,15 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { findQemu, runInGuest, type GuestRun } from '../conformance/vm/index.js';
+import { runInGuest, type GuestRun } from '../conformance/vm/index.js';
+import { vmSkipReason } from './helpers.js';
 import type { EduResult } from '../examples/edu.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EDU = path.join(ROOT, 'dist/examples/edu.js');
 const TOUR = path.join(ROOT, 'test/fixtures/runtime-guest.mjs');
 
-const skipReason =
-  process.env.VFIO_UAPI_SKIP_VM === '1'
-    ? 'VFIO_UAPI_SKIP_VM=1'
-    : !findQemu()
-      ? 'qemu-system-x86_64 not found (apt-get install qemu-system-x86 busybox-static)'
-      : undefined;
+const skipReason = vmSkipReason();
 if (skipReason) console.warn(`test/runtime-live.test.ts: skipping the live runtime tests: ${skipReason}`);
 
 async function guest(script: string, args: string[] = []): Promise<GuestRun> {

@@ -8,16 +8,12 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { findQemu, runInGuest, type GuestDevice } from '../conformance/vm/index.js';
+import { runInGuest, type GuestDevice } from '../conformance/vm/index.js';
+import { vmSkipReason } from './helpers.js';
 
 const PROBE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../conformance/vm/probe.js');
 
-const skipReason =
-  process.env.VFIO_UAPI_SKIP_VM === '1'
-    ? 'VFIO_UAPI_SKIP_VM=1'
-    : !findQemu()
-      ? 'qemu-system-x86_64 not found (apt-get install qemu-system-x86 busybox-static)'
-      : undefined;
+const skipReason = vmSkipReason();
 if (skipReason) console.warn(`test/vm.test.ts: skipping the VM harness test: ${skipReason}`);
 
 interface ProbeResult {
