@@ -13,18 +13,29 @@ export interface IoctlSpec {
     | { readonly kind: 'unknown'; readonly reason: string };
 }
 
+/** Descriptors bound so far, by request number: what a plain number passed to `ioctl()` is looked up in. */
+const byRequest = new Map<number, IoctlDescriptor>();
+
+/** The descriptor of request number `request` among the bindings imported so far (the first bound wins). */
+export function ioctlByRequest(request: number): IoctlDescriptor | undefined {
+  return byRequest.get(request);
+}
+
 /** Descriptors for `specs`, taking request numbers and codecs from `abi` (a generated ABI module). */
-export function bindIoctls(specs: readonly IoctlSpec[], abi: Readonly<Record<string, unknown>>): Readonly<Record<string, IoctlDescriptor>> {
+export function bindIoctls(specs: readonly IoctlSpec[], abi: object): Readonly<Record<string, IoctlDescriptor>> {
+  const values = abi as Readonly<Record<string, unknown>>;
   const out: Record<string, IoctlDescriptor> = {};
   for (const spec of specs) {
-    const request = abi[spec.name];
+    const request = values[spec.name];
     if (typeof request !== 'number') throw new Error(`ioctl ${spec.name} has no number in this ABI module`);
     let arg: IoctlArgument;
     if (spec.arg.kind === 'struct') {
-      const codec = abi[spec.arg.record] as Codec<unknown> | undefined;
+      const codec = values[spec.arg.record] as Codec<unknown> | undefined;
       arg = codec ? { kind: 'struct', codec, direction: spec.arg.direction } : { kind: 'unknown', reason: `no codec for struct ${spec.arg.record}` };
     } else arg = spec.arg;
-    out[spec.name] = { name: spec.name, request, fd: spec.fd, arg };
+    const d = { name: spec.name, request, fd: spec.fd, arg };
+    out[spec.name] = d;
+    if (!byRequest.has(request)) byRequest.set(request, d);
   }
   return out;
 }

@@ -82,3 +82,8 @@ export interface IoctlDescriptor {
   readonly fd: FdKind;
   readonly arg: IoctlArgument;
 }
+
+/** An ioctl descriptor whose argument is a struct of type `T`: `ioctl(fd, d, value)` takes a `Partial<T>` and returns the decoded `T`. */
+export interface StructIoctl<T> extends IoctlDescriptor {
+  readonly arg: { readonly kind: 'struct'; readonly codec: Codec<T>; readonly direction: 'in' | 'out' | 'inout' };
+}

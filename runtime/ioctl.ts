@@ -2,7 +2,8 @@
  * Issuing one ioctl, with the argument passed the way its descriptor says.
  */
 
-import type { Codec, FdKind, IoctlArgument, IoctlDescriptor } from './codec.js';
+import type { FdKind, IoctlArgument, StructIoctl } from './codec.js';
+import { ioctlByRequest } from './bindings.js';
 import { IoctlError } from './errors.js';
 import { errno, libc } from './libc.js';
 
@@ -16,10 +17,7 @@ export interface IoctlRequest {
   readonly arg?: IoctlArgument;
 }
 
-/** An ioctl descriptor whose argument is a struct of type `T`. */
-export interface StructIoctl<T> extends IoctlDescriptor {
-  readonly arg: { readonly kind: 'struct'; readonly codec: Codec<T>; readonly direction: 'in' | 'out' | 'inout' };
-}
+export type { StructIoctl };
 
 /** What a struct ioctl returns. */
 export interface StructIoctlResult<T> {
@@ -48,12 +46,13 @@ export interface StructIoctlResult<T> {
  *   (caught before the call: a wrong pointer would let the kernel write anywhere).
  */
 export function ioctl<T>(fd: number, request: StructIoctl<T>, value?: Partial<T>): StructIoctlResult<T>;
-export function ioctl(fd: number, request: IoctlRequest, arg?: number | bigint | ArrayBufferView): number;
+export function ioctl(fd: number, request: IoctlRequest | number, arg?: number | bigint | ArrayBufferView): number;
 export function ioctl(
   fd: number,
-  request: IoctlRequest,
+  given: IoctlRequest | number,
   arg?: number | bigint | ArrayBufferView | object,
 ): number | StructIoctlResult<unknown> {
+  const request = typeof given === 'number' ? requestOf(given) : given;
   checkRequest(request);
   const kind = request.arg?.kind;
 
@@ -105,9 +104,21 @@ function check(result: number, fd: number, request: { readonly name: string; rea
   return result;
 }
 
+/**
+ * A plain request number, as C passes it: the descriptor of that number among
+ * the bindings imported so far (so its argument is checked and errors name
+ * it), else a bare request named by its number.
+ */
+function requestOf(request: number): IoctlRequest {
+  if (!Number.isInteger(request) || request < 0 || request > 0xffff_ffff) {
+    throw new RangeError(`ioctl: request ${request} is not a 32-bit unsigned integer; pass a descriptor such as vfio.ioctls.VFIO_GET_API_VERSION, or its number`);
+  }
+  return ioctlByRequest(request) ?? { name: `ioctl 0x${request.toString(16)}`, request };
+}
+
 function checkRequest(request: IoctlRequest): void {
   if (!Number.isInteger(request.request) || request.request < 0 || request.request > 0xffff_ffff) {
-    throw new RangeError(`${request.name}: request ${request.request} is not a 32-bit unsigned integer`);
+    throw new RangeError(`${request.name}: request ${request.request} is not a 32-bit unsigned integer; pass a descriptor such as vfio.ioctls.VFIO_GET_API_VERSION, or its number`);
   }
 }
 

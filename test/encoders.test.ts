@@ -16,7 +16,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { abiByName } from '../generator/abi/abis.js';
-import { generateBindings, writeFileSet } from '../generator/codegen/emit.js';
+import { generateBindings, writeFileSet } from '../generator/pipeline/generate.js';
 import type { Codec, FieldLayout, FlexCodec } from '../runtime/codec.js';
 import { allocate, bufferView } from '../runtime/encoding.js';
 

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { generateBindings, writeFileSet } from '../generator/codegen/emit.js';
+import { generateBindings, writeFileSet } from '../generator/pipeline/generate.js';
 import { HeaderError } from '../generator/errors.js';
 import { findCommittedHeader, readProvenance, updateCommand, updateFromTree, type HeaderTree } from '../bin/commands/update.js';
 

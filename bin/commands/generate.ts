@@ -1,6 +1,6 @@
 /** `vfio-uapi generate`: write (or check) the TypeScript bindings of a header. */
 import { join, resolve } from 'node:path';
-import { diffFileSet, generateBindings, writeFileSet } from '../../generator/codegen/emit.js';
+import { diffFileSet, generateBindings, writeFileSet } from '../../generator/pipeline/generate.js';
 import { parseAbiList } from '../../generator/abi/abis.js';
 import { CliError } from './common.js';
 

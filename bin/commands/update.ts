@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { diffFileSet, generateBindings, writeFileSet, type FileSet } from '../../generator/codegen/emit.js';
+import { diffFileSet, generateBindings, writeFileSet, type FileSet } from '../../generator/pipeline/generate.js';
 import { diffHeaderFiles, diffText, type HeaderDiff } from '../../generator/diff/index.js';
 import { defaultCacheDir, fetchSuiteUapiTree, SUITE_TREES_DIR } from '../../scripts/uapi-tree.js';
 

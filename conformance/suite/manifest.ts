@@ -8,8 +8,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { abiByName } from '../../generator/abi/abis.js';
-import { ioctlSpecs } from '../../generator/codegen/associations.js';
-import { capabilitySpecs } from '../../generator/codegen/associations.js';
+import { ioctlSpecs } from '../../generator/analysis/conventions.js';
+import { capabilitySpecs } from '../../generator/analysis/conventions.js';
 import type { HeaderIR } from '../../generator/ir/types.js';
 import { jsonNumber } from '../../generator/layout/json.js';
 import { AbiLayout, type RecordLayout } from '../../generator/layout/layout.js';

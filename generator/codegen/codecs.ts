@@ -8,7 +8,14 @@ import type { Abi } from '../abi/abis.js';
 import { HeaderError } from '../errors.js';
 import type { CType, HeaderIR, RecordDecl } from '../ir/types.js';
 import { AbiLayout, builtinScalar, type MemberLayout, type RecordLayout } from '../layout/layout.js';
+import { ownRecords } from '../analysis/conventions.js';
 import { propertyKey, typeName } from './names.js';
+import { Imports, type Chunk } from './printer.js';
+
+/** Module refs of what codecs import (resolved to paths by the emitter). */
+export const RUNTIME_ENCODING = 'runtime/encoding';
+export const RUNTIME_CODEC = 'runtime/codec';
+export const TYPES = 'types';
 
 /** Byte arrays longer than this are encoded by one typed-array copy, shorter ones byte by byte (measured on Node 20: a view costs ~30 ns). */
 const BULK_COPY_MIN = 64;
@@ -30,11 +37,6 @@ export interface ShapeProperty {
   readonly optional: boolean;
   /** Origin, for TSDoc: `__u32 argsz`. */
   readonly c: string;
-}
-
-/** Which records get codecs: named records with a body, defined by the header itself. */
-export function ownRecords(ir: HeaderIR): RecordDecl[] {
-  return ir.records.filter((r) => r.name && r.fields && r.loc.file === ir.file);
 }
 
 /** Scalar kind of a resolved type on an ABI, or undefined for records/arrays. */
@@ -104,36 +106,36 @@ export class Shapes {
     return name;
   }
 
-  private properties(decl: RecordDecl): ShapeProperty[] {
+  private properties(decl: RecordDecl, use?: (iface: string) => string): ShapeProperty[] {
     const props: ShapeProperty[] = [];
     const fields = decl.fields ?? [];
     fields.forEach((f, i) => {
       const t = this.layouts[0]!.resolve(f.type, f.loc);
       if (f.name === undefined) {
-        if (t.kind === 'record') props.push(...this.properties(this.ir.records[t.id]!));
+        if (t.kind === 'record') props.push(...this.properties(this.ir.records[t.id]!, use));
         return;
       }
       const flex = t.kind === 'array' && t.length === null && i === fields.length - 1;
       // A union's members are alternative views: an encoder is given one of them.
-      props.push({ name: f.name, ts: this.tsType(f.type, f.loc), optional: flex || decl.tag === 'union', c: `${f.spelling} ${f.name}` });
+      props.push({ name: f.name, ts: this.tsType(f.type, f.loc, use), optional: flex || decl.tag === 'union', c: `${f.spelling} ${f.name}` });
     });
     return props;
   }
 
-  /** The TS type of a C type. */
-  tsType(t: CType, loc: MemberLayout['field']['loc']): string {
+  /** The TS type of a C type; `use` is told each interface name it mentions. */
+  tsType(t: CType, loc: MemberLayout['field']['loc'], use?: (iface: string) => string): string {
     const r = this.layouts[0]!.resolve(t, loc);
     switch (r.kind) {
       case 'array': {
         const bytes = byteArray(this.layouts[0]!, r.of, loc);
         if (bytes) return bytes;
-        const inner = this.tsType(r.of, loc);
+        const inner = this.tsType(r.of, loc, use);
         return `${inner.includes(' ') ? `(${inner})` : inner}[]`;
       }
       case 'record': {
         const d = this.ir.records[r.id]!;
-        if (d.name) return this.interfaceOf(r.id);
-        return `{ ${this.properties(d).map((p) => `${propertyKey(p.name)}${p.optional ? '?' : ''}: ${p.ts}`).join('; ')} }`;
+        if (d.name) return use ? use(this.interfaceOf(r.id)) : this.interfaceOf(r.id);
+        return `{ ${this.properties(d, use).map((p) => `${propertyKey(p.name)}${p.optional ? '?' : ''}: ${p.ts}`).join('; ')} }`;
       }
       case 'function':
         throw new HeaderError(loc, 'function-typed members are not supported');
@@ -143,22 +145,63 @@ export class Shapes {
   }
 }
 
-/** Emits the codec code of one ABI. */
-export class CodecWriter {
-  private readonly le: string;
-  /** Offset-based reader/writer functions needed by arrays of records: record id -> emitted. */
-  private readonly helpers = new Map<number, string>();
-  private tmp = 0;
+/** One record's codec on one ABI: its field table, codec object and writer, and what they need. */
+export interface CodecUnit extends Chunk {
+  /** The record's C name (the exported binding). */
+  readonly record: string;
+  /** Ids of the array-element helpers it calls, directly or through other helpers. */
+  readonly helpers: ReadonlySet<number>;
+}
 
-  constructor(private readonly layout: AbiLayout, private readonly layouts: readonly AbiLayout[], private readonly shapes: Shapes) {
-    this.le = layout.abi.endian === 'little' ? 'true' : 'false';
-  }
+/**
+ * Emits the codec code of one ABI. The byte order is not written into the
+ * code: it is the `le` parameter of the factory the code is emitted into, so
+ * records laid out alike on a little- and a big-endian ABI print alike.
+ * Temporaries are numbered per function.
+ */
+export class CodecWriter {
+  private readonly le = 'le';
+  /** Offset-based reader/writer functions for records in arrays: record id -> code, and the helpers each calls. */
+  private readonly helperChunks = new Map<number, Chunk>();
+  private readonly helperCalls = new Map<number, Set<number>>();
+  private tmp = 0;
+  /** Imports and helper calls of the chunk being written. */
+  private imports = new Imports();
+  private calls = new Set<number>();
+
+  constructor(private readonly layout: AbiLayout, private readonly layouts: readonly AbiLayout[], private readonly shapes: Shapes) {}
 
   get abi(): Abi { return this.layout.abi; }
 
-  /** Emits `read$N`/`write$N` helpers collected so far (call after all codecs). */
-  helperFunctions(): string[] {
-    return [...this.helpers.values()];
+  /** The code of helper `id` (after a codec that calls it was written). */
+  helperChunk(id: number): Chunk {
+    return this.helperChunks.get(id)!;
+  }
+
+  /** A runtime support function, imported. */
+  private rt(name: string): string {
+    return this.imports.value(RUNTIME_ENCODING, name);
+  }
+
+  private ts(t: CType, loc: MemberLayout['field']['loc']): string {
+    return this.shapes.tsType(t, loc, (n) => this.imports.type(TYPES, n));
+  }
+
+  private iface(id: number): string {
+    return this.imports.type(TYPES, this.shapes.interfaceOf(id));
+  }
+
+  /** Runs `write` with fresh imports and helper calls; returns what it recorded. */
+  private collect(write: () => string): { text: string; imports: Imports; calls: Set<number> } {
+    const saved = { imports: this.imports, calls: this.calls, tmp: this.tmp };
+    this.imports = new Imports();
+    this.calls = new Set();
+    try {
+      const text = write();
+      return { text, imports: this.imports, calls: this.calls };
+    } finally {
+      Object.assign(this, saved);
+    }
   }
 
   // ---- decode -----------------------------------------------------------------
@@ -215,7 +258,7 @@ export class CodecWriter {
         const bit = base * 8 + m.bitOffset!;
         const start = Math.floor(bit / 8);
         const bytes = Math.ceil((bit + m.bitWidth) / 8) - start;
-        expr = `getBits(v, ${at(start)}, ${bytes}, ${bit - start * 8}, ${m.bitWidth}, ${this.le}, ${s.signed})`;
+        expr = `${this.rt('getBits')}(v, ${at(start)}, ${bytes}, ${bit - start * 8}, ${m.bitWidth}, ${this.le}, ${s.signed})`;
       } else expr = this.readExpr(m.field.type, (k) => at(off + k), m.field.loc, indent);
       lines.push(`${indent}${propertyKey(m.field.name)}: ${expr},`);
     });
@@ -233,22 +276,22 @@ export class CodecWriter {
   private scalarWrite(s: Scalar, big: boolean, at: string, value: string, path: string): string[] {
     const bits = s.size * 8;
     const le = s.size === 1 ? '' : `, ${this.le}`;
-    if (s.float) return [`v.setFloat${bits}(${at}, num(${value}, ${path})${le});`];
+    if (s.float) return [`v.setFloat${bits}(${at}, ${this.rt('num')}(${value}, ${path})${le});`];
     const fn = `set${bits === 64 ? 'Big' : ''}${s.signed ? 'Int' : 'Uint'}${bits}`;
     if (big && bits < 64) {
       const min = s.signed ? -(2 ** (bits - 1)) : 0;
       const max = s.signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
-      return [`v.${fn}(${at}, Number(big(${value}, ${min}n, ${max}n, ${path}))${le});`];
+      return [`v.${fn}(${at}, Number(${this.rt('big')}(${value}, ${min}n, ${max}n, ${path}))${le});`];
     }
     const m = `m${this.tmp++}`;
     let checked: string;
-    if (bits === 64) checked = `typeof ${m} === "bigint" && BigInt.as${s.signed ? 'Int' : 'Uint'}N(64, ${m}) === ${m} ? ${m} : ${s.signed ? 's64' : 'u64'}(${m}, ${path})`;
+    if (bits === 64) checked = `typeof ${m} === "bigint" && BigInt.as${s.signed ? 'Int' : 'Uint'}N(64, ${m}) === ${m} ? ${m} : ${this.rt(s.signed ? 's64' : 'u64')}(${m}, ${path})`;
     else {
       const max = 2 ** bits - 1;
       const fits = s.signed
         ? bits === 32 ? `(${m} | 0) === ${m}` : `((${m} << ${32 - bits}) >> ${32 - bits}) === ${m}`
         : bits === 32 ? `(${m} >>> 0) === ${m}` : `(${m} & 0x${max.toString(16)}) === ${m}`;
-      checked = `typeof ${m} === "number" && ${fits} ? ${m} : ${s.signed ? 's' : 'u'}${bits}(${m}, ${path})`;
+      checked = `typeof ${m} === "number" && ${fits} ? ${m} : ${this.rt(`${s.signed ? 's' : 'u'}${bits}`)}(${m}, ${path})`;
     }
     return [`const ${m} = ${value};`, `v.${fn}(${at}, ${checked}${le});`];
   }
@@ -264,28 +307,32 @@ export class CodecWriter {
       const n = r.length === null ? Number.MAX_SAFE_INTEGER : elSize === 0 ? 0 : this.layout.typeLayout(r, loc).size / elSize;
       const a = `a${this.tmp++}`;
       const i = `i${this.tmp++}`;
-      out.push(`${indent}const ${a} = list(${value}, ${r.length === null ? 'Infinity' : n}, ${path('')});`);
-      out.push(`${indent}for (let ${i} = 0; ${i} < ${a}.length; ${i}++) {`);
       const elemAt = (k: number) => `${at(0)} + ${i}${elSize === 1 ? '' : ` * ${elSize}`}${k ? ` + ${k}` : ''}`;
-      if (el.kind === 'record' && this.layout.ir.records[el.id]!.name) out.push(`${indent}  write$${this.helper(el.id)}(v, ${elemAt(0)}, ${a}[${i}], ${path('[]')});`);
-      else if (byteArray(this.layout, el, loc)) {
-        const kind = byteArray(this.layout, el, loc)!;
+      const kind = byteArray(this.layout, el, loc);
+      out.push(`${indent}const ${a} = ${this.rt('list')}(${value}, ${r.length === null ? 'Infinity' : n}, ${path('')});`);
+      if (el.kind === 'record' && this.layout.ir.records[el.id]!.name) {
+        out.push(`${indent}for (let ${i} = 0; ${i} < ${a}.length; ${i}++) {`);
+        out.push(`${indent}  write$${this.helper(el.id)}(v, ${elemAt(0)}, ${a}[${i}], ${path('[]')});`);
+      } else if (kind) {
         // A typed array of the right kind needs no per-byte check. A long one is copied in one go; a short one
         // byte by byte, which is cheaper than creating the typed-array view over v that a bulk copy needs.
         const setter = kind === 'Int8Array' ? 'setInt8' : 'setUint8';
-        out.splice(out.length - 1, 1,
+        out.push(
           `${indent}if (${a} instanceof ${kind}) {`,
           `${indent}  if (${a}.length > ${BULK_COPY_MIN}) new ${kind}(v.buffer, v.byteOffset + ${at(0)}, ${a}.length).set(${a});`,
           `${indent}  else for (let ${i} = 0; ${i} < ${a}.length; ${i}++) v.${setter}(${elemAt(0)}, ${a}[${i}]!);`,
           `${indent}} else for (let ${i} = 0; ${i} < ${a}.length; ${i}++) {`);
         out.push(...this.scalarWrite({ size: 1, signed: kind === 'Int8Array', float: false }, false, elemAt(0), `${a}[${i}]`, path('[]')).map((l) => `${indent}  ${l}`));
-      } else this.writeStmts(el, elemAt, `${a}[${i}]`, (x) => path(`[]${x}`), loc, indent + '  ', out);
+      } else {
+        out.push(`${indent}for (let ${i} = 0; ${i} < ${a}.length; ${i}++) {`);
+        this.writeStmts(el, elemAt, `${a}[${i}]`, (x) => path(`[]${x}`), loc, indent + '  ', out);
+      }
       out.push(`${indent}}`);
       return;
     }
     if (r.kind === 'record') {
       const o = `o${this.tmp++}`;
-      out.push(`${indent}const ${o} = obj(${value}, ${path('')});`);
+      out.push(`${indent}const ${o} = ${this.rt('obj')}(${value}, ${path('')});`);
       this.writeMembers(this.layout.recordLayout(r.id, loc), 0, at, o, path, indent, out);
       return;
     }
@@ -307,7 +354,7 @@ export class CodecWriter {
         const bit = base * 8 + m.bitOffset!;
         const start = Math.floor(bit / 8);
         const bytes = Math.ceil((bit + m.bitWidth) / 8) - start;
-        body.push(`${indent}  setBits(v, ${at(start)}, ${bytes}, ${bit - start * 8}, ${m.bitWidth}, ${this.le}, ${value}, ${fieldPath('')});`);
+        body.push(`${indent}  ${this.rt('setBits')}(v, ${at(start)}, ${bytes}, ${bit - start * 8}, ${m.bitWidth}, ${this.le}, ${value}, ${fieldPath('')});`);
       } else this.writeStmts(m.field.type, (k) => at(off + k), value, fieldPath, m.field.loc, indent + '  ', body);
       // A member left out encodes as zero (the checks map undefined to 0); a union writes only the views given.
       if (rec.decl.tag === 'union') out.push(`${indent}if (${value} !== undefined) {`, ...body, `${indent}}`);
@@ -315,26 +362,51 @@ export class CodecWriter {
     }
   }
 
-  /** Registers offset-based helpers for a record used in arrays; returns its id. */
+  /** Calls helper `id` (offset-based reader/writer of a record in arrays), writing it on first use; returns `id`. */
   private helper(id: number): number {
-    if (this.helpers.has(id)) return id;
-    this.helpers.set(id, ''); // reserve: records may nest
+    this.calls.add(id);
+    if (this.helperCalls.has(id)) return id;
+    this.helperCalls.set(id, new Set()); // reserve: records may nest
     const rec = this.layout.recordLayout(id);
-    const name = this.shapes.interfaceOf(id);
-    const at = (k: number) => (k ? `o + ${k}` : 'o');
-    const read = `function read$${id}(v: DataView, o: number): ${name} {\n  return ${this.readRecord(rec, at, '  ')};\n}`;
-    const body: string[] = [];
-    this.writeMembers(rec, 0, at, 'x', (x) => (x ? `path + ${JSON.stringify(x)}` : 'path'), '  ', body);
-    const write = `function write$${id}(v: DataView, o: number, value: ${name}, path: string): void {\n  const x = obj(value, path) as ${name};\n${body.join('\n')}\n}`;
-    this.helpers.set(id, `/** Reads a ${rec.decl.tag} ${rec.decl.name} at offset o (an array element). */\n${read}\n\n/** Writes a ${rec.decl.tag} ${rec.decl.name} at offset o (an array element). */\n${write}`);
+    const c = this.collect(() => {
+      const name = this.iface(id);
+      const at = (k: number) => (k ? `o + ${k}` : 'o');
+      this.tmp = 0;
+      const read = `function read$${id}(v: DataView, o: number): ${name} {\n  return ${this.readRecord(rec, at, '  ')};\n}`;
+      const body: string[] = [];
+      this.tmp = 0;
+      this.writeMembers(rec, 0, at, 'x', (x) => (x ? `path + ${JSON.stringify(x)}` : 'path'), '  ', body);
+      const write = `function write$${id}(v: DataView, o: number, value: ${name}, path: string): void {\n  const x = ${this.rt('obj')}(value, path) as ${name};\n${body.join('\n')}\n}`;
+      return `/** Reads a ${rec.decl.tag} ${rec.decl.name} at offset o (an array element). */\n${read}\n\n/** Writes a ${rec.decl.tag} ${rec.decl.name} at offset o (an array element). */\n${write}`;
+    });
+    c.calls.delete(id);
+    this.helperCalls.set(id, c.calls);
+    this.helperChunks.set(id, { text: c.text, imports: c.imports });
     return id;
   }
 
-  /** The full codec object of record `decl`. */
-  codec(decl: RecordDecl): string {
+  /** Helper `ids` and every helper they call. */
+  private helperClosure(ids: Iterable<number>): Set<number> {
+    const out = new Set<number>();
+    const visit = (id: number) => {
+      if (out.has(id)) return;
+      out.add(id);
+      for (const d of this.helperCalls.get(id) ?? []) visit(d);
+    };
+    for (const id of ids) visit(id);
+    return out;
+  }
+
+  /** The codec of record `decl`: field table, codec object and writer. */
+  codec(decl: RecordDecl): CodecUnit {
+    const c = this.collect(() => `${this.fieldTable(decl)}\n\n${this.codecText(decl)}`);
+    return { record: decl.name!, text: c.text, imports: c.imports, helpers: this.helperClosure(c.calls) };
+  }
+
+  private codecText(decl: RecordDecl): string {
     const rec = this.layout.recordLayout(decl.id);
     const name = decl.name!;
-    const T = this.shapes.interfaceOf(decl.id);
+    const T = this.iface(decl.id);
     const cName = `${decl.tag} ${name}`;
     const abs = (k: number) => String(k);
     const lastField = decl.fields![decl.fields!.length - 1];
@@ -342,36 +414,41 @@ export class CodecWriter {
     const flexType = lastField && lastMember?.field === lastField && lastMember.resolved.kind === 'array' && lastMember.resolved.length === null ? lastMember.resolved : undefined;
     const writes: string[] = [];
     const rel = (k: number) => (k ? `o + ${k}` : 'o');
+    this.tmp = 0;
     this.writeMembers(rec, 0, rel, 'value', (x) => JSON.stringify(name + x), '    ', writes);
     // encodeInto zeroes the record first only where writing every member would leave bytes untouched.
     const needsZero = this.hasGaps(rec, flexType !== undefined);
     const out: string[] = [];
     out.push(`/** ${cName}: ${rec.size} bytes, aligned to ${rec.align}. Declared at ${basename(decl.loc.file)}:${decl.loc.line}. */`);
-    const flexTs = flexType && lastField ? this.shapes.tsType({ kind: 'array', of: flexType.of, length: null }, lastField.loc) : undefined;
-    out.push(`export const ${name}: ${flexTs ? `FlexCodec<${T}, ${flexTs}>` : `Codec<${T}>`} = {`);
+    const flexTs = flexType && lastField ? this.ts({ kind: 'array', of: flexType.of, length: null }, lastField.loc) : undefined;
+    const codecType = flexTs ? `${this.imports.type(RUNTIME_CODEC, 'FlexCodec')}<${T}, ${flexTs}>` : `${this.imports.type(RUNTIME_CODEC, 'Codec')}<${T}>`;
+    out.push(`const ${name}: ${codecType} = {`);
     out.push(`  cName: ${JSON.stringify(cName)},`, `  size: ${rec.size},`, `  align: ${rec.align},`);
     out.push(`  fields: ${name}$fields,`);
     const flexElSize = flexType && lastField ? this.layout.typeLayout(flexType.of, lastField.loc).size : 0;
     if (flexType && lastField?.name) {
       out.push(`  flex: { path: ${JSON.stringify(lastField.name)}, offset: ${lastMember!.offset}, elementSize: ${flexElSize} },`);
       out.push(`  /** argsz for \`n\` trailing elements: the fixed part and the elements, at least sizeof. */`);
-      out.push(`  argszFor(n: number): number {`, `    return ${this.flexSize(rec.size, lastMember!.offset, flexElSize, "int(n, 0, 0x7fffffff, 'n')")};`, '  },');
+      out.push(`  argszFor(n: number): number {`, `    return ${this.flexSize(rec.size, lastMember!.offset, flexElSize, `${this.rt('int')}(n, 0, 0x7fffffff, 'n')`)};`, '  },');
+      this.tmp = 0;
       const flexRead = flexElSize === 0 ? '[]' : this.readExpr({ kind: 'array', of: flexType.of, length: { k: 'int', value: 1n, decimal: true, unsigned: false, longs: 0, loc: lastField.loc } }, (k) => `o${k ? ` + ${k}` : ''}`, lastField.loc, '    ');
       out.push(`  /** The trailing elements: \`count\` of them, or as many as the buffer holds. */`);
-      out.push(`  decodeFlex(bytes: Uint8Array, offset = 0, count?: number): ${this.shapes.tsType({ kind: 'array', of: flexType.of, length: null }, lastField.loc)} {`);
+      out.push(`  decodeFlex(bytes: Uint8Array, offset = 0, count?: number): ${flexTs} {`);
       out.push(`    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - ${lastMember!.offset}) / ${Math.max(flexElSize, 1)}));`);
-      const flexBytes = /^new (Uint8Array|Int8Array)/.exec(flexRead)?.[1];
+      const flexBytes = flexElSize === 0 ? undefined : byteArray(this.layout, this.layout.resolve(flexType.of, lastField.loc), lastField.loc);
       if (flexBytes === 'Uint8Array') {
-        out.push(`    checkRange(bytes.byteLength, offset + ${lastMember!.offset}, n, ${JSON.stringify(cName)});`);
+        out.push(`    ${this.rt('checkRange')}(bytes.byteLength, offset + ${lastMember!.offset}, n, ${JSON.stringify(cName)});`);
         out.push(`    return bytes.slice(offset + ${lastMember!.offset}, offset + ${lastMember!.offset} + n);`);
-      } else out.push(`    const v = viewOf(bytes, offset + ${lastMember!.offset}, n * ${flexElSize}, ${JSON.stringify(cName)});`);
-      if (flexBytes === 'Int8Array') out.push(`    return new Int8Array(v.buffer, v.byteOffset, n).slice();`);
-      else if (flexBytes) { /* returned above */ }
-      else out.push(`    return Array.from({ length: n }, (_, k) => { const o = k * ${flexElSize}; return ${flexRead.replace(/^\[(.*)\]$/s, '$1')}; });`);
+      } else {
+        out.push(`    const v = ${this.rt('viewOf')}(bytes, offset + ${lastMember!.offset}, n * ${flexElSize}, ${JSON.stringify(cName)});`);
+        if (flexBytes === 'Int8Array') out.push(`    return new Int8Array(v.buffer, v.byteOffset, n).slice();`);
+        else out.push(`    return Array.from({ length: n }, (_, k) => { const o = k * ${flexElSize}; return ${flexRead.slice(1, -1)}; });`);
+      }
       out.push('  },');
     }
+    this.tmp = 0;
     out.push(`  decode(bytes: Uint8Array, offset = 0): ${T} {`);
-    out.push(`    const v = viewOf(bytes, offset, ${rec.size}, ${JSON.stringify(cName)});`);
+    out.push(`    const v = ${this.rt('viewOf')}(bytes, offset, ${rec.size}, ${JSON.stringify(cName)});`);
     out.push(`    return ${this.readRecord(rec, abs, '    ')};`);
     out.push('  },');
     const flexName = flexType && lastField?.name;
@@ -379,23 +456,23 @@ export class CodecWriter {
     const flexSize = (n: string) => this.flexSize(rec.size, lastMember!.offset, flexElSize, n);
     out.push(`  encode(value: Partial<${T}>): Uint8Array {`);
     if (flexName) {
-      out.push(`    const n = list(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)}).length;`);
-      out.push(`    const bytes = allocate(${flexSize('n')});`);
-    } else out.push(`    const bytes = allocate(${rec.size});`);
+      out.push(`    const n = ${this.rt('list')}(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)}).length;`);
+      out.push(`    const bytes = ${this.rt('allocate')}(${flexSize('n')});`);
+    } else out.push(`    const bytes = ${this.rt('allocate')}(${rec.size});`);
     // allocate() gives zeroed memory: padding stays zero without a fill.
-    out.push(`    write$${name}(bufferView(bytes), bytes.byteOffset, value);`, '    return bytes;', '  },');
+    out.push(`    write$${name}(${this.rt('bufferView')}(bytes), bytes.byteOffset, value);`, '    return bytes;', '  },');
     out.push(`  encodeInto(view: DataView, offset: number, value: Partial<${T}>): void {`);
     if (flexName) {
-      out.push(`    const size = ${flexSize(`list(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)}).length`)};`);
-      out.push(`    checkView(view, offset, size, ${cn});`);
-    } else out.push(`    checkView(view, offset, ${rec.size}, ${cn});`);
+      out.push(`    const size = ${flexSize(`${this.rt('list')}(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)}).length`)};`);
+      out.push(`    ${this.rt('checkView')}(view, offset, size, ${cn});`);
+    } else out.push(`    ${this.rt('checkView')}(view, offset, ${rec.size}, ${cn});`);
     if (needsZero) out.push(`    new Uint8Array(view.buffer, view.byteOffset + offset, ${flexName ? 'size' : rec.size}).fill(0);`);
     out.push(`    write$${name}(view, offset, value);`, '  },');
     out.push('};');
     out.push('');
     out.push(`function write$${name}(v: DataView, o: number, value: Partial<${T}>): void {`);
     // The common case (an object) without a call; obj() reports anything else.
-    out.push(`  if (typeof value !== "object" || value === null) obj(value, ${JSON.stringify(name)});`);
+    out.push(`  if (typeof value !== "object" || value === null) ${this.rt('obj')}(value, ${JSON.stringify(name)});`);
     out.push(...writes.map((l) => l.slice(2)));
     out.push('}');
     return out.join('\n');
@@ -428,7 +505,7 @@ export class CodecWriter {
   }
 
   /** The field table (layout metadata) of a record. */
-  fieldTable(decl: RecordDecl): string {
+  private fieldTable(decl: RecordDecl): string {
     const rec = this.layout.recordLayout(decl.id);
     const rows: string[] = [];
     const walk = (r: RecordLayout, base: number, prefix: string) => {
@@ -454,7 +531,7 @@ export class CodecWriter {
       }
     };
     walk(rec, 0, '');
-    return `const ${decl.name}$fields: readonly FieldLayout[] = [\n${rows.join('\n')}\n];`;
+    return `const ${decl.name}$fields: readonly ${this.imports.type(RUNTIME_CODEC, 'FieldLayout')}[] = [\n${rows.join('\n')}\n];`;
   }
 }
 

@@ -1,260 +1,373 @@
 /**
- * Emit: the TypeScript bindings of one header, for every ABI, through the
- * Handlebars templates in templates/. Files are grouped so that ABIs with
- * identical codecs (or constants) share one module; each ABI gets a small module
- * re-exporting its variants, and index.ts picks the running process's ABI.
+ * Emit: the TypeScript bindings of one header from its IR, per-ABI layouts and
+ * analysis, as files in memory (the pipeline driver, generator/pipeline/,
+ * parses and writes). Merged across ABIs as Go's x/sys mkmerge does, record by
+ * record: a codec or constant whose text is the same on every ABI is emitted
+ * once (`codecs.ts`, `constants.ts`); what differs goes to one module per group
+ * of ABIs with identical differences (`codecs/<abi>.ts`, `constants/<abi>.ts`,
+ * named after the group's first ABI). Codecs do not spell the byte order: they
+ * are emitted into a factory taking `le`, so a little- and a big-endian ABI
+ * with the same layout share their code. `abi/<abi>.ts` puts an ABI together;
+ * `index.ts` imports the running process's ABI module only.
  */
-import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type HandlebarsNs from 'handlebars';
-import { ABIS, type Abi } from '../abi/abis.js';
-import type { HeaderIR } from '../ir/types.js';
-import { AbiLayout, type ConstantValue } from '../layout/layout.js';
-import { parseHeaderForAbis } from '../parse/parse.js';
-import { identifiersOf } from '../expr/ast.js';
+import path from 'node:path';
+import type { Abi } from '../abi/abis.js';
+import type { HeaderIR, RecordDecl } from '../ir/types.js';
+import type { AbiLayout, ConstantValue } from '../layout/layout.js';
+import { identifiersOf, type Expr } from '../expr/ast.js';
 import { commentText } from '../source/lexer.js';
-import { CodecWriter, Shapes, ownRecords } from './codecs.js';
-import { capabilitySpecs, exprToTs, flagGroups, functionSpecs, ioctlSpecs } from './associations.js';
+import type { HeaderAnalysis } from '../analysis/conventions.js';
+import { formatProvenance, type Provenance } from '../provenance.js';
+import { CodecWriter, RUNTIME_CODEC, RUNTIME_ENCODING, Shapes, TYPES, type CodecUnit } from './codecs.js';
 import { isBindable, propertyKey, typeName } from './names.js';
+import { docText, Imports, ModuleWriter, type Chunk, type ModuleRef } from './printer.js';
 
-const require = createRequire(import.meta.url);
-const Handlebars = require('handlebars') as typeof HandlebarsNs;
-
-/** Options of {@link generateBindings}. */
-export interface GenerateOptions {
-  /** The header to read. */
-  readonly header: string;
-  /** Output directory; the bindings go to `<out>/<name>/`. */
-  readonly out: string;
-  /** Module name (default: the header's basename without `.h`). */
-  readonly name?: string;
-  /** The header's version for the provenance line (default: its directory's name when that is a version). */
-  readonly version?: string;
-  readonly includeDirs?: readonly string[];
-  /** Copy the header's comments into TSDoc (off by default: generated docs are our own words). */
-  readonly withComments?: boolean;
-  /** ABIs to emit (default: all). */
-  readonly abis?: readonly Abi[];
-}
-
-/** Generated files: path relative to the output directory -> contents. */
+/** Generated files: path relative to the bindings directory -> contents. */
 export type FileSet = Map<string, string>;
 
-/** The package root: two levels above generator/codegen/, one more when running from dist/. */
-const PACKAGE_ROOT = (() => {
-  const twoUp = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  return basename(twoUp) === 'dist' ? dirname(twoUp) : twoUp;
-})();
-const TEMPLATES = join(PACKAGE_ROOT, 'templates');
-
-let templates: Record<string, HandlebarsNs.TemplateDelegate> | undefined;
-function template(name: string): HandlebarsNs.TemplateDelegate {
-  if (!templates) {
-    templates = {};
-    Handlebars.registerPartial('header', readFileSync(join(TEMPLATES, 'header.hbs'), 'utf8'));
-    for (const f of readdirSync(TEMPLATES).filter((x) => x.endsWith('.ts.hbs'))) {
-      templates[f.replace(/\.ts\.hbs$/, '')] = Handlebars.compile(readFileSync(join(TEMPLATES, f), 'utf8'), { noEscape: true, strict: true });
-    }
-  }
-  const t = templates[name];
-  if (!t) throw new Error(`missing template ${name}.ts.hbs in ${TEMPLATES}`);
-  return t;
+/** What emit needs: the analysed header on every ABI. */
+export interface EmitInput {
+  readonly ir: HeaderIR;
+  /** One layout per ABI, in the ABI table's order. */
+  readonly layouts: readonly AbiLayout[];
+  readonly analysis: HeaderAnalysis;
+  readonly provenance: Provenance;
+  /** Copy the header's comments into TSDoc. */
+  readonly withComments?: boolean;
+  /** The import path of the runtime folder from a directory of the bindings (`''`, `abi`, `codecs`). */
+  readonly runtimeFrom: (dir: string) => string;
 }
 
-/** Makes text safe inside a `/** ... *\/` comment. */
-function doc(text: string): string {
-  return text.replace(/\*\//g, '*\\/').replace(/\s+/g, ' ').trim();
-}
+const RUNTIME_BINDINGS = 'runtime/bindings';
+const RUNTIME_ABI = 'runtime/abi';
+const CONSTANTS = 'constants';
+const CODECS = 'codecs';
+/** Import order in every module. */
+const ORDER = [RUNTIME_ABI, RUNTIME_BINDINGS, RUNTIME_CODEC, RUNTIME_ENCODING, TYPES, CONSTANTS, CODECS];
 
-/** The version shown in the provenance line. */
-function headerVersion(path: string, given?: string): string {
-  if (given) return given;
-  const dir = basename(dirname(resolve(path)));
-  return /^\d+\.\d+/.test(dir) ? dir : 'unknown version';
-}
+const tsValue = (v: bigint) => (v < 2n ** 53n && v > -(2n ** 53n) ? { ts: 'number', text: v.toString() } : { ts: 'bigint', text: `${v}n` });
+const hexOf = (v: bigint) => (v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`);
+const indent = (text: string) => text.split('\n').map((l) => (l ? `  ${l}` : l)).join('\n');
 
 /** Groups ABIs by identical text, keeping table order; each group is named after its first ABI. */
-function groupByText(entries: { abi: Abi; text: string }[]): { name: string; abis: Abi[]; text: string }[] {
-  const groups: { name: string; abis: Abi[]; text: string }[] = [];
+function groupByText<V>(entries: { abi: Abi; text: string; value: V }[]): { name: string; abis: Abi[]; text: string; value: V }[] {
+  const groups: { name: string; abis: Abi[]; text: string; value: V }[] = [];
   for (const e of entries) {
     const g = groups.find((x) => x.text === e.text);
     if (g) g.abis.push(e.abi);
-    else groups.push({ name: e.abi.name, abis: [e.abi], text: e.text });
+    else groups.push({ name: e.abi.name, abis: [e.abi], text: e.text, value: e.value });
   }
   return groups;
 }
 
-const tsValue = (v: bigint) => (v < 2n ** 53n && v > -(2n ** 53n) ? { ts: 'number', text: v.toString() } : { ts: 'bigint', text: `${v}n` });
-
-/** Generates the bindings of one header in memory. */
-export function generateBindings(options: GenerateOptions): FileSet {
-  const abis = options.abis ?? ABIS;
-  const irs = parseHeaderForAbis(options.header, abis, { includeDirs: options.includeDirs });
-  const ir = irs.get(abis[0]!.name)!;
-  const name = options.name ?? basename(options.header).replace(/\.h$/, '');
-  const layouts = abis.map((abi) => new AbiLayout(irs.get(abi.name)!, abi));
-  // Codecs and types share record ids across ABIs: an ABI-dependent header must declare the same records everywhere.
-  const recordNames = (x: HeaderIR) => x.records.map((r) => `${r.tag} ${r.name ?? ''}`).join(',');
-  for (const l of layouts) {
-    if (recordNames(l.ir) !== recordNames(ir)) throw new Error(`${ir.file}: its records differ between ABIs (${abis[0]!.name} and ${l.abi.name}); generate does not support ABI-dependent declarations`);
-  }
-  const provenance = { header: basename(ir.file), version: headerVersion(ir.file, options.version), sha256: ir.sha256 };
-  const outDir = resolve(options.out, name);
-  const runtimeFrom = (subdir: string) => {
-    const fileDir = join(outDir, subdir);
-    const inside = !relative(PACKAGE_ROOT, fileDir).startsWith('..');
-    if (!inside) return 'vfio-uapi/runtime';
-    const rel = relative(fileDir, join(PACKAGE_ROOT, 'runtime')).split(sep).join('/');
-    return rel.startsWith('.') ? rel : `./${rel}`;
-  };
+/** The bindings of one header, in memory. */
+export function emitBindings(input: EmitInput): FileSet {
+  const { ir, layouts, analysis } = input;
+  const abis = layouts.map((l) => l.abi);
+  const first = formatProvenance(input.provenance);
+  const header = input.provenance.header;
   const files: FileSet = new Map();
+  const resolver = (file: string) => (ref: ModuleRef) => {
+    const dir = path.posix.dirname(file) === '.' ? '' : path.posix.dirname(file);
+    if (ref.startsWith('runtime/')) return `${input.runtimeFrom(dir)}/${ref.slice('runtime/'.length)}.js`;
+    const rel = path.posix.relative(dir, ref);
+    return `${rel.startsWith('.') ? rel : `./${rel}`}.js`;
+  };
+  const put = (file: string, m: ModuleWriter) => files.set(file, m.print(resolver(file), ORDER));
+  const originOf = (loc: { file: string; line: number }) => `${path.basename(loc.file)}:${loc.line}`;
+
+  // ---- types.ts: the same interfaces on every ABI ----
   const shapes = new Shapes(layouts);
-  const own = ownRecords(ir);
-  const originOf = (loc: { file: string; line: number }) => `${basename(loc.file)}:${loc.line}`;
   const commentBefore = (line: number) => {
-    if (!options.withComments) return undefined;
+    if (!input.withComments) return undefined;
     const c = ir.comments.find((x) => x.endLine === line - 1 || x.endLine === line - 2);
     return c ? commentText(c).split('\n').map((l) => ` * ${l.replace(/\*\//g, '*\\/')}`).join('\n').trimEnd() : undefined;
   };
+  const types = new ModuleWriter(first, [
+    `The TypeScript shapes of the records of ${header}. A value has the same shape`,
+    'on every ABI: integers that are 64-bit on any ABI (`__u64`, `long`, pointers)',
+    'are bigint, the rest number; byte arrays are Uint8Array. Members of anonymous',
+    'structs and unions are direct properties, as C code reads them.',
+  ]);
+  for (const i of shapes.interfaces.values()) {
+    const comment = commentBefore(i.decl.loc.line);
+    const props = i.props.map((p) => `  /** \`${docText(p.c)}\` */\n  ${propertyKey(p.name)}${p.optional ? '?' : ''}: ${p.ts};`);
+    types.add(`/** ${i.decl.tag} ${i.decl.name}, declared at ${originOf(i.decl.loc)}.${comment ? `\n *\n${comment}` : ''} */\nexport interface ${i.name} {\n${props.join('\n')}\n}`);
+  }
+  const flagTypeName = (g: HeaderAnalysis['flags'][number]) => `${typeName(g.record.name!)}${typeName(g.field)}Name`;
+  for (const g of analysis.flags) {
+    types.add(`/** Names of the flags of \`${g.record.tag} ${g.record.name}.${g.field}\`. */\nexport type ${flagTypeName(g)} = ${g.bits.map((b) => `'${b}'`).join(' | ')};`);
+  }
+  put('types.ts', types);
 
-  // Records: the same interfaces everywhere.
-  const flags = flagGroups(ir, layouts[0]!);
-  const interfaces = [...shapes.interfaces.values()].map((i) => ({
-    name: i.name, tag: i.decl.tag, cName: i.decl.name, origin: originOf(i.decl.loc), comment: commentBefore(i.decl.loc.line),
-    props: i.props.map((p) => ({ key: propertyKey(p.name), optional: p.optional, ts: p.ts, c: doc(p.c) })),
-  }));
-  const flagTypes = flags.map((g) => ({ name: `${typeName(g.record.name!)}${typeName(g.field)}Name`, field: `${g.record.tag} ${g.record.name}.${g.field}`, union: g.bits.map((b) => `'${b}'`).join(' | ') }));
-  files.set('types.ts', template('types')({ ...provenance, interfaces, flagTypes }));
-
-  // Codecs per ABI, grouped.
-  const codecTexts = layouts.map((layout) => {
+  // ---- codecs: merged record by record ----
+  const perAbi = layouts.map((layout) => {
     const w = new CodecWriter(layout, layouts, shapes);
-    const codecs = own.map((r) => ({ fields: w.fieldTable(r), code: w.codec(r) }));
-    return { abi: layout.abi, codecs, helpers: w.helperFunctions() };
+    const units = analysis.records.map((r) => w.codec(r));
+    // What a unit is, for the merge: its code and the code of the helpers it calls.
+    const keys = units.map((u) => [u.text, ...[...u.helpers].sort((a, b) => a - b).map((h) => w.helperChunk(h).text)].join('\n'));
+    return { abi: layout.abi, w, units, keys };
   });
-  const codecGroups = groupByText(codecTexts.map((c) => ({ abi: c.abi, text: JSON.stringify([c.codecs, c.helpers]) })));
-  const interfaceNames = [...shapes.interfaces.values()].map((i) => i.name);
+  const shared = analysis.records.map((_, k) => perAbi.every((p) => p.keys[k] === perAbi[0]!.keys[k]));
+  const factory = (w: CodecWriter, units: CodecUnit[], fn: string, doc: string): Chunk => {
+    const helperIds = [...new Set(units.flatMap((u) => [...u.helpers]))].sort((a, b) => a - b);
+    const chunks: Chunk[] = [...units, ...helperIds.map((h) => w.helperChunk(h))];
+    const imports = new Imports();
+    chunks.forEach((c) => imports.merge(c.imports));
+    const body = chunks.map((c) => indent(c.text)).join('\n\n');
+    return {
+      text: `${doc}\nexport function ${fn}(le: boolean) {\n${body}\n\n  return { ${units.map((u) => u.record).join(', ')} };\n}`,
+      imports,
+    };
+  };
+  const codecModuleDoc = (abiList: string) => [
+    `Codecs of the records of ${header} ${abiList}: fixed offsets computed for`,
+    'these ABIs (and checked against clang by `vfio-uapi verify`), the byte order a',
+    'parameter (`le`: little-endian), so that one copy serves both.',
+    '',
+    'Encoders check each member inline, `typeof m === "number" && (m >>> 0) === m ? m : u32(m, path)`',
+    "for a __u32: a value in range is written as it is; anything else goes to the runtime's u32(),",
+    'which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.',
+  ];
+  const sharedUnits = perAbi[0]!.units.filter((_, k) => shared[k]);
+  put('codecs.ts', new ModuleWriter(first, codecModuleDoc('that are the same on every ABI')).add(
+    factory(perAbi[0]!.w, sharedUnits, 'sharedCodecs', '/** The codecs laid out alike on every ABI, for the byte order `le`. */')));
+  const codecGroups = groupByText(perAbi.map((p) => ({ abi: p.abi, text: p.keys.filter((_, k) => !shared[k]).join('\n'), value: p })))
+    .filter((g) => g.text !== '');
   for (const g of codecGroups) {
-    const c = codecTexts.find((x) => x.abi === g.abis[0])!;
-    let text = template('codecs')({ ...provenance, runtime: runtimeFrom('codecs'), abiList: g.abis.map((a) => a.name).join(', '), endian: g.abis[0]!.endian, codecs: c.codecs, helpers: c.helpers });
-    text = text.replace("import type * as T from '../types.js';", interfaceNames.length ? `import type { ${interfaceNames.join(', ')} } from '../types.js';` : '');
-    files.set(`codecs/${g.name}.ts`, text);
+    const units = g.value.units.filter((_, k) => !shared[k]);
+    const list = g.abis.map((a) => a.name).join(', ');
+    put(`codecs/${g.name}.ts`, new ModuleWriter(first, codecModuleDoc(`laid out differently on ${list} than on some other ABI`)).add(
+      factory(g.value.w, units, 'abiCodecs', `/** The codecs of ${list} that other ABIs lay out differently, for the byte order \`le\`. */`)));
   }
 
-  // Constants per ABI, grouped.
+  // ---- constants: merged constant by constant ----
   const macroBody = new Map(ir.macros.map((m) => [m.name, m.body]));
   const constantLists = layouts.map((l) => l.constants().values.filter((c) => isBindable(c.name)));
-  const constantEntries = (list: ConstantValue[]) => list.map((c) => {
+  const constDoc = (c: ConstantValue) => `${c.source === 'macro' ? `\`${docText(macroBody.get(c.name) ?? '')}\`` : 'enumerator'} = ${hexOf(c.value)}, ${c.type.name}; ${originOf(c.loc)}.`;
+  const constText = (c: ConstantValue, literal: boolean) => {
     const v = tsValue(c.value);
-    const expr = c.source === 'macro' ? doc(macroBody.get(c.name) ?? '') : `enumerator`;
-    const hex = c.value < 0n ? `-0x${(-c.value).toString(16)}` : `0x${c.value.toString(16)}`;
-    return { name: c.name, value: v.text, tsType: v.ts, expr, hex, ctype: c.type.name, origin: originOf(c.loc) };
-  });
-  const constantGroups = groupByText(layouts.map((l, i) => ({ abi: l.abi, text: JSON.stringify(constantEntries(constantLists[i]!)) })));
-  for (const g of constantGroups) {
-    files.set(`constants/${g.name}.ts`, template('constants')({ ...provenance, abiList: g.abis.map((a) => a.name).join(', '), constants: JSON.parse(g.text) }));
+    return `/** ${constDoc(c)} */\nexport const ${c.name}${literal ? '' : `: ${v.ts}`} = ${v.text};`;
+  };
+  const firstList = constantLists[0]!;
+  const sharedConsts = new Set(firstList.filter((c) => constantLists.every((l) => {
+    const o = l.find((x) => x.name === c.name);
+    return o !== undefined && constText(o, true) === constText(c, true);
+  })).map((c) => c.name));
+  const constants = new ModuleWriter(first, [
+    `The integer constants of ${header} that are the same on every ABI, as C evaluates`,
+    'them: each typed as its value. Values beyond 2^53 are bigint; `(1 << 31)`-style',
+    "values are C's int, negative.",
+  ]);
+  for (const c of firstList) if (sharedConsts.has(c.name)) constants.add(constText(c, true));
+  put('constants.ts', constants);
+  const constGroups = groupByText(layouts.map((l, i) => {
+    const list = constantLists[i]!.filter((c) => !sharedConsts.has(c.name));
+    return { abi: l.abi, text: list.map((c) => constText(c, false)).join('\n\n'), value: list };
+  })).filter((g) => g.text !== '');
+  for (const g of constGroups) {
+    put(`constants/${g.name}.ts`, new ModuleWriter(first, [
+      `The integer constants of ${header} on ${g.abis.map((a) => a.name).join(', ')} that differ on some other ABI`,
+      '(or exist only on some ABIs), as C evaluates them there.',
+    ]).add(g.text));
   }
 
-  // One module per ABI.
-  for (const abi of abis) {
-    files.set(`abi/${abi.name}.ts`, template('abi')({
-      ...provenance, abi: abi.name,
-      codecs: codecGroups.find((g) => g.abis.includes(abi))!.name,
-      constants: constantGroups.find((g) => g.abis.includes(abi))!.name,
-    }));
+  // ---- abi/<abi>.ts ----
+  for (const [i, abi] of abis.entries()) {
+    const m = new ModuleWriter(first, [`${header} on ${abi.name}: every constant and codec.`]);
+    const im = new Imports();
+    const cg = codecGroups.find((g) => g.abis.includes(abi));
+    const kg = constGroups.find((g) => g.abis.includes(abi));
+    const lines = [`export * from '${resolver(`abi/${abi.name}.ts`)(CONSTANTS)}';`];
+    if (kg) lines.push(`export * from '${resolver(`abi/${abi.name}.ts`)(`constants/${kg.name}`)}';`);
+    m.add(lines.join('\n'));
+    m.add(`/** The ABI of this module. */\nexport const ABI = '${abi.name}';`);
+    const le = abi.endian === 'little' ? 'true' : 'false';
+    im.value(CODECS, 'sharedCodecs');
+    m.add(`export const { ${sharedUnits.map((u) => u.record).join(', ')} } = sharedCodecs(${le});`);
+    if (cg) {
+      im.value(`codecs/${cg.name}`, 'abiCodecs');
+      m.add(`export const { ${perAbi[i]!.units.filter((_, k) => !shared[k]).map((u) => u.record).join(', ')} } = abiCodecs(${le});`);
+    }
+    put(`abi/${abi.name}.ts`, m.uses(im));
   }
 
-  // Index: the running ABI.
-  const constTypes = new Map<string, Set<string>>();
-  constantLists.forEach((list) => list.forEach((c) => {
-    if (!constTypes.has(c.name)) constTypes.set(c.name, new Set());
-    constTypes.get(c.name)!.add(tsValue(c.value).ts);
-  }));
-  const everywhere = [...constTypes.keys()].filter((n) => constantLists.every((l) => l.some((c) => c.name === n)));
-  const tsTypeOf = (n: string) => [...constTypes.get(n)!].sort().join(' | ');
-  const ioctlList = ioctlSpecs(ir).filter((s) => everywhere.includes(s.name));
-  const ioctls = ioctlList.map((s) => {
-    const arg = s.arg.kind === 'struct' && !own.some((r) => r.name === (s.arg as { record: string }).record)
-      ? { kind: 'unknown', reason: `struct ${s.arg.record} is not defined by this header` } : s.arg;
-    return JSON.stringify({ name: s.name, fd: s.fd, arg }).replace(/"(\w+)":/g, '$1: ').replace(/,(?=\w+: )/g, ', ').replace(/"/g, "'");
-  });
-  const funcs = functionSpecs(ir, layouts).specs
-    .filter((f) => isBindable(f.macro.name) && !everywhere.includes(f.macro.name))
-    .filter((f) => [...new Set(f.macro.params)].every(isBindable))
-    // Emitted as 32-bit int arithmetic: only over constants that are numbers on every ABI.
-    .filter((f) => [...identifiersOf(f.expr)].every((i) => !constTypes.has(i) || tsTypeOf(i) === 'number'))
-    .map((f) => ({ name: f.macro.name, params: f.macro.params!.join(', '), typedParams: f.macro.params!.map((p) => `${p}: number`).join(', '), body: exprToTs(f.expr), origin: originOf(f.macro.loc) }));
-  const isNumber = (n: string) => everywhere.includes(n) && tsTypeOf(n) === 'number';
-  const flagSets = flags.map((g, i) => ({
-    name: g.field === 'flags' ? `${g.record.name}_flags` : `${g.record.name}_${g.field}_flags`, field: `${g.record.tag} ${g.record.name}.${g.field}`, typeName: flagTypes[i]!.name,
-    bits: g.bits.filter(isNumber), masks: g.masks.filter(isNumber),
-  })).filter((f) => f.bits.length > 0 && !everywhere.includes(f.name));
-  const capabilities = capabilitySpecs(ir, layouts[0]!).filter((c) => isNumber(c.id));
-  const index = template('index')({
-    ...provenance, runtime: runtimeFrom('.'),
-    abis: abis.map((a) => ({ name: a.name, ident: a.name })),
-    nodeAbis: abis.filter((a) => a.node).map((a) => ({ key: `${a.node!.arch}/${a.node!.endian}`, abi: a.name })),
-    constants: everywhere.map((n) => ({ name: n, tsType: tsTypeOf(n) })),
-    codecs: own.map((r) => ({ name: r.name, cName: `${r.tag} ${r.name}`, codecType: codecTypeOf(layouts[0]!, shapes, r) })),
-    flags: flagSets, functions: funcs, ioctls, ioctlNames: ioctlList.map((s) => s.name), capabilities,
-  });
-  files.set('index.ts', index);
+  files.set('index.ts', emitIndex(input, shapes, sharedConsts, constantLists, constDoc, first, resolver('index.ts')));
   return files;
 }
 
-/** `Codec<T.X>` or `FlexCodec<T.X, E>` for a record. */
-function codecTypeOf(layout: AbiLayout, shapes: Shapes, r: import('../ir/types.js').RecordDecl): string {
-  const T = `T.${shapes.interfaceOf(r.id)}`;
+/** index.ts: the running ABI's bindings, ioctl descriptors, flag sets, capability registry; `byAbi` for every ABI. */
+function emitIndex(
+  input: EmitInput, shapes: Shapes, sharedConsts: ReadonlySet<string>, constantLists: ConstantValue[][],
+  constDoc: (c: ConstantValue) => string, first: string, resolve: (ref: ModuleRef) => string,
+): string {
+  const { layouts, analysis } = input;
+  const header = input.provenance.header;
+  const abis = layouts.map((l) => l.abi);
+  const im = new Imports();
+  const out = new ModuleWriter(first, [
+    `Bindings for ${header}: constants, codecs, flag sets, ioctl descriptors and`,
+    'capability registries for the ABI of the running process (chosen at import',
+    'from `process.arch` and the byte order; only that ABI\'s modules are loaded),',
+    'and, through `byAbi`, any ABI\'s, loaded on first use.',
+  ]);
+  // Every constant defined on every ABI is a binding of the index: imported when the same everywhere, else the running ABI's.
+  const everywhere = constantLists[0]!.filter((c) => constantLists.every((l) => l.some((x) => x.name === c.name))).map((c) => c.name);
+  const tsTypes = new Map(everywhere.map((n) => [n, [...new Set(constantLists.map((l) => tsValue(l.find((c) => c.name === n)!.value).ts))].sort().join(' | ')]));
+  const ref = (n: string) => (sharedConsts.has(n) ? im.value(CONSTANTS, n) : n);
+  const isNumber = (n: string) => tsTypes.get(n) === 'number';
+
+  out.add(`export type * from '${resolve(TYPES)}';\nexport * from '${resolve(CONSTANTS)}';`);
+  out.add([
+    '/** Every ABI\'s module (its constants and codecs), by ABI name, imported on first call. */',
+    'export const byAbi = {',
+    ...abis.map((a) => `  ${a.name}: () => import('${resolve(`abi/${a.name}`)}'),`),
+    '} as const;',
+    '',
+    '/** Names of the ABIs these bindings cover. */',
+    'export type AbiName = keyof typeof byAbi;',
+    '',
+    '/** The module of one ABI: its constants and codecs. */',
+    'export type AbiModule = Awaited<ReturnType<(typeof byAbi)[AbiName]>>;',
+    '',
+    '/** Node.js `process.arch` and byte order of each ABI Node.js runs on. */',
+    'const NODE_ABIS: Record<string, AbiName> = {',
+    ...abis.filter((a) => a.node).map((a) => `  '${a.node!.arch}/${a.node!.endian}': '${a.name}',`),
+    '};',
+    '',
+    '/** The running process\'s ABI (throws on an ABI these bindings do not cover). */',
+    `export const ABI: AbiName = ${im.value(RUNTIME_ABI, 'selectAbi')}(NODE_ABIS, '${header}');`,
+    'const current: AbiModule = await byAbi[ABI]();',
+  ].join('\n'));
+
+  // Constants that differ between ABIs: the running ABI's, with every ABI's value in the doc.
+  for (const n of everywhere) {
+    if (sharedConsts.has(n)) continue;
+    const groups = new Map<string, string[]>();
+    constantLists.forEach((l, i) => {
+      const c = l.find((x) => x.name === n)!;
+      const k = hexOf(c.value);
+      groups.set(k, [...(groups.get(k) ?? []), abis[i]!.name]);
+    });
+    const c = constantLists[0]!.find((x) => x.name === n)!;
+    const values = [...groups].map(([v, a]) => `${v} on ${a.join(', ')}`).join('; ');
+    out.add(`/** \`${n}\` on the running ABI: ${values}. ${constDoc(c).replace(/^.*; /, '')} */\nexport const ${n}: ${tsTypes.get(n)} = current.${n};`);
+  }
+
+  // Codecs.
+  for (const r of analysis.records) {
+    out.add(`/** Codec of \`${r.tag} ${r.name}\` on the running ABI. */\nexport const ${r.name}: ${codecType(input, shapes, r, im)} = current.${r.name};`);
+  }
+
+  // Flag sets.
+  const flagSet = (g: HeaderAnalysis['flags'][number]) => (g.field === 'flags' ? `${g.record.name}_flags` : `${g.record.name}_${g.field}_flags`);
+  for (const g of analysis.flags) {
+    const name = flagSet(g);
+    const bits = g.bits.filter((b) => everywhere.includes(b) && isNumber(b));
+    const masks = g.masks.filter((b) => everywhere.includes(b) && isNumber(b));
+    if (bits.length === 0 || everywhere.includes(name)) continue;
+    const field = `${g.record.tag} ${g.record.name}.${g.field}`;
+    const names = im.type(TYPES, `${typeName(g.record.name!)}${typeName(g.field)}Name`);
+    out.add([
+      `/** The flags of \`${field}\`. */`,
+      `export const ${name} = ${im.value(RUNTIME_ENCODING, 'flagSet')}<${names}>('${field}', {`,
+      ...bits.map((b) => `  ${ref(b)},`),
+      '}, {',
+      ...masks.map((b) => `  ${ref(b)},`),
+      '});',
+    ].join('\n'));
+  }
+
+  // Function-like macros over constants that are numbers on every ABI (emitted as 32-bit int arithmetic).
+  for (const f of analysis.functions) {
+    const params = f.macro.params!;
+    if (!isBindable(f.macro.name) || everywhere.includes(f.macro.name) || ![...new Set(params)].every(isBindable)) continue;
+    const ids = [...identifiersOf(f.expr)].filter((i) => !params.includes(i));
+    if (!ids.every((i) => !tsTypes.has(i) || isNumber(i))) continue;
+    ids.filter((i) => sharedConsts.has(i)).forEach((i) => im.value(CONSTANTS, i));
+    out.add(`/** \`${f.macro.name}(${params.join(', ')})\`, ${path.basename(f.macro.loc.file)}:${f.macro.loc.line}: C's macro as a function over 32-bit ints (comparisons give 0 or 1). */\n`
+      + `export function ${f.macro.name}(${params.map((p) => `${p}: number`).join(', ')}): number {\n  return ${exprToTs(f.expr)};\n}`);
+  }
+
+  // ioctls.
+  const own = new Set(analysis.records.map((r) => r.name!));
+  const ioctls = analysis.ioctls.filter((s) => everywhere.includes(s.name)).map((s) => ({
+    ...s,
+    arg: s.arg.kind === 'struct' && !own.has(s.arg.record) ? { kind: 'unknown' as const, reason: `struct ${s.arg.record} is not defined by this header` } : s.arg,
+  }));
+  const literal = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : `{ ${Object.entries(v as object).map(([k, x]) => `${k}: ${literal(x)}`).join(', ')} }`);
+  out.add([
+    `/** The ioctls of ${header}: argument and fd kind as the header documents them, numbers per ABI. */`,
+    `export const IOCTL_SPECS: readonly ${im.type(RUNTIME_BINDINGS, 'IoctlSpec')}[] = [`,
+    ...ioctls.map((s) => `  ${literal({ name: s.name, fd: s.fd, arg: s.arg })},`),
+    '];',
+  ].join('\n'));
+  out.add([`/** Names of the ioctls of ${header}. */`, 'export type IoctlName =', ...ioctls.map((s) => `  | '${s.name}'`)].join('\n') + ';');
+  const descriptor = im.type(RUNTIME_CODEC, 'IoctlDescriptor');
+  out.add([
+    `/** The ioctl descriptors of ${header}, each typed with its argument: a struct ioctl's codec gives \`ioctl()\` its value and result types. */`,
+    'export interface Ioctls {',
+    ...ioctls.flatMap((s) => {
+      const what = s.arg.kind === 'struct' ? `takes \`${s.arg.record}\` (${s.arg.direction})` : s.arg.kind === 'none' ? 'takes no argument' : s.arg.kind === 'scalar' ? `takes a \`${s.arg.cType}\`` : s.arg.kind === 'string' ? 'takes a string' : `argument unknown: ${s.arg.reason}`;
+      const type = s.arg.kind === 'struct'
+        ? `${im.type(RUNTIME_CODEC, 'StructIoctl')}<${im.type(TYPES, shapes.interfaceOf(analysis.records.find((r) => r.name === (s.arg as { record: string }).record)!.id))}>`
+        : descriptor;
+      return [`  /** \`${s.name}\` (${path.basename(input.ir.file)}:${s.line}), on a ${s.fd} fd: ${docText(what)}. */`, `  readonly ${s.name}: ${type};`];
+    }),
+    '}',
+  ].join('\n'));
+  out.add(`/** The ioctl descriptors on the running ABI, by name. */\nexport const ioctls = ${im.value(RUNTIME_BINDINGS, 'bindIoctls')}(IOCTL_SPECS, current) as unknown as Readonly<Ioctls>;`);
+
+  // Capabilities.
+  const caps = analysis.capabilities.filter((c) => everywhere.includes(c.id) && isNumber(c.id));
+  out.add([
+    '/** Capability ids of each info struct, with the codec of each capability (undefined: a bare header). */',
+    `export const CAPABILITIES: readonly { info: string; id: string; idValue: number; codec?: ${im.type(RUNTIME_CODEC, 'Codec')}<unknown> }[] = [`,
+    ...caps.map((c) => `  { info: '${c.info}', id: '${c.id}', idValue: ${ref(c.id)}${c.record ? `, codec: ${c.record} as Codec<unknown>` : ''} },`),
+    '];',
+  ].join('\n'));
+  return out.uses(im).print(resolve, ORDER);
+}
+
+/** `Codec<X>` or `FlexCodec<X, E>` for a record. */
+function codecType(input: EmitInput, shapes: Shapes, r: RecordDecl, im: Imports): string {
+  const layout = input.layouts[0]!;
+  const T = im.type(TYPES, shapes.interfaceOf(r.id));
   const last = r.fields![r.fields!.length - 1];
   if (last) {
     const t = layout.resolve(last.type, last.loc);
     if (t.kind === 'array' && t.length === null && last.name) {
-      const e = shapes.tsType(t, last.loc).replace(/\b([A-Z]\w*)(?=\[\])/g, (m) => (m === 'Uint8Array' ? m : `T.${m}`));
-      return `FlexCodec<${T}, ${e}>`;
+      return `${im.type(RUNTIME_CODEC, 'FlexCodec')}<${T}, ${shapes.tsType(t, last.loc, (n) => im.type(TYPES, n))}>`;
     }
   }
-  return `Codec<${T}>`;
+  return `${im.type(RUNTIME_CODEC, 'Codec')}<${T}>`;
 }
 
-/** Paths that differ between `files` and what is in `outDir/<name>` (missing, changed, or extra). */
-export function diffFileSet(dir: string, files: FileSet): string[] {
-  const differ: string[] = [];
-  for (const [rel, text] of files) {
-    const p = join(dir, rel);
-    if (!existsSync(p) || readFileSync(p, 'utf8') !== text) differ.push(rel);
-  }
-  if (existsSync(dir)) {
-    const walk = (d: string): string[] => readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : [relative(dir, join(d, f)).split(sep).join('/')]));
-    for (const rel of walk(dir)) if (!files.has(rel)) differ.push(`${rel} (not generated any more)`);
-  }
-  return differ.sort();
-}
-
-/**
- * Replaces `dir` with exactly `files`, atomically: everything is written to a
- * sibling temp dir first, then swapped in with renames. On error nothing changes.
- */
-export function writeFileSet(dir: string, files: FileSet): void {
-  const target = resolve(dir);
-  mkdirSync(dirname(target), { recursive: true });
-  const staging = `${target}.tmp-${process.pid}`;
-  const old = `${target}.old-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  try {
-    for (const [rel, text] of files) {
-      mkdirSync(dirname(join(staging, rel)), { recursive: true });
-      writeFileSync(join(staging, rel), text);
+/** TypeScript for a C integer expression with 32-bit int semantics (comparisons give 0 or 1). */
+export function exprToTs(e: Expr): string {
+  switch (e.k) {
+    case 'int': return e.value.toString();
+    case 'char': return String(e.value);
+    case 'ident': return e.name;
+    case 'unary':
+      if (e.op === '!') return `(${exprToTs(e.e)} === 0 ? 1 : 0)`;
+      return `(${e.op}${exprToTs(e.e)} | 0)`;
+    case 'binary': {
+      const l = exprToTs(e.l);
+      const r = exprToTs(e.r);
+      switch (e.op) {
+        case '&&': return `(${l} !== 0 && ${r} !== 0 ? 1 : 0)`;
+        case '||': return `(${l} !== 0 || ${r} !== 0 ? 1 : 0)`;
+        case '==': return `(${l} === ${r} ? 1 : 0)`;
+        case '!=': return `(${l} !== ${r} ? 1 : 0)`;
+        case '<': case '>': case '<=': case '>=': return `(${l} ${e.op} ${r} ? 1 : 0)`;
+        case '/': return `Math.trunc(${l} / ${r})`;
+        case '*': return `Math.imul(${l}, ${r})`;
+        case ',': return `(${l}, ${r})`;
+        default: return `((${l} ${e.op} ${r}) | 0)`;
+      }
     }
-    if (existsSync(target)) renameSync(target, old);
-    renameSync(staging, target);
-    rmSync(old, { recursive: true, force: true });
-  } catch (e) {
-    rmSync(staging, { recursive: true, force: true });
-    if (existsSync(old) && !existsSync(target)) renameSync(old, target);
-    throw e;
+    case 'cond': return `(${exprToTs(e.c)} !== 0 ? ${exprToTs(e.t)} : ${exprToTs(e.f)})`;
+    default: throw new Error(`cannot translate ${e.k}`);
   }
 }
-
-export type { HeaderIR };

@@ -10,7 +10,7 @@
 import type { Abi } from '../abi/abis.js';
 import type { HeaderIR, RecordDecl } from '../ir/types.js';
 import { AbiLayout, type RecordLayout } from '../layout/layout.js';
-import { flagGroups, ioctlSpecs, type IoctlArgSpec } from '../codegen/associations.js';
+import { flagGroups, ioctlSpecs, type IoctlArgSpec } from '../analysis/conventions.js';
 
 /** One field of a record, flattened to its C access path. */
 export interface FieldFacts {

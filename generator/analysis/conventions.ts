@@ -1,8 +1,11 @@
 /**
- * What the header says about its constants beyond their values: which flags
- * belong to which field, which ioctls take which argument on which fd, which
- * capability ids go with which info struct, and which function-like macros are
- * plain expressions. All ABI-independent, by name; values are bound per ABI.
+ * Analysis, the stage between the IR (and its layouts) and emit: what the
+ * header says about its constants beyond their values, by the kernel headers'
+ * conventions: which flags belong to which field, which ioctls take which
+ * argument on which fd, which capability ids go with which info struct, and
+ * which function-like macros are plain expressions. All ABI-independent, by
+ * name; values are bound per ABI. Used by emit, diff and the conformance
+ * manifest alike.
  */
 import { identifiersOf, type Expr } from '../expr/ast.js';
 import { parseExpression } from '../expr/parser.js';
@@ -10,7 +13,11 @@ import { commentText } from '../source/lexer.js';
 import type { HeaderIR, MacroDecl, RecordDecl } from '../ir/types.js';
 import { ABI_BUILTIN_PREFIX } from '../preprocess/builtins.js';
 import type { AbiLayout } from '../layout/layout.js';
-import { ownRecords } from './codecs.js';
+
+/** Which records get codecs: named records with a body, defined by the header itself. */
+export function ownRecords(ir: HeaderIR): RecordDecl[] {
+  return ir.records.filter((r) => r.name && r.fields && r.loc.file === ir.file);
+}
 
 /** Flags (single bits) and masks/values that belong to one integer field. */
 export interface FlagGroup {
@@ -223,31 +230,23 @@ function hasUnsupported(e: Expr): boolean {
   }
 }
 
-/** TypeScript for a C integer expression with 32-bit int semantics (comparisons give 0 or 1). */
-export function exprToTs(e: Expr): string {
-  switch (e.k) {
-    case 'int': return e.value.toString();
-    case 'char': return String(e.value);
-    case 'ident': return e.name;
-    case 'unary':
-      if (e.op === '!') return `(${exprToTs(e.e)} === 0 ? 1 : 0)`;
-      return `(${e.op}${exprToTs(e.e)} | 0)`;
-    case 'binary': {
-      const l = exprToTs(e.l);
-      const r = exprToTs(e.r);
-      switch (e.op) {
-        case '&&': return `(${l} !== 0 && ${r} !== 0 ? 1 : 0)`;
-        case '||': return `(${l} !== 0 || ${r} !== 0 ? 1 : 0)`;
-        case '==': return `(${l} === ${r} ? 1 : 0)`;
-        case '!=': return `(${l} !== ${r} ? 1 : 0)`;
-        case '<': case '>': case '<=': case '>=': return `(${l} ${e.op} ${r} ? 1 : 0)`;
-        case '/': return `Math.trunc(${l} / ${r})`;
-        case '*': return `Math.imul(${l}, ${r})`;
-        case ',': return `(${l}, ${r})`;
-        default: return `((${l} ${e.op} ${r}) | 0)`;
-      }
-    }
-    case 'cond': return `(${exprToTs(e.c)} !== 0 ? ${exprToTs(e.t)} : ${exprToTs(e.f)})`;
-    default: throw new Error(`cannot translate ${e.k}`);
-  }
+/** Everything the analysis stage learns about a header, for emit. */
+export interface HeaderAnalysis {
+  /** Records that get codecs. */
+  readonly records: readonly RecordDecl[];
+  readonly flags: readonly FlagGroup[];
+  readonly ioctls: readonly IoctlSpec[];
+  readonly capabilities: readonly CapabilitySpec[];
+  readonly functions: readonly FunctionSpec[];
+}
+
+/** Runs every analysis of the header (`layouts[0]` names constants; functions need all ABIs). */
+export function analyzeHeader(ir: HeaderIR, layouts: readonly AbiLayout[]): HeaderAnalysis {
+  return {
+    records: ownRecords(ir),
+    flags: flagGroups(ir, layouts[0]!),
+    ioctls: ioctlSpecs(ir),
+    capabilities: capabilitySpecs(ir, layouts[0]!),
+    functions: functionSpecs(ir, layouts).specs,
+  };
 }

@@ -1,0 +1,48 @@
+/**
+ * Where things are: the package root, the header corpus and the cache. The one
+ * place these lookups live (the generator, the CLI, the conformance suite and
+ * the scripts all ask here).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+let root: string | undefined;
+
+/** The root of this package (the directory of vfio-uapi's package.json), from sources or from `dist/`. */
+export function packageRoot(): string {
+  if (root) return root;
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; ) {
+    const pkg = path.join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'vfio-uapi') return (root = dir);
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the vfio-uapi package root');
+    dir = up;
+  }
+}
+
+/** This package's version (package.json). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The header corpus: `$VFIO_UAPI_CORPUS`, else `../shared/uapi` beside the package root. */
+export function corpusDir(): string {
+  return path.resolve(process.env.VFIO_UAPI_CORPUS || path.join(packageRoot(), '..', 'shared', 'uapi'));
+}
+
+/**
+ * Where to look for a header of the corpus: `$VFIO_UAPI_CORPUS` when set,
+ * else `../shared/uapi` beside the package and beside the working directory.
+ */
+export function corpusDirs(): string[] {
+  if (process.env.VFIO_UAPI_CORPUS) return [path.resolve(process.env.VFIO_UAPI_CORPUS)];
+  return [...new Set([corpusDir(), path.resolve('..', 'shared', 'uapi')])];
+}
+
+/** The cache (Debian kernels, linux-libc-dev, ...): `$VFIO_UAPI_CACHE`, else `~/.cache/vfio-uapi`. */
+export function cacheDir(): string {
+  const env = process.env.VFIO_UAPI_CACHE;
+  return env && env.length > 0 ? path.resolve(env) : path.join(homedir(), '.cache', 'vfio-uapi');
+}

@@ -1,0 +1,72 @@
+/**
+ * The pipeline driver of `generate`: header -> preprocess and parse (per ABI)
+ * -> IR -> layout (per ABI) -> analysis -> emit, into files in memory. Writing
+ * them is {@link writeFileSet}'s.
+ */
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { ABIS, type Abi } from '../abi/abis.js';
+import type { HeaderIR } from '../ir/types.js';
+import { AbiLayout } from '../layout/layout.js';
+import { parseHeaderForAbis } from '../parse/parse.js';
+import { analyzeHeader } from '../analysis/conventions.js';
+import { emitBindings, type FileSet } from '../codegen/emit.js';
+import { packageRoot, packageVersion } from '../paths.js';
+
+export { diffFileSet, writeFileSet } from './files.js';
+export type { FileSet };
+
+/** Options of {@link generateBindings}. */
+export interface GenerateOptions {
+  /** The header to read. */
+  readonly header: string;
+  /** Output directory; the bindings go to `<out>/<name>/`. */
+  readonly out: string;
+  /** Module name (default: the header's basename without `.h`). */
+  readonly name?: string;
+  /** The header's version for the provenance line (default: its directory's name when that is a version). */
+  readonly version?: string;
+  readonly includeDirs?: readonly string[];
+  /** Copy the header's comments into TSDoc (off by default: generated docs are our own words). */
+  readonly withComments?: boolean;
+  /** ABIs to emit (default: all). */
+  readonly abis?: readonly Abi[];
+}
+
+/** The version shown in the provenance line. */
+function headerVersion(path: string, given?: string): string {
+  if (given) return given;
+  const dir = basename(dirname(resolve(path)));
+  return /^\d+\.\d+/.test(dir) ? dir : 'unknown version';
+}
+
+/** Generates the bindings of one header in memory. */
+export function generateBindings(options: GenerateOptions): FileSet {
+  const abis = options.abis ?? ABIS;
+  const irs = parseHeaderForAbis(options.header, abis, { includeDirs: options.includeDirs });
+  const ir = irs.get(abis[0]!.name)!;
+  const name = options.name ?? basename(options.header).replace(/\.h$/, '');
+  const layouts = abis.map((abi) => new AbiLayout(irs.get(abi.name)!, abi));
+  // Codecs and types share record ids across ABIs: an ABI-dependent header must declare the same records everywhere.
+  const recordNames = (x: HeaderIR) => x.records.map((r) => `${r.tag} ${r.name ?? ''}`).join(',');
+  for (const l of layouts) {
+    if (recordNames(l.ir) !== recordNames(ir)) throw new Error(`${ir.file}: its records differ between ABIs (${abis[0]!.name} and ${l.abi.name}); generate does not support ABI-dependent declarations`);
+  }
+  // Flags that change the output, recorded in the provenance line.
+  const flags = [
+    options.withComments ? '--with-comments' : '',
+    options.abis && options.abis.length !== ABIS.length ? `--abi ${options.abis.map((a) => a.name).join(',')}` : '',
+  ].filter(Boolean).join(' ');
+  const outDir = resolve(options.out, name);
+  const root = packageRoot();
+  // Inside this package the bindings import the runtime by relative path; elsewhere through the package's name.
+  const runtimeFrom = (dir: string) => {
+    const fileDir = join(outDir, dir);
+    if (relative(root, fileDir).startsWith('..')) return 'vfio-uapi/runtime';
+    const rel = relative(fileDir, join(root, 'runtime')).split(sep).join('/');
+    return rel.startsWith('.') ? rel : `./${rel}`;
+  };
+  return emitBindings({
+    ir, layouts, analysis: analyzeHeader(ir, layouts), withComments: options.withComments, runtimeFrom,
+    provenance: { header: basename(ir.file), version: headerVersion(ir.file, options.version), sha256: ir.sha256, generator: packageVersion(), flags },
+  });
+}
