@@ -186,7 +186,7 @@ export class Container extends VfioFd {
    * [`iova`, `iova + size`) written since the last call (the range must cover
    * whole mappings; tracking must be started). The kernel writes the bitmap into
    * anonymous memory allocated here, copied out and freed.
-   * @param pgsize the page size of a bit; default the smallest IOMMU page size (the only one the kernel accepts).
+   * @param range.pgsize the page size of a bit; default the smallest IOMMU page size (the only one the kernel accepts).
    */
   dirtyBitmap(range: { iova: bigint; size: bigint | number; pgsize?: bigint }): DirtyBitmap {
     const size = BigInt(range.size);

@@ -7,6 +7,7 @@
 
 export * from './codec.js';
 export { flagSet, type FlagSet } from './encoding.js';
+export { bindIoctls, ioctlByRequest, type IoctlSpec } from './bindings.js';
 export * from './errors.js';
 export * from './libc.js';
 export * from './ioctl.js';

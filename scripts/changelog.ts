@@ -8,13 +8,13 @@
  * `node dist/scripts/changelog.js [--corpus DIR] [--out FILE] [--check]`
  * (`npm run changelog`); `--check` exits 1 when FILE is not what would be written.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
 import { ABIS } from '../generator/abi/abis.js';
 import { countBySeverity, diffHeaderFiles, diffMarkdown, type HeaderDiff } from '../generator/diff/index.js';
 import { isMainModule } from './is-main.js';
+import { corpusDir, packageRoot } from '../generator/paths.js';
+import { sha256File } from '../generator/headers.js';
 
 /** The headers the changelog covers, in this order. */
 export const CHANGELOG_HEADERS: readonly string[] = ['vfio.h', 'iommufd.h', 'vfio_ccw.h', 'vfio_zdev.h'];
@@ -28,16 +28,8 @@ export interface ChangelogPair {
   readonly diff?: HeaderDiff;
 }
 
-/** The repository root, from this module's place in `scripts/` or `dist/scripts/`. */
-function packageRoot(): string {
-  const up = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-  return basename(up) === 'dist' ? dirname(up) : up;
-}
-
 /** The corpus used when none is given. */
-export function defaultCorpus(): string {
-  return resolve(process.env.VFIO_UAPI_CORPUS ?? join(packageRoot(), '..', 'shared', 'uapi'));
-}
+export const defaultCorpus = corpusDir;
 
 /** Compares dotted version strings numerically: `6.1.187` < `6.12.117`. */
 export function compareVersions(a: string, b: string): number {
@@ -50,7 +42,7 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+const sha256 = sha256File;
 
 /** Every consecutive pair of versions of each header of the corpus, diffed on every ABI. */
 export function changelogPairs(corpus: string): ChangelogPair[] {

@@ -12,10 +12,10 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { isMainModule } from './is-main.js';
+import { cacheDir } from '../generator/paths.js';
 
 const execFileP = promisify(execFile);
 
@@ -39,7 +39,7 @@ const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
 
 /** The cache directory used when none is given. */
 export function defaultCacheDir(): string {
-  return process.env.VFIO_UAPI_CACHE || path.join(homedir(), '.cache', 'vfio-uapi');
+  return cacheDir();
 }
 
 const inFlight = new Map<string, Promise<string>>();

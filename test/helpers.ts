@@ -8,6 +8,7 @@ import { abiByName } from '../generator/abi/abis.js';
 import { AbiLayout } from '../generator/layout/layout.js';
 import { layoutJson } from '../generator/layout/json.js';
 import { findQemu } from '../conformance/vm/index.js';
+import { corpusDir } from '../generator/paths.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -39,7 +40,7 @@ export function constantsOf(text: string, abi = 'x86_64'): Map<string, { value: 
 }
 
 /** The shared header corpus (../shared/uapi), or undefined where it is absent. */
-export const CORPUS = resolve(process.env.VFIO_UAPI_CORPUS ?? join(import.meta.dirname, '..', '..', 'shared', 'uapi'));
+export const CORPUS = corpusDir();
 export const HAVE_CORPUS = existsSync(join(CORPUS, 'INDEX.md'));
 
 /** Every header of the corpus: { version, name, path }. */

@@ -8,11 +8,11 @@
  * (atomically, by `writeFileSet`), and when one write fails the modules already
  * written are restored. Nothing is committed: the tree is left for review.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { parseProvenance, type Provenance } from '../../generator/provenance.js';
 import { corpusDirs } from '../../generator/paths.js';
+import { findBySha256, headerCandidates, sha256File } from '../../generator/headers.js';
 import { diffFileSet, generateBindings, writeFileSet, type FileSet } from '../../generator/pipeline/generate.js';
 import { diffHeaderFiles, diffText, type HeaderDiff } from '../../generator/diff/index.js';
 import { defaultCacheDir, fetchSuiteUapiTree, SUITE_TREES_DIR } from '../../scripts/uapi-tree.js';
@@ -96,7 +96,7 @@ export function readProvenance(dir: string): Provenance | undefined {
   return parseProvenance(readFileSync(index, 'utf8').split('\n', 1)[0]!);
 }
 
-const sha256Of = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+const sha256Of = sha256File;
 
 /** Default corpora: `$VFIO_UAPI_CORPUS`, else `../shared/uapi` beside the package and beside the working directory. */
 const defaultCorpora = corpusDirs;
@@ -114,23 +114,12 @@ function upstreamOf(version: string): string {
 export function findCommittedHeader(p: Provenance, corpora: readonly string[], cacheDir: string): { path?: string; tried: string[] } {
   const versionDirs = [...new Set([p.version, upstreamOf(p.version)])];
   const trees = join(cacheDir, SUITE_TREES_DIR);
-  const named = [
-    ...corpora.flatMap((c) => versionDirs.map((v) => join(c, v, p.header))),
-    ...versionDirs.map((v) => join(trees, v.replace(/[^\w.+~-]/g, '_'), 'usr', 'include', 'linux', p.header)),
-  ];
-  const subdirs = (d: string) => (existsSync(d) ? readdirSync(d).filter((x) => !x.startsWith('.')).sort().map((x) => join(d, x)) : []);
-  const anyVersion = [
-    ...corpora.flatMap((c) => subdirs(c).map((d) => join(d, p.header))),
-    ...subdirs(trees).map((d) => join(d, 'usr', 'include', 'linux', p.header)),
-    join(cacheDir, 'linux-libc-dev', 'usr', 'include', 'linux', p.header),
-  ];
-  const tried: string[] = [];
-  for (const candidate of [...new Set([...named, ...anyVersion])]) {
-    if (!existsSync(candidate)) continue;
-    tried.push(candidate);
-    if (sha256Of(candidate) === p.sha256) return { path: candidate, tried };
-  }
-  return { tried };
+  const treeVersions = versionDirs.map((v) => v.replace(/[^\w.+~-]/g, '_'));
+  const inCorpora = headerCandidates(p.header, corpora, versionDirs);
+  const inTrees = headerCandidates(join('usr', 'include', 'linux', p.header), [trees], treeVersions);
+  const named = [...inCorpora.slice(0, corpora.length * versionDirs.length), ...inTrees.slice(0, treeVersions.length)];
+  const anyVersion = [...inCorpora, ...inTrees, join(cacheDir, 'linux-libc-dev', 'usr', 'include', 'linux', p.header)];
+  return findBySha256(p.sha256, [...new Set([...named, ...anyVersion])]);
 }
 
 /** Every file under `dir` (relative paths, `/`-separated) with its text; undefined when `dir` does not exist. */

@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ensureKernel, runInGuest, type Accel, type Suite } from '../vm/index.js';
 import { buildManifest, corpusDir, corruptManifest, headerForKernel, type ManifestCorruption } from './manifest.js';
 import type { GuestResult, Manifest } from './types.js';
+import { packageRoot } from '../../generator/paths.js';
 
 /** What one run of the suite on one kernel gave. */
 export interface KernelRun {
@@ -44,16 +44,7 @@ export interface SuiteRunOptions {
 const SUITE_MARK = '[suite] ';
 
 /** The package root (the directory of vfio-uapi's package.json), from this module's location. */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'vfio-uapi') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the vfio-uapi package root');
-    dir = up;
-  }
-}
+export { packageRoot };
 
 /** The compiled guest script, `dist/conformance/suite/guest.js`. */
 export function guestScript(): string {
@@ -72,7 +63,7 @@ function writeManifest(manifest: Manifest): { file: string; cleanup: () => void 
 
 /** The manifest of the corpus header matching `kernelVersion`, corrupted as asked. */
 export function manifestForKernel(kernelVersion: string, corruptions: readonly ManifestCorruption[] = []): Manifest {
-  const header = headerForKernel(corpusDir(packageRoot()), kernelVersion);
+  const header = headerForKernel(corpusDir(), kernelVersion);
   const manifest = buildManifest(header.path);
   return corruptions.length ? corruptManifest(manifest, corruptions) : manifest;
 }

@@ -15,6 +15,7 @@ import { jsonNumber } from '../../generator/layout/json.js';
 import { AbiLayout, type RecordLayout } from '../../generator/layout/layout.js';
 import { parseHeader } from '../../generator/parse/parse.js';
 import type { Manifest, ManifestField, ManifestRecord } from './types.js';
+import { corpusDir } from '../../generator/paths.js';
 
 /** Builds the manifest of the `vfio.h` at `headerPath` for `abi` (default x86_64, the VM's). */
 export function buildManifest(headerPath: string, abi = 'x86_64'): Manifest {
@@ -102,10 +103,7 @@ function extensionNames(ir: HeaderIR, values: Map<string, bigint>): string[] {
   return ir.macros.filter((m) => m.loc.line > from && m.loc.line < to && values.has(m.name)).map((m) => m.name);
 }
 
-/** Where the header corpus is: `$VFIO_UAPI_CORPUS`, else `../shared/uapi` beside the package root. */
-export function corpusDir(packageRoot: string): string {
-  return path.resolve(process.env.VFIO_UAPI_CORPUS ?? path.join(packageRoot, '..', 'shared', 'uapi'));
-}
+export { corpusDir };
 
 /**
  * The corpus `vfio.h` for a kernel version (`6.1.176`, or a `uname -r` such as

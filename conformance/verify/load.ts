@@ -13,7 +13,6 @@
  * - A directory of `.ts` files is transpiled (the `typescript` package's
  *   `transpileModule`) into a temp dir, with the same import rewriting.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +20,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseProvenance, type Provenance } from '../../generator/provenance.js';
 import { corpusDirs, packageRoot } from '../../generator/paths.js';
+import { sha256File } from '../../generator/headers.js';
 
 /** A bindings problem the user can fix (bad directory, header not found); `exitCode` 2 for missing inputs. */
 export class VerifyInputError extends Error {
@@ -260,10 +260,7 @@ async function ioctlNames(importDir: string): Promise<Set<string>> {
 
 export { corpusDirs };
 
-/** sha256 of a file, hex. */
-export function sha256File(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
+export { sha256File };
 
 /**
  * The header named by the provenance: `<corpus>/<version>/<header>` with the

@@ -5,16 +5,15 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { cacheDir } from '../../generator/paths.js';
 
 /** Progress callback: short, human-readable lines. */
 export type ProgressFn = (msg: string) => void;
 
 /** Root of the harness cache: `$VFIO_UAPI_CACHE`, else `~/.cache/vfio-uapi`. */
 export function cacheRoot(): string {
-  const env = process.env.VFIO_UAPI_CACHE;
-  return env && env.length > 0 ? path.resolve(env) : path.join(os.homedir(), '.cache', 'vfio-uapi');
+  return cacheDir();
 }
 
 export interface ExecOptions {
