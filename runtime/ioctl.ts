@@ -52,6 +52,9 @@ export function ioctl(
   given: IoctlRequest | number,
   arg?: number | bigint | ArrayBufferView | object,
 ): number | StructIoctlResult<unknown> {
+  if (typeof given !== 'number' && (typeof given !== 'object' || given === null)) {
+    throw new TypeError(`ioctl: request ${String(given)} is neither a descriptor nor a number; pass a descriptor such as vfio.ioctls.VFIO_GET_API_VERSION, or its number`);
+  }
   const request = typeof given === 'number' ? requestOf(given) : given;
   checkRequest(request);
   const kind = request.arg?.kind;

@@ -149,6 +149,18 @@ describe('ioctl', () => {
     expect(isNoDevice(error)).toBe(false);
   });
 
+  it('a plain request number (the C habit) is looked up among the imported bindings, or named by its value', async () => {
+    const vfio = await import('../generated/vfio/index.js');
+    using devNull = OwnedFd.open('/dev/null', O_RDWR);
+    expect(() => ioctl(devNull.fd, vfio.VFIO_GET_API_VERSION))
+      .toThrow(expect.objectContaining({ code: 'ENOTTY', ioctl: 'VFIO_GET_API_VERSION', request: vfio.VFIO_GET_API_VERSION }));
+    // The descriptor found checks the argument before the call: a struct ioctl takes its struct, not an integer.
+    expect(() => ioctl(devNull.fd, vfio.VFIO_DEVICE_GET_INFO, 5)).toThrow(new TypeError('VFIO_DEVICE_GET_INFO takes a pointer (struct), not an integer'));
+    expect(() => ioctl(devNull.fd, 0x7fff_0001)).toThrow(expect.objectContaining({ code: 'ENOTTY', ioctl: 'ioctl 0x7fff0001' }));
+    expect(() => ioctl(devNull.fd, undefined as unknown as number)).toThrow(new TypeError('ioctl: request undefined is neither a descriptor nor a number; pass a descriptor such as vfio.ioctls.VFIO_GET_API_VERSION, or its number'));
+    expect(() => ioctl(devNull.fd, -1)).toThrow(new RangeError('ioctl: request -1 is not a 32-bit unsigned integer; pass a descriptor such as vfio.ioctls.VFIO_GET_API_VERSION, or its number'));
+  });
+
   it('reports EBADF on a closed fd', () => {
     const fd = OwnedFd.open('/dev/null');
     const n = fd.fd;
