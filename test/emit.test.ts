@@ -64,7 +64,7 @@ describe('emit merged across ABIs', () => {
     // The ioctl number differs where _IOC's bits differ (ppc, mips, sparc): per group, typed number.
     expect(constants).not.toMatch(/DEMO_GET/);
     expect(files.get('constants/x86_64.ts')).toMatch(/export const DEMO_GET: number = \d+;/);
-    expect(files.get('index.ts')).toMatch(/\/\*\* `DEMO_GET` on the running ABI: 0x[0-9a-f]+ on x86_64, [^;]*; 0x[0-9a-f]+ on [^*]*demo\.h:\d+\. \*\/\nexport const DEMO_GET: number = current\.DEMO_GET;/);
+    expect(files.get('index.ts')).toMatch(/\/\*\* `_IOR\(DEMO_TYPE, 1, struct demo_mixed\)` on the running ABI: 0x[0-9a-f]+ on x86_64, [^;]*; 0x[0-9a-f]+ on [^*]*; demo\.h:\d+\. \*\/\nexport const DEMO_GET: number = current\.DEMO_GET;/);
   });
 
   it('imports exactly what each module uses', () => {

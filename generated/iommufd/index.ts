@@ -57,67 +57,67 @@ const NODE_ABIS: Record<string, AbiName> = {
 export const ABI: AbiName = selectAbi(NODE_ABIS, 'iommufd.h');
 const current: AbiModule = await byAbi[ABI]();
 
-/** `IOMMU_DESTROY` on the running ABI: 0x3b80 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b80 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:73. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_DESTROY)` on the running ABI: 0x3b80 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b80 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:73. */
 export const IOMMU_DESTROY: number = current.IOMMU_DESTROY;
 
-/** `IOMMU_IOAS_ALLOC` on the running ABI: 0x3b81 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b81 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:89. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOC)` on the running ABI: 0x3b81 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b81 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:89. */
 export const IOMMU_IOAS_ALLOC: number = current.IOMMU_IOAS_ALLOC;
 
-/** `IOMMU_IOAS_IOVA_RANGES` on the running ABI: 0x3b84 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b84 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:145. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_IOVA_RANGES)` on the running ABI: 0x3b84 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b84 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:145. */
 export const IOMMU_IOAS_IOVA_RANGES: number = current.IOMMU_IOAS_IOVA_RANGES;
 
-/** `IOMMU_IOAS_ALLOW_IOVAS` on the running ABI: 0x3b82 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b82 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:177. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOW_IOVAS)` on the running ABI: 0x3b82 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b82 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:177. */
 export const IOMMU_IOAS_ALLOW_IOVAS: number = current.IOMMU_IOAS_ALLOW_IOVAS;
 
-/** `IOMMU_IOAS_MAP` on the running ABI: 0x3b85 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b85 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:220. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP)` on the running ABI: 0x3b85 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b85 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:220. */
 export const IOMMU_IOAS_MAP: number = current.IOMMU_IOAS_MAP;
 
-/** `IOMMU_IOAS_MAP_FILE` on the running ABI: 0x3b8f on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b8f on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:248. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP_FILE)` on the running ABI: 0x3b8f on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b8f on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:248. */
 export const IOMMU_IOAS_MAP_FILE: number = current.IOMMU_IOAS_MAP_FILE;
 
-/** `IOMMU_IOAS_COPY` on the running ABI: 0x3b83 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b83 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:279. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_COPY)` on the running ABI: 0x3b83 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b83 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:279. */
 export const IOMMU_IOAS_COPY: number = current.IOMMU_IOAS_COPY;
 
-/** `IOMMU_IOAS_UNMAP` on the running ABI: 0x3b86 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b86 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:299. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_UNMAP)` on the running ABI: 0x3b86 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b86 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:299. */
 export const IOMMU_IOAS_UNMAP: number = current.IOMMU_IOAS_UNMAP;
 
-/** `IOMMU_OPTION` on the running ABI: 0x3b87 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b87 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:351. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_OPTION)` on the running ABI: 0x3b87 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b87 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:351. */
 export const IOMMU_OPTION: number = current.IOMMU_OPTION;
 
-/** `IOMMU_VFIO_IOAS` on the running ABI: 0x3b88 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b88 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:386. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_VFIO_IOAS)` on the running ABI: 0x3b88 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b88 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:386. */
 export const IOMMU_VFIO_IOAS: number = current.IOMMU_VFIO_IOAS;
 
-/** `IOMMU_HWPT_ALLOC` on the running ABI: 0x3b89 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b89 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:544. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_ALLOC)` on the running ABI: 0x3b89 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b89 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:544. */
 export const IOMMU_HWPT_ALLOC: number = current.IOMMU_HWPT_ALLOC;
 
-/** `IOMMU_GET_HW_INFO` on the running ABI: 0x3b8a on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b8a on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:774. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_GET_HW_INFO)` on the running ABI: 0x3b8a on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b8a on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:774. */
 export const IOMMU_GET_HW_INFO: number = current.IOMMU_GET_HW_INFO;
 
-/** `IOMMU_HWPT_SET_DIRTY_TRACKING` on the running ABI: 0x3b8b on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b8b on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:800. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING)` on the running ABI: 0x3b8b on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b8b on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:800. */
 export const IOMMU_HWPT_SET_DIRTY_TRACKING: number = current.IOMMU_HWPT_SET_DIRTY_TRACKING;
 
-/** `IOMMU_HWPT_GET_DIRTY_BITMAP` on the running ABI: 0x3b8c on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b8c on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:846. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP)` on the running ABI: 0x3b8c on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b8c on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:846. */
 export const IOMMU_HWPT_GET_DIRTY_BITMAP: number = current.IOMMU_HWPT_GET_DIRTY_BITMAP;
 
-/** `IOMMU_HWPT_INVALIDATE` on the running ABI: 0x3b8d on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b8d on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:953. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_INVALIDATE)` on the running ABI: 0x3b8d on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b8d on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:953. */
 export const IOMMU_HWPT_INVALIDATE: number = current.IOMMU_HWPT_INVALIDATE;
 
-/** `IOMMU_FAULT_QUEUE_ALLOC` on the running ABI: 0x3b8e on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b8e on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:1051. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_FAULT_QUEUE_ALLOC)` on the running ABI: 0x3b8e on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b8e on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:1051. */
 export const IOMMU_FAULT_QUEUE_ALLOC: number = current.IOMMU_FAULT_QUEUE_ALLOC;
 
-/** `IOMMU_VIOMMU_ALLOC` on the running ABI: 0x3b90 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b90 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:1122. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_VIOMMU_ALLOC)` on the running ABI: 0x3b90 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b90 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:1122. */
 export const IOMMU_VIOMMU_ALLOC: number = current.IOMMU_VIOMMU_ALLOC;
 
-/** `IOMMU_VDEVICE_ALLOC` on the running ABI: 0x3b91 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b91 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:1148. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_VDEVICE_ALLOC)` on the running ABI: 0x3b91 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b91 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:1148. */
 export const IOMMU_VDEVICE_ALLOC: number = current.IOMMU_VDEVICE_ALLOC;
 
-/** `IOMMU_IOAS_CHANGE_PROCESS` on the running ABI: 0x3b92 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b92 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:1168. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_CHANGE_PROCESS)` on the running ABI: 0x3b92 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b92 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:1168. */
 export const IOMMU_IOAS_CHANGE_PROCESS: number = current.IOMMU_IOAS_CHANGE_PROCESS;
 
-/** `IOMMU_VEVENTQ_ALLOC` on the running ABI: 0x3b93 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b93 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:1296. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_VEVENTQ_ALLOC)` on the running ABI: 0x3b93 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b93 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:1296. */
 export const IOMMU_VEVENTQ_ALLOC: number = current.IOMMU_VEVENTQ_ALLOC;
 
-/** `IOMMU_HW_QUEUE_ALLOC` on the running ABI: 0x3b94 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b94 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. iommufd.h:1353. */
+/** `_IO(IOMMUFD_TYPE, IOMMUFD_CMD_HW_QUEUE_ALLOC)` on the running ABI: 0x3b94 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b94 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; iommufd.h:1353. */
 export const IOMMU_HW_QUEUE_ALLOC: number = current.IOMMU_HW_QUEUE_ALLOC;
 
 /** Codec of `struct iommu_destroy` on the running ABI. */

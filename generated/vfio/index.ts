@@ -59,106 +59,106 @@ const NODE_ABIS: Record<string, AbiName> = {
 export const ABI: AbiName = selectAbi(NODE_ABIS, 'vfio.h');
 const current: AbiModule = await byAbi[ABI]();
 
-/** `VFIO_GET_API_VERSION` on the running ABI: 0x3b64 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b64 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:112. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 0)` on the running ABI: 0x3b64 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b64 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:112. */
 export const VFIO_GET_API_VERSION: number = current.VFIO_GET_API_VERSION;
 
-/** `VFIO_CHECK_EXTENSION` on the running ABI: 0x3b65 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b65 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:121. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 1)` on the running ABI: 0x3b65 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b65 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:121. */
 export const VFIO_CHECK_EXTENSION: number = current.VFIO_CHECK_EXTENSION;
 
-/** `VFIO_SET_IOMMU` on the running ABI: 0x3b66 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b66 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:134. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 2)` on the running ABI: 0x3b66 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b66 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:134. */
 export const VFIO_SET_IOMMU: number = current.VFIO_SET_IOMMU;
 
-/** `VFIO_GROUP_GET_STATUS` on the running ABI: 0x3b67 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b67 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:153. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 3)` on the running ABI: 0x3b67 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b67 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:153. */
 export const VFIO_GROUP_GET_STATUS: number = current.VFIO_GROUP_GET_STATUS;
 
-/** `VFIO_GROUP_SET_CONTAINER` on the running ABI: 0x3b68 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b68 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:167. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 4)` on the running ABI: 0x3b68 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b68 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:167. */
 export const VFIO_GROUP_SET_CONTAINER: number = current.VFIO_GROUP_SET_CONTAINER;
 
-/** `VFIO_GROUP_UNSET_CONTAINER` on the running ABI: 0x3b69 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b69 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:182. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 5)` on the running ABI: 0x3b69 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b69 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:182. */
 export const VFIO_GROUP_UNSET_CONTAINER: number = current.VFIO_GROUP_UNSET_CONTAINER;
 
-/** `VFIO_GROUP_GET_DEVICE_FD` on the running ABI: 0x3b6a on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b6a on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:194. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 6)` on the running ABI: 0x3b6a on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b6a on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:194. */
 export const VFIO_GROUP_GET_DEVICE_FD: number = current.VFIO_GROUP_GET_DEVICE_FD;
 
-/** `VFIO_DEVICE_GET_INFO` on the running ABI: 0x3b6b on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b6b on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:223. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 7)` on the running ABI: 0x3b6b on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b6b on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:223. */
 export const VFIO_DEVICE_GET_INFO: number = current.VFIO_DEVICE_GET_INFO;
 
-/** `VFIO_DEVICE_GET_REGION_INFO` on the running ABI: 0x3b6c on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b6c on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:284. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 8)` on the running ABI: 0x3b6c on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b6c on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:284. */
 export const VFIO_DEVICE_GET_REGION_INFO: number = current.VFIO_DEVICE_GET_REGION_INFO;
 
-/** `VFIO_DEVICE_GET_IRQ_INFO` on the running ABI: 0x3b6d on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b6d on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:545. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 9)` on the running ABI: 0x3b6d on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b6d on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:545. */
 export const VFIO_DEVICE_GET_IRQ_INFO: number = current.VFIO_DEVICE_GET_IRQ_INFO;
 
-/** `VFIO_DEVICE_SET_IRQS` on the running ABI: 0x3b6e on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b6e on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:599. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 10)` on the running ABI: 0x3b6e on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b6e on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:599. */
 export const VFIO_DEVICE_SET_IRQS: number = current.VFIO_DEVICE_SET_IRQS;
 
-/** `VFIO_DEVICE_RESET` on the running ABI: 0x3b6f on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b6f on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:612. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 11)` on the running ABI: 0x3b6f on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b6f on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:612. */
 export const VFIO_DEVICE_RESET: number = current.VFIO_DEVICE_RESET;
 
-/** `VFIO_DEVICE_GET_PCI_HOT_RESET_INFO` on the running ABI: 0x3b70 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b70 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:751. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 12)` on the running ABI: 0x3b70 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b70 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:751. */
 export const VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: number = current.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO;
 
-/** `VFIO_DEVICE_PCI_HOT_RESET` on the running ABI: 0x3b71 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b71 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:784. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 13)` on the running ABI: 0x3b71 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b71 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:784. */
 export const VFIO_DEVICE_PCI_HOT_RESET: number = current.VFIO_DEVICE_PCI_HOT_RESET;
 
-/** `VFIO_DEVICE_QUERY_GFX_PLANE` on the running ABI: 0x3b72 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b72 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:837. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 14)` on the running ABI: 0x3b72 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b72 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:837. */
 export const VFIO_DEVICE_QUERY_GFX_PLANE: number = current.VFIO_DEVICE_QUERY_GFX_PLANE;
 
-/** `VFIO_DEVICE_GET_GFX_DMABUF` on the running ABI: 0x3b73 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b73 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:847. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 15)` on the running ABI: 0x3b73 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b73 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:847. */
 export const VFIO_DEVICE_GET_GFX_DMABUF: number = current.VFIO_DEVICE_GET_GFX_DMABUF;
 
-/** `VFIO_DEVICE_IOEVENTFD` on the running ABI: 0x3b74 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b74 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:875. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 16)` on the running ABI: 0x3b74 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b74 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:875. */
 export const VFIO_DEVICE_IOEVENTFD: number = current.VFIO_DEVICE_IOEVENTFD;
 
-/** `VFIO_DEVICE_FEATURE` on the running ABI: 0x3b75 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b75 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:903. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 17)` on the running ABI: 0x3b75 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b75 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:903. */
 export const VFIO_DEVICE_FEATURE: number = current.VFIO_DEVICE_FEATURE;
 
-/** `VFIO_DEVICE_BIND_IOMMUFD` on the running ABI: 0x3b76 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b76 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:940. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 18)` on the running ABI: 0x3b76 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b76 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:940. */
 export const VFIO_DEVICE_BIND_IOMMUFD: number = current.VFIO_DEVICE_BIND_IOMMUFD;
 
-/** `VFIO_DEVICE_ATTACH_IOMMUFD_PT` on the running ABI: 0x3b77 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b77 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:980. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 19)` on the running ABI: 0x3b77 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b77 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:980. */
 export const VFIO_DEVICE_ATTACH_IOMMUFD_PT: number = current.VFIO_DEVICE_ATTACH_IOMMUFD_PT;
 
-/** `VFIO_DEVICE_DETACH_IOMMUFD_PT` on the running ABI: 0x3b78 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b78 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1003. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 20)` on the running ABI: 0x3b78 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b78 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1003. */
 export const VFIO_DEVICE_DETACH_IOMMUFD_PT: number = current.VFIO_DEVICE_DETACH_IOMMUFD_PT;
 
-/** `VFIO_MIG_GET_PRECOPY_INFO` on the running ABI: 0x3b79 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b79 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1322. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 21)` on the running ABI: 0x3b79 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b79 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1322. */
 export const VFIO_MIG_GET_PRECOPY_INFO: number = current.VFIO_MIG_GET_PRECOPY_INFO;
 
-/** `VFIO_IOMMU_GET_INFO` on the running ABI: 0x3b70 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b70 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1617. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 12)` on the running ABI: 0x3b70 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b70 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1617. */
 export const VFIO_IOMMU_GET_INFO: number = current.VFIO_IOMMU_GET_INFO;
 
-/** `VFIO_IOMMU_MAP_DMA` on the running ABI: 0x3b71 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b71 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1644. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 13)` on the running ABI: 0x3b71 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b71 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1644. */
 export const VFIO_IOMMU_MAP_DMA: number = current.VFIO_IOMMU_MAP_DMA;
 
-/** `VFIO_IOMMU_UNMAP_DMA` on the running ABI: 0x3b72 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b72 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1691. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 14)` on the running ABI: 0x3b72 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b72 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1691. */
 export const VFIO_IOMMU_UNMAP_DMA: number = current.VFIO_IOMMU_UNMAP_DMA;
 
-/** `VFIO_IOMMU_ENABLE` on the running ABI: 0x3b73 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b73 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1697. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 15)` on the running ABI: 0x3b73 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b73 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1697. */
 export const VFIO_IOMMU_ENABLE: number = current.VFIO_IOMMU_ENABLE;
 
-/** `VFIO_IOMMU_DISABLE` on the running ABI: 0x3b74 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b74 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1698. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 16)` on the running ABI: 0x3b74 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b74 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1698. */
 export const VFIO_IOMMU_DISABLE: number = current.VFIO_IOMMU_DISABLE;
 
-/** `VFIO_IOMMU_DIRTY_PAGES` on the running ABI: 0x3b75 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b75 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1749. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 17)` on the running ABI: 0x3b75 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b75 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1749. */
 export const VFIO_IOMMU_DIRTY_PAGES: number = current.VFIO_IOMMU_DIRTY_PAGES;
 
-/** `VFIO_IOMMU_SPAPR_TCE_GET_INFO` on the running ABI: 0x3b70 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b70 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1793. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 12)` on the running ABI: 0x3b70 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b70 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1793. */
 export const VFIO_IOMMU_SPAPR_TCE_GET_INFO: number = current.VFIO_IOMMU_SPAPR_TCE_GET_INFO;
 
-/** `VFIO_EEH_PE_OP` on the running ABI: 0x3b79 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b79 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1836. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 21)` on the running ABI: 0x3b79 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b79 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1836. */
 export const VFIO_EEH_PE_OP: number = current.VFIO_EEH_PE_OP;
 
-/** `VFIO_IOMMU_SPAPR_REGISTER_MEMORY` on the running ABI: 0x3b75 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b75 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1852. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 17)` on the running ABI: 0x3b75 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b75 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1852. */
 export const VFIO_IOMMU_SPAPR_REGISTER_MEMORY: number = current.VFIO_IOMMU_SPAPR_REGISTER_MEMORY;
 
-/** `VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY` on the running ABI: 0x3b76 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b76 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1861. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 18)` on the running ABI: 0x3b76 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b76 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1861. */
 export const VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY: number = current.VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY;
 
-/** `VFIO_IOMMU_SPAPR_TCE_CREATE` on the running ABI: 0x3b77 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b77 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1884. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 19)` on the running ABI: 0x3b77 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b77 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1884. */
 export const VFIO_IOMMU_SPAPR_TCE_CREATE: number = current.VFIO_IOMMU_SPAPR_TCE_CREATE;
 
-/** `VFIO_IOMMU_SPAPR_TCE_REMOVE` on the running ABI: 0x3b78 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b78 on ppc64le, ppc64, ppc, mips64el, mips, sparc64. vfio.h:1898. */
+/** `_IO(VFIO_TYPE, VFIO_BASE + 20)` on the running ABI: 0x3b78 on x86_64, i386, aarch64, arm, s390x, riscv64, loongarch64; 0x20003b78 on ppc64le, ppc64, ppc, mips64el, mips, sparc64; vfio.h:1898. */
 export const VFIO_IOMMU_SPAPR_TCE_REMOVE: number = current.VFIO_IOMMU_SPAPR_TCE_REMOVE;
 
 /** Codec of `struct vfio_info_cap_header` on the running ABI. */

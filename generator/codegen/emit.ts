@@ -144,7 +144,8 @@ export function emitBindings(input: EmitInput): FileSet {
   // ---- constants: merged constant by constant ----
   const macroBody = new Map(ir.macros.map((m) => [m.name, m.body]));
   const constantLists = layouts.map((l) => l.constants().values.filter((c) => isBindable(c.name)));
-  const constDoc = (c: ConstantValue) => `${c.source === 'macro' ? `\`${docText(macroBody.get(c.name) ?? '')}\`` : 'enumerator'} = ${hexOf(c.value)}, ${c.type.name}; ${originOf(c.loc)}.`;
+  const constSource = (c: ConstantValue) => (c.source === 'macro' ? `\`${docText(macroBody.get(c.name) ?? '')}\`` : 'enumerator');
+  const constDoc = (c: ConstantValue) => `${constSource(c)} = ${hexOf(c.value)}, ${c.type.name}; ${originOf(c.loc)}.`;
   const constText = (c: ConstantValue, literal: boolean) => {
     const v = tsValue(c.value);
     return `/** ${constDoc(c)} */\nexport const ${c.name}${literal ? '' : `: ${v.ts}`} = ${v.text};`;
@@ -192,14 +193,15 @@ export function emitBindings(input: EmitInput): FileSet {
     put(`abi/${abi.name}.ts`, m.uses(im));
   }
 
-  files.set('index.ts', emitIndex(input, shapes, sharedConsts, constantLists, constDoc, first, resolver('index.ts')));
+  const differingDoc = (c: ConstantValue, values: string) => `${constSource(c)} on the running ABI: ${values}; ${originOf(c.loc)}.`;
+  files.set('index.ts', emitIndex(input, shapes, sharedConsts, constantLists, differingDoc, first, resolver('index.ts')));
   return files;
 }
 
 /** index.ts: the running ABI's bindings, ioctl descriptors, flag sets, capability registry; `byAbi` for every ABI. */
 function emitIndex(
   input: EmitInput, shapes: Shapes, sharedConsts: ReadonlySet<string>, constantLists: ConstantValue[][],
-  constDoc: (c: ConstantValue) => string, first: string, resolve: (ref: ModuleRef) => string,
+  constDoc: (c: ConstantValue, values: string) => string, first: string, resolve: (ref: ModuleRef) => string,
 ): string {
   const { layouts, analysis } = input;
   const header = input.provenance.header;
@@ -251,7 +253,7 @@ function emitIndex(
     });
     const c = constantLists[0]!.find((x) => x.name === n)!;
     const values = [...groups].map(([v, a]) => `${v} on ${a.join(', ')}`).join('; ');
-    out.add(`/** \`${n}\` on the running ABI: ${values}. ${constDoc(c).replace(/^.*; /, '')} */\nexport const ${n}: ${tsTypes.get(n)} = current.${n};`);
+    out.add(`/** ${constDoc(c, values)} */\nexport const ${n}: ${tsTypes.get(n)} = current.${n};`);
   }
 
   // Codecs.
