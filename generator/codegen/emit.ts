@@ -184,8 +184,10 @@ export function emitBindings(input: EmitInput): FileSet {
     m.add(lines.join('\n'));
     m.add(`/** The ABI of this module. */\nexport const ABI = '${abi.name}';`);
     const le = abi.endian === 'little' ? 'true' : 'false';
-    im.value(CODECS, 'sharedCodecs');
-    m.add(`export const { ${sharedUnits.map((u) => u.record).join(', ')} } = sharedCodecs(${le});`);
+    if (sharedUnits.length) {
+      im.value(CODECS, 'sharedCodecs');
+      m.add(`export const { ${sharedUnits.map((u) => u.record).join(', ')} } = sharedCodecs(${le});`);
+    }
     if (cg) {
       im.value(`codecs/${cg.name}`, 'abiCodecs');
       m.add(`export const { ${perAbi[i]!.units.filter((_, k) => !shared[k]).map((u) => u.record).join(', ')} } = abiCodecs(${le});`);
@@ -304,7 +306,7 @@ function emitIndex(
     ...ioctls.map((s) => `  ${literal({ name: s.name, fd: s.fd, arg: s.arg })},`),
     '];',
   ].join('\n'));
-  out.add([`/** Names of the ioctls of ${header}. */`, 'export type IoctlName =', ...ioctls.map((s) => `  | '${s.name}'`)].join('\n') + ';');
+  out.add([`/** Names of the ioctls of ${header}. */`, 'export type IoctlName =', ...(ioctls.length ? ioctls.map((s) => `  | '${s.name}'`) : ['  never'])].join('\n') + ';');
   const descriptor = im.type(RUNTIME_CODEC, 'IoctlDescriptor');
   out.add([
     `/** The ioctl descriptors of ${header}, each typed with its argument: a struct ioctl's codec gives \`ioctl()\` its value and result types. */`,
