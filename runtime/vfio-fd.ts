@@ -224,3 +224,24 @@ export function initOrClose<T extends Disposable>(object: T, init: (object: T) =
     throw error;
   }
 }
+
+/**
+ * Runs `open(own)`, where `own(x)` registers a resource (an fd object, an
+ * IOAS, ...) and returns it; returns `open`'s result with a `Symbol.dispose`
+ * that disposes every registered resource, last first (devices before the
+ * IOAS they are attached to, before the iommufd). If `open` throws, what was
+ * registered so far is disposed before the error is rethrown. Node 20 has no
+ * `DisposableStack`; this is the part of it the examples need.
+ */
+export function disposingAll<T extends object>(open: (own: <D extends Disposable>(resource: D) => D) => T): T & Disposable {
+  const owned: Disposable[] = [];
+  const dispose = () => {
+    for (const resource of owned.splice(0).reverse()) resource[Symbol.dispose]();
+  };
+  try {
+    return Object.assign(open((resource) => (owned.push(resource), resource)), { [Symbol.dispose]: dispose });
+  } catch (error) {
+    dispose();
+    throw error;
+  }
+}

@@ -16,7 +16,7 @@ import * as iommufd from '../generated/iommufd/index.js';
 import * as vfio from '../generated/vfio/index.js';
 import {
   Device, IommuFd, IoctlError, MigrationData, OwnedFd, VfioError,
-  isNoDevice, isWrongFdKind, koffi, libc, migrationStateName, migrationStateValue, vfioCdevPath,
+  disposingAll, isNoDevice, isWrongFdKind, koffi, libc, migrationStateName, migrationStateValue, vfioCdevPath,
   O_CLOEXEC, type RawIoctl, type VfioSyscalls,
 } from '../runtime/index.js';
 
@@ -611,5 +611,24 @@ describe('migration v2 against recorded replies (mtty as Linux answers)', () => 
     using data = new MigrationData(w);
     // Writing to a pipe without a reader: EPIPE (SIGPIPE is ignored by Node).
     expect(thrown(() => data.write(new Uint8Array(8)))).toMatchObject({ name: 'SyscallError', syscall: 'write', code: 'EPIPE' });
+  });
+});
+
+describe('disposingAll', () => {
+  it('disposes what was registered last first, and on a failed open what was registered so far', () => {
+    const order: string[] = [];
+    const res = (name: string): Disposable => ({ [Symbol.dispose]: () => order.push(name) });
+    {
+      using opened = disposingAll((own) => ({ a: own(res('iommufd')), b: own(res('ioas')), c: own(res('device')) }));
+      expect(Object.keys(opened)).toEqual(['a', 'b', 'c']);
+    }
+    expect(order).toEqual(['device', 'ioas', 'iommufd']);
+    order.length = 0;
+    expect(() => disposingAll((own) => {
+      own(res('container'));
+      own(res('group'));
+      throw new Error('openDevice failed');
+    })).toThrow('openDevice failed');
+    expect(order).toEqual(['group', 'container']);
   });
 });
