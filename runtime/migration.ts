@@ -69,6 +69,9 @@ const CHUNK = 64 * 1024;
  * bytes read from the source, in order.
  *
  * Reads use `read(2)`, not `pread`: drivers open it as a stream (`pread` is `ESPIPE`).
+ * Keep a resuming fd open until the device has left RESUMING: the transition
+ * to STOP consumes what was written, and a driver may drop it when the fd is
+ * closed first (mtty does).
  */
 export class MigrationData implements Disposable {
   readonly #owned: OwnedFd;
