@@ -13,8 +13,9 @@
 import * as iommufd from '../generated/iommufd/index.js';
 import type { IommuIovaRange } from '../generated/iommufd/index.js';
 import type { Codec } from './codec.js';
-import { IoctlError, VfioError } from './errors.js';
-import type { OwnedFd } from './fd.js';
+import { SyscallError, VfioError } from './errors.js';
+import { OwnedFd } from './fd.js';
+import { MFD_CLOEXEC, check, errno, libc } from './libc.js';
 import { AnonymousMemory } from './memory.js';
 import { VfioFd, descriptor, initOrClose, openVfioPath, type IoctlName, type VfioSyscalls } from './vfio-fd.js';
 
@@ -443,6 +444,21 @@ export class HwPagetable extends IommufdObject {
       hwpt_id: this.id, data_uptr: memory?.address ?? 0n, data_type: dataType, entry_len: entryLen, entry_num: entries.length,
     }).entry_num;
   }
+}
+
+/**
+ * A memfd of `size` bytes (zero-filled), for {@link Ioas.mapFile}; read and
+ * write its bytes with `pread`/`pwrite` on the fd, or mmap it.
+ * @throws SyscallError (`memfd_create`, `ftruncate`).
+ */
+export function createMemfd(name: string, size: number | bigint): OwnedFd {
+  const fd = new OwnedFd(check(libc().memfdCreate(name, MFD_CLOEXEC), 'memfd_create', name), `memfd ${name}`);
+  if (libc().ftruncate(fd.fd, size) < 0) {
+    const error = new SyscallError('ftruncate', errno(), `memfd ${name} to ${size} bytes`);
+    fd.close();
+    throw error;
+  }
+  return fd;
 }
 
 /** The id of an object reference. */

@@ -62,6 +62,10 @@ export interface Libc {
   sysconf(name: number): number;
   /** `pipe2(fds, flags)`: fills `fds[0]` (read end) and `fds[1]` (write end). */
   pipe2(fds: Int32Array, flags: number): number;
+  /** `memfd_create(name, flags)` (glibc ≥ 2.27). */
+  memfdCreate(name: string, flags: number): number;
+  /** `ftruncate64(fd, length)`. */
+  ftruncate(fd: number, length: number | bigint): number;
 }
 
 /** `open` flags (x86_64 / asm-generic values). */
@@ -120,6 +124,9 @@ export const POLLHUP = 0x10;
 /** @see POLLIN */
 export const POLLNVAL = 0x20;
 
+/** `memfd_create` flags. */
+export const MFD_CLOEXEC = 0x1;
+
 /** `sysconf(_SC_PAGESIZE)`. */
 export const SC_PAGESIZE = 30;
 
@@ -167,6 +174,8 @@ export function libc(): Libc {
       }),
     sysconf: lib.func('long sysconf(int name)'),
     pipe2: lib.func('int pipe2(void *fds, int flags)'),
+    memfdCreate: lib.func('int memfd_create(const char *name, unsigned int flags)'),
+    ftruncate: lib.func('int ftruncate64(int fd, int64_t length)'),
   };
   return bound;
 }

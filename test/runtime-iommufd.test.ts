@@ -10,13 +10,13 @@
  * kernel by address (IOVA ranges, dirty bitmaps, HW info) is read and written
  * by the fake kernel through that address, as copy_to_user would.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as iommufd from '../generated/iommufd/index.js';
 import * as vfio from '../generated/vfio/index.js';
 import {
   Device, IommuFd, IoctlError, MigrationData, OwnedFd, VfioError,
-  disposingAll, isNoDevice, isWrongFdKind, koffi, libc, migrationStateName, migrationStateValue, vfioCdevPath,
+  createMemfd, disposingAll, isNoDevice, isWrongFdKind, koffi, libc, migrationStateName, migrationStateValue, vfioCdevPath,
   O_CLOEXEC, type RawIoctl, type VfioSyscalls,
 } from '../runtime/index.js';
 
@@ -630,5 +630,21 @@ describe('disposingAll', () => {
       throw new Error('openDevice failed');
     })).toThrow('openDevice failed');
     expect(order).toEqual(['group', 'container']);
+  });
+});
+
+describe('createMemfd', () => {
+  it('a zero-filled memfd of the size asked for, read and written with pread/pwrite', () => {
+    const before = openFds();
+    {
+      using memfd = createMemfd('vfio-uapi-test', 8192);
+      expect(readlinkSync(`/proc/self/fd/${memfd.fd}`)).toMatch(/^\/memfd:vfio-uapi-test/);
+      expect(libc().pwrite(memfd.fd, Uint8Array.of(1, 2, 3), 3, 4096)).toBe(3);
+      const back = new Uint8Array(8);
+      expect(libc().pread(memfd.fd, back, 8, 4094)).toBe(8);
+      expect(Array.from(back)).toEqual([0, 0, 1, 2, 3, 0, 0, 0]);
+      expect(libc().pread(memfd.fd, back, 8, 8192)).toBe(0);
+    }
+    expect(openFds()).toEqual(before);
   });
 });
