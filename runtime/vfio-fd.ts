@@ -230,7 +230,8 @@ export function initOrClose<T extends Disposable>(object: T, init: (object: T) =
  * IOAS, ...) and returns it; returns `open`'s result with a `Symbol.dispose`
  * that disposes every registered resource, last first (devices before the
  * IOAS they are attached to, before the iommufd). If `open` throws, what was
- * registered so far is disposed before the error is rethrown. Node 20 has no
+ * registered so far is disposed before the error is rethrown. `own` stays
+ * usable after `open` returns (a resource owned later is disposed first). Node 20 has no
  * `DisposableStack`; this is the part of it the examples need.
  */
 export function disposingAll<T extends object>(open: (own: <D extends Disposable>(resource: D) => D) => T): T & Disposable {
