@@ -16,6 +16,7 @@ import type { Codec } from './codec.js';
 import { SyscallError, VfioError } from './errors.js';
 import { OwnedFd } from './fd.js';
 import { MFD_CLOEXEC, check, errno, libc } from './libc.js';
+import { readBitmap } from './bitmap.js';
 import { AnonymousMemory } from './memory.js';
 import { VfioFd, descriptor, initOrClose, openVfioPath, type IoctlName, type VfioSyscalls } from './vfio-fd.js';
 
@@ -423,11 +424,7 @@ export class HwPagetable extends IommufdObject {
       hwpt_id: this.id, flags: range.noClear ? iommufd.IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR : 0,
       iova: range.iova, length, page_size: pageSize, data: memory.address,
     });
-    const copy = new BigUint64Array(words);
-    new Uint8Array(copy.buffer).set(new Uint8Array(memory.buffer, 0, words * 8));
-    let dirtyPages = 0;
-    for (const word of copy) for (let w = word; w !== 0n; w &= w - 1n) dirtyPages++;
-    return { iova: range.iova, length, pageSize, words: copy, dirtyPages };
+    return { iova: range.iova, length, pageSize, ...readBitmap(memory, words) };
   }
 
   /**

@@ -12,6 +12,7 @@
  */
 import { readdirSync, readlinkSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { thrown } from './helpers.js';
 import * as iommufd from '../generated/iommufd/index.js';
 import * as vfio from '../generated/vfio/index.js';
 import {
@@ -39,15 +40,6 @@ function memoryAt(address: bigint, length: number): Uint8Array {
   return new Uint8Array(koffi().view(pointer, length));
 }
 
-/** The error `fn` throws. */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected an error');
-}
 
 /**
  * A fake kernel: a handler per ioctl name; anything else is `-ENOTTY`
