@@ -65,6 +65,8 @@ export interface MigrateMttyResult {
   readonly savedBytes: { precopy: number; stopCopy: number; total: number };
   /** The message sent to the source, and what the target's serial port returned after the migration. */
   readonly message: string;
+  /** What the source's and the target's FIFOs held before (drained first). */
+  readonly sourceBefore: string;
   readonly targetBefore: string;
   readonly received: string;
 }
@@ -138,7 +140,9 @@ export function migrateMtty(opts: MigrateMttyOptions): MigrateMttyResult {
 
   const info = source.migrationInfo();
   if (!info.stopCopy) throw new Error(`${opts.source} does not migrate (flags ${info.flagNames.join('|') || 0})`);
-  const targetBefore = receive(target); // drains whatever the target held before
+  // Drain both FIFOs first: what each held before (an earlier run's message) must not mix with this one.
+  const sourceBefore = receive(source);
+  const targetBefore = receive(target);
   send(source, message);
   const stopCopyLength = source.migrationDataSize();
 
@@ -187,7 +191,7 @@ export function migrateMtty(opts: MigrateMttyOptions): MigrateMttyResult {
     transitions,
     precopyInfo: precopyInfo && { initialBytes: String(precopyInfo.initialBytes), dirtyBytes: String(precopyInfo.dirtyBytes) },
     savedBytes: { precopy: precopyBytes.byteLength, stopCopy: stopCopyBytes.byteLength, total: saved.byteLength },
-    message, targetBefore, received,
+    message, sourceBefore, targetBefore, received,
   };
 }
 
