@@ -45,7 +45,8 @@ export function gfxChecks(ctx: Context): void {
       v.expect(Q, query(ctx, fd, PROBE | REGION).argsz !== undefined, `mdpy (${type}): PROBE|REGION -> 0`);
       v.expectErrno(Q, 'mdpy: PROBE|DMABUF (region only)', 'EINVAL', () => query(ctx, fd, PROBE | DMABUF));
       const plane = query(ctx, fd, REGION);
-      const regions = regionOffsets(ctx, fd, 16);
+      // mdpy's display region sits past the PCI ones (MDPY_DISPLAY_REGION).
+      const regions = regionOffsets(ctx, fd, (plane.region_index as number) + 1);
       const region = regions[plane.region_index as number];
       v.expect(Q, plane.width > 0 && plane.height > 0 && region !== undefined && region.size >= BigInt(plane.size),
         `mdpy: REGION plane ${plane.width}x${plane.height}, stride ${plane.stride}, format ${hex(plane.drm_format)}, in region ${plane.region_index} (${region?.size ?? 'absent'} bytes >= plane size ${plane.size})`);

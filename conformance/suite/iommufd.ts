@@ -138,7 +138,10 @@ export function sizeRuleChecks(ctx: Context): void {
         const bytes = new Uint8Array(size + 8);
         new DataView(bytes.buffer).setUint32(0, sz, true);
         bytes[size] = tail;
-        return attempt(() => ctx.call(s.fd, spec.name, bytes));
+        const r = attempt(() => ctx.call(s.fd, spec.name, bytes));
+        // A zero-filled command that succeeded may have made an fd (FAULT_QUEUE_ALLOC): close it.
+        if (r.ok) for (const [name, f] of Object.entries(k.record(record).fields)) if (/^out_\w*fd$/.test(name) && f.size === 4) new OwnedFd(new DataView(bytes.buffer).getInt32(f.offset, true), name).close();
+        return r;
       };
       const short = call(min - 1, 0xff);
       const long = call(size + 1, 0xff);
