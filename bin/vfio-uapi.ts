@@ -65,8 +65,8 @@ program
 
 program
   .command('conformance')
-  .description('boot Debian kernels in QEMU with emulated PCI devices bound to vfio-pci and exercise every VFIO ioctl')
-  .option('--kernel <suite>', 'bullseye, bookworm, trixie, newest or all', 'bookworm')
+  .description('boot Debian kernels (or our own build, custom) in QEMU with emulated PCI devices bound to vfio-pci and exercise every VFIO (and iommufd) ioctl')
+  .option('--kernel <suite>', 'bullseye, bookworm, trixie, newest, custom (built from Debian\'s linux-source, cached) or all', 'bookworm')
   .option('--json', 'print JSON')
   .option('--report <file>', 'write the Markdown matrix')
   .option('--accel <accel>', 'tcg (default) or kvm', 'tcg')

@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realp
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureKernel, runInGuest, type Accel, type Suite } from '../vm/index.js';
-import { buildManifest, corpusDir, corruptManifest, headerForKernel, type ManifestCorruption } from './manifest.js';
+import { ensureKernel, runInGuest, type Accel, type CustomBuildInfo, type CustomKernel, type Suite } from '../vm/index.js';
+import { addHeader, buildManifest, corpusDir, corruptManifest, headerForKernel, type ManifestCorruption } from './manifest.js';
 import type { GuestResult, Manifest } from './types.js';
 
 /** What one run of the suite on one kernel gave. */
@@ -26,6 +26,8 @@ export interface KernelRun {
   result: GuestResult;
   /** The corruptions injected into the manifest (tests only). */
   injected: string[];
+  /** For the custom kernel: its source package and how its build went (from the cache when it was warm). */
+  custom?: { source: string; build: CustomBuildInfo };
 }
 
 /** Options of {@link runKernelSuite} and {@link runHostSuite}. */
@@ -70,10 +72,35 @@ function writeManifest(manifest: Manifest): { file: string; cleanup: () => void 
   return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** The manifest of the corpus header matching `kernelVersion`, corrupted as asked. */
-export function manifestForKernel(kernelVersion: string, corruptions: readonly ManifestCorruption[] = []): Manifest {
+/**
+ * The headers beside `vfio.h` whose ioctls get verdicts on a kernel source:
+ * only the custom kernel is built with `CONFIG_IOMMUFD` (Debian's are not), so
+ * only there does `iommufd.h` have a kernel to answer it.
+ */
+export const EXTRA_HEADERS: Readonly<Partial<Record<Suite, readonly string[]>>> = {
+  custom: ['iommufd.h'],
+};
+
+/**
+ * Test-only headers of a kernel built here, from its own source tree: their
+ * constants and structs join the manifest (not their ioctls, which are no
+ * UAPI): the custom kernel's `IOMMU_TEST_CMD` (CONFIG_IOMMUFD_TEST's mock
+ * IOMMU), which reaches the HWPT, dirty-tracking and vIOMMU ioctls QEMU's
+ * intel-iommu cannot.
+ */
+export const SOURCE_TEST_HEADERS: Readonly<Partial<Record<Suite, { file: string; includeDir: string }>>> = {
+  custom: { file: 'drivers/iommu/iommufd/iommufd_test.h', includeDir: 'include/uapi' },
+};
+
+/** The manifest of the corpus `vfio.h` matching `kernelVersion` (plus `extraHeaders` from the same corpus directory), corrupted as asked. */
+export function manifestForKernel(kernelVersion: string, corruptions: readonly ManifestCorruption[] = [], extraHeaders: readonly string[] = []): Manifest {
   const header = headerForKernel(corpusDir(packageRoot()), kernelVersion);
-  const manifest = buildManifest(header.path);
+  let manifest = buildManifest(header.path);
+  for (const name of extraHeaders) {
+    const file = path.join(path.dirname(header.path), name);
+    if (!existsSync(file)) throw new Error(`no ${name} beside ${header.path} in the header corpus`);
+    manifest = addHeader(manifest, buildManifest(file));
+  }
   return corruptions.length ? corruptManifest(manifest, corruptions) : manifest;
 }
 
@@ -126,9 +153,15 @@ async function runKernelSuiteInner(suite: Suite, opts: SuiteRunOptions, known: (
   const script = guestScript();
   const kernel = await ensureKernel(suite, progress);
   known(kernel.version);
-  const manifest = manifestForKernel(kernel.packageVersion, opts.corruptions);
+  const extra = EXTRA_HEADERS[suite] ?? [];
+  let manifest = manifestForKernel(kernel.packageVersion, opts.corruptions, extra);
+  const testHeader = SOURCE_TEST_HEADERS[suite];
+  if (testHeader && kernel.sourceDir) {
+    const file = path.join(kernel.sourceDir, testHeader.file);
+    manifest = addHeader(manifest, buildManifest(file, manifest.abi, [path.join(kernel.sourceDir, testHeader.includeDir)]), { ioctls: false });
+  }
   known(kernel.version, manifest);
-  progress(`${manifest.ioctls.length} ioctls in vfio.h ${manifest.header.version} (for ${kernel.version}, package ${kernel.packageVersion})`);
+  progress(`${manifest.ioctls.length} ioctls in vfio.h${extra.map((h) => ` + ${h}`).join('')} ${manifest.header.version} (for ${kernel.version}, package ${kernel.packageVersion})`);
   const { file, cleanup } = writeManifest(manifest);
   try {
     let started = false;
@@ -137,7 +170,7 @@ async function runKernelSuiteInner(suite: Suite, opts: SuiteRunOptions, known: (
       script,
       args: [file],
       accel: opts.accel ?? 'tcg',
-      timeoutMs: opts.timeoutMs ?? 300_000,
+      timeoutMs: opts.timeoutMs ?? (suite === 'custom' ? 900_000 : 300_000),
       onProgress: progress,
       onConsoleLine: (line) => {
         const at = line.indexOf(SUITE_MARK);
@@ -153,7 +186,11 @@ async function runKernelSuiteInner(suite: Suite, opts: SuiteRunOptions, known: (
       const tail = run.console.trimEnd().split('\n').slice(-30).join('\n');
       throw new Error(`the guest suite on ${run.uname} exited ${run.exitCode} without a result\n--- console (last 30 lines) ---\n${tail}`);
     }
-    return { suite, kernel: run.uname, header: manifest.header, wallMs: run.wallMs, result, injected: manifest.injected };
+    const build = (kernel as Partial<CustomKernel>).build;
+    return {
+      suite, kernel: run.uname, header: manifest.header, wallMs: run.wallMs, result, injected: manifest.injected,
+      ...(build ? { custom: { source: `${kernel.package} ${kernel.packageVersion} (${kernel.distSuite})`, build } } : {}),
+    };
   } finally {
     cleanup();
   }
