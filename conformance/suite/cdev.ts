@@ -48,7 +48,7 @@ export function cdevChecks(ctx: Context, edu: DeviceEntry): void {
     let devId = 0;
     v.run(B, 'bind', () => {
       v.expectErrno('VFIO_DEVICE_GET_INFO', `on the cdev ${cdev} before BIND_IOMMUFD`, 'EINVAL', () => ctx.call(fd, 'VFIO_DEVICE_GET_INFO', k.encode('vfio_device_info', {})));
-      v.expectErrno(B, 'iommufd -1', 'EBADF', () => bind({ iommufd: -1 }));
+      v.expectErrno(B, 'iommufd -1', 'EINVAL', () => bind({ iommufd: -1 }));
       v.expectErrno(B, 'an unknown flag (1 << 5)', 'EINVAL', () => bind({ flags: 1 << 5, iommufd: s.fd.fd }));
       devId = bind({ iommufd: s.fd.fd }).out_devid as number;
       v.expect(B, devId > 0, `${cdev} (${edu.bdf}) bound to /dev/iommu: dev id ${devId}`);
@@ -75,6 +75,8 @@ export function cdevChecks(ctx: Context, edu: DeviceEntry): void {
     });
 
     const ioas = s.ioasAlloc();
+    const unalignedBefore = attempt(() => s.map(ioas, mem.address, PAGE, 0x300800n));
+    if (unalignedBefore.ok) s.unmap(ioas, 0x300800n, BigInt(PAGE));
     s.map(ioas, mem.address, PAGE, SRC);
     s.map(ioas, mem.address + BigInt(PAGE), PAGE, DST);
     const src = mem.bytes.subarray(0, PAGE);
@@ -91,6 +93,8 @@ export function cdevChecks(ctx: Context, edu: DeviceEntry): void {
       v.expectErrno(AT, 'an unknown pt_id', 'ENOENT', () => attach(0xffff));
       const hwpt = attach(ioas);
       dev = eduDevice(ctx, edu, fd);
+      v.expectErrno('IOMMU_IOAS_MAP', 'a 2 KiB-aligned IOVA once a VT-d domain (4 KiB pages) is attached', 'EINVAL', () => s.map(ioas, mem.address, PAGE, 0x300800n));
+      v.note('IOMMU_IOAS_MAP', `the same IOVA on the IOAS before any device was attached -> ${unalignedBefore.ok ? 0 : unalignedBefore.code} (an empty IOAS has IOVA alignment 1)`);
       v.expect(AT, roundTrip(ctx, dev, src, dst, 1), `attached to IOAS ${ioas} (the kernel's automatic HWPT: pt_id ${hwpt} on return); edu DMA ${XFER} bytes RAM -> edu -> RAM through IOAS_MAP'd pages: byte for byte`);
     });
     if (!dev) return;
