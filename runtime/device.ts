@@ -211,7 +211,7 @@ export class Device extends VfioFd {
    * `VFIO_DEVICE_BIND_IOMMUFD` (cdev fds only): binds the device to `iommufd`;
    * returns its dev id. Closing the device fd unbinds it.
    * @param options `token`: the 16-byte VF token (a UUID) a VF of a PF with one needs (`VFIO_DEVICE_BIND_FLAG_TOKEN`).
-   * @throws IoctlError e.g. `EINVAL` on a group-path device fd or when already bound, `EBADF` for a non-iommufd.
+   * @throws IoctlError e.g. `EINVAL` when already bound (Linux 7.2 in the live test) or on a group-path device fd.
    */
   bindIommufd(iommufd: IommuFd, options: { token?: Uint8Array } = {}): number {
     const codec = vfio.vfio_device_bind_iommufd;

@@ -258,7 +258,7 @@ export class IommuFd extends VfioFd {
 
   /**
    * `IOMMU_VFIO_IOAS`: the IOAS the VFIO compatibility layer (an iommufd used
-   * as a container) works in. `get` returns its id (`ENOENT` when none is set);
+   * as a container) works in. `get` returns its id (`ENODEV` when none is set, on Linux 7.2);
    * `set` makes `ioas` it; `clear` disables compatibility.
    */
   vfioIoas(op: 'get' | 'set' | 'clear', ioas: IommufdObjectRef = 0): number {
