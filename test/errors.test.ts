@@ -65,6 +65,6 @@ describe('CLI exit codes', () => {
   it.skipIf(!existsSync(cli))('layout --json has the documented shape', () => {
     const ok = writeHeaders({ 'ok.h': 'struct s { __u32 a; };\n#define K (1 << 31)\n' });
     const out = JSON.parse(execFileSync(process.execPath, [cli, 'layout', '--header', ok, '--abi', 'x86_64', '--json'], { encoding: 'utf8' }));
-    expect(out).toEqual({ header: ok, abi: 'x86_64', constants: { K: -2147483648 }, records: { 'struct s': { size: 4, align: 4, fields: { a: 0 } } } });
+    expect(out).toEqual({ schema_version: 2, header: ok, abi: 'x86_64', constants: { K: -2147483648 }, records: { 'struct s': { size: 4, align: 4, fields: { a: 0 } } } });
   });
 });

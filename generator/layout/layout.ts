@@ -364,9 +364,12 @@ export class AbiLayout {
         const alignBits = natural.align * 8;
         let at = isUnion ? 0 : bit;
         if (width === 0) at = alignUp(at, alignBits);
-        else if (!packed && Math.floor(at / alignBits) !== Math.floor((at + width - 1) / alignBits)) at = alignUp(at, alignBits);
+        // A bit-field may not straddle a unit of its type's size that starts at a multiple of the type's
+        // alignment (i386's `long long` is 4-aligned: a 40-bit field may start at bit 10).
+        else if (!packed && (at % alignBits) + width > unitBits) at = alignUp(at, alignBits);
         if (explicit !== undefined) at = alignUp(at, explicit * 8);
-        if (field.name !== undefined || explicit !== undefined) align = Math.max(align, Math.min(packed ? (explicit ?? 1) : natural.align, cap ?? Infinity));
+        const aligns = field.name !== undefined || explicit !== undefined || (width === 0 && this.abi.zeroWidthBitFieldAligns === true);
+        if (aligns) align = Math.max(align, Math.min(packed ? (explicit ?? 1) : natural.align, cap ?? Infinity));
         members.push({ field, offset: Math.floor(at / 8), size: natural.size, align: natural.align, bitOffset: at, bitWidth: width, resolved });
         if (!isUnion) bit = at + width;
         sizeBits = Math.max(sizeBits, at + width);
