@@ -17,6 +17,7 @@
 import { endianness as hostEndianness } from 'node:os';
 import type { Codec } from './codec.js';
 import { CapabilityChainError } from './errors.js';
+import { checkCount } from './validate.js';
 
 /** `sizeof(struct vfio_info_cap_header)`. */
 export const CAP_HEADER_SIZE = 8;
@@ -64,9 +65,15 @@ export function* capabilities(
   capOffset: number,
   options: CapabilityWalkOptions = {},
 ): Generator<Capability, void, undefined> {
-  const littleEndian = (options.endianness ?? hostEndianness()) === 'LE';
-  const alignment = options.alignment ?? 4;
-  const minOffset = options.minOffset ?? 0;
+  if (!(info instanceof Uint8Array)) throw new TypeError('info must be a Uint8Array');
+  if (typeof capOffset !== 'number') throw new TypeError(`capOffset must be a number, got ${typeof capOffset}`);
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const endianness = options.endianness ?? hostEndianness();
+  if (endianness !== 'LE' && endianness !== 'BE') throw new RangeError(`options.endianness must be 'LE' or 'BE', got ${String(endianness)}`);
+  const littleEndian = endianness === 'LE';
+  const alignment = checkCount(options.alignment ?? 4, 'options.alignment', 4096);
+  if (alignment === 0 || (alignment & (alignment - 1)) !== 0) throw new RangeError(`options.alignment must be a power of two, got ${alignment}`);
+  const minOffset = checkCount(options.minOffset ?? 0, 'options.minOffset');
   const view = new DataView(info.buffer, info.byteOffset, info.byteLength);
 
   const headers: { id: number; version: number; offset: number; next: number }[] = [];
@@ -98,9 +105,16 @@ export function* capabilities(
     offset = header.next;
   }
 
-  const starts = [...seen].sort((a, b) => a - b);
+  // Each capability ends where the nearest following one starts: one sort, then a binary search each (linear-log, not quadratic).
+  const starts = Float64Array.from(seen).sort();
   for (const header of headers) {
-    const end = starts.find((s) => s > header.offset) ?? info.byteLength;
+    let lo = 0;
+    let hi = starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (starts[mid]! > header.offset) hi = mid; else lo = mid + 1;
+    }
+    const end = lo < starts.length ? starts[lo]! : info.byteLength;
     yield { ...header, bytes: info.subarray(header.offset, end) };
   }
 }
