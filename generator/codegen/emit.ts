@@ -5,7 +5,7 @@
  * re-exporting its variants, and index.ts picks the running process's ABI.
  */
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type HandlebarsNs from 'handlebars';
@@ -16,6 +16,7 @@ import { parseHeaderForAbis } from '../parse/parse.js';
 import { identifiersOf } from '../expr/ast.js';
 import { commentText } from '../source/lexer.js';
 import { CodecWriter, Shapes, ownRecords } from './codecs.js';
+import { replaceDirectory } from './swap.js';
 import { capabilitySpecs, exprToTs, flagGroups, functionSpecs, ioctlSpecs } from './associations.js';
 import { isBindable, propertyKey, typeName } from './names.js';
 
@@ -233,28 +234,11 @@ export function diffFileSet(dir: string, files: FileSet): string[] {
 }
 
 /**
- * Replaces `dir` with exactly `files`, atomically: everything is written to a
- * sibling temp dir first, then swapped in with renames. On error nothing changes.
+ * Writes `files` to `dir`, replacing its contents atomically: at every instant `dir` holds the complete old
+ * or the complete new set (see swap.ts), and leftovers of killed runs are removed.
  */
 export function writeFileSet(dir: string, files: FileSet): void {
-  const target = resolve(dir);
-  mkdirSync(dirname(target), { recursive: true });
-  const staging = `${target}.tmp-${process.pid}`;
-  const old = `${target}.old-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  try {
-    for (const [rel, text] of files) {
-      mkdirSync(dirname(join(staging, rel)), { recursive: true });
-      writeFileSync(join(staging, rel), text);
-    }
-    if (existsSync(target)) renameSync(target, old);
-    renameSync(staging, target);
-    rmSync(old, { recursive: true, force: true });
-  } catch (e) {
-    rmSync(staging, { recursive: true, force: true });
-    if (existsSync(old) && !existsSync(target)) renameSync(old, target);
-    throw e;
-  }
+  replaceDirectory(dir, files);
 }
 
 export type { HeaderIR };
