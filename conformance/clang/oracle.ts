@@ -17,6 +17,7 @@ import type { BitFieldJson, LayoutJson, RecordJson } from '../../generator/layou
 import { CompileError, compileObject, readUnsigned } from './elf.js';
 import { clangArgs, findClang, parseErrors, runClang, siblingIncludeDir, type ClangDiagnostic } from './toolchain.js';
 import { createLimiter } from './limiter.js';
+import { removeTempDir } from '../cleanup.js';
 
 // The oracle answers in the document `layout --json` prints, so the two compare directly; its values come
 // from clang alone.
@@ -138,7 +139,7 @@ class HeaderContext {
   }
 
   dispose(): Promise<void> {
-    return rm(this.tmp, { recursive: true, force: true });
+    return removeTempDir(this.tmp);
   }
 
   private args(abi: Abi): string[] {

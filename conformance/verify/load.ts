@@ -19,6 +19,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { makeTempDir, removeTempDir } from '../cleanup.js';
 
 /** A bindings problem the user can fix (bad directory, header not found); `exitCode` 2 for missing inputs. */
 export class VerifyInputError extends Error {
@@ -124,7 +125,7 @@ export async function loadBindings(dir: string): Promise<LoadedBindings> {
     importDir = path.join(root, 'dist', relToRoot);
     how = 'dist';
   } else if (kind === 'ts' || !isEsmScope(abs) || !(await importsResolve(abs, jsFiles))) {
-    temp = await mkdtemp(path.join(tmpdir(), 'vfio-uapi-bindings-'));
+    temp = await makeTempDir('vfio-uapi-bindings-');
     importDir = path.join(temp, path.basename(abs));
     how = kind === 'ts' ? 'transpiled' : 'copied';
     try {
@@ -144,7 +145,7 @@ export async function loadBindings(dir: string): Promise<LoadedBindings> {
       }
       if (!existsSync(path.join(importDir, 'package.json'))) await writeFile(path.join(importDir, 'package.json'), '{"type":"module"}\n');
     } catch (err) {
-      await rm(temp, { recursive: true, force: true });
+      await removeTempDir(temp);
       throw err;
     }
   }
@@ -169,7 +170,7 @@ export async function loadBindings(dir: string): Promise<LoadedBindings> {
       return p;
     },
     dispose: async () => {
-      if (temp) await rm(temp, { recursive: true, force: true });
+      if (temp) await removeTempDir(temp);
     },
   };
 }

@@ -17,6 +17,7 @@ import { compileUnit, siblingIncludeDir, type HeaderUnit } from './ctu.js';
 import { abiChecks, overridesOf, readClaims, type Mismatch, type MismatchKind } from './checks.js';
 import { findHeader, defaultBindingsDirs, loadBindings, sha256File, VerifyInputError, type LoadedBindings } from './load.js';
 import { createLimiter } from '../clang/limiter.js';
+import { removeTempDir } from '../cleanup.js';
 
 /** Options of {@link verifyBindings}. */
 export interface VerifyOptions {
@@ -195,7 +196,7 @@ export async function verifyBindings(opts: VerifyOptions = {}): Promise<VerifyRe
       elapsedMs: Math.round(performance.now() - started),
     };
   } finally {
-    await Promise.all([...loaded.map((b) => b.dispose()), ...siblingDirs.map((d) => rm(d, { recursive: true, force: true }))]);
+    await Promise.all([...loaded.map((b) => b.dispose()), ...siblingDirs.map((d) => removeTempDir(d))]);
   }
 }
 
