@@ -14,7 +14,7 @@
  *   `transpileModule`) into a temp dir, with the same import rewriting.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -56,6 +56,22 @@ export function packageRoot(): string {
 }
 
 /** The bindings `verify` checks by default: the package's generated/vfio and generated/iommufd. */
+/**
+ * The bindings directories `dir` stands for: itself when it holds one header's
+ * bindings (an `abi/` folder), else each of its subdirectories that does (a
+ * `generated/` folder with `vfio/` and `iommufd/`, as verify checks by default).
+ */
+export function expandBindingsDir(dir: string): string[] {
+  if (existsSync(path.join(dir, 'abi'))) return [dir];
+  let subdirs: string[] = [];
+  try {
+    subdirs = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && existsSync(path.join(dir, e.name, 'abi'))).map((e) => path.join(dir, e.name)).sort();
+  } catch {
+    return [dir]; // loadBindings says what is wrong with it
+  }
+  return subdirs.length > 0 ? subdirs : [dir];
+}
+
 export function defaultBindingsDirs(): string[] {
   const root = packageRoot();
   return ['vfio', 'iommufd'].map((n) => path.join(root, 'generated', n)).filter((d) => existsSync(d));
