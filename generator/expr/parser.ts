@@ -11,6 +11,8 @@ import { MAX_BRACKET_DEPTH, MAX_EXPR_DEPTH, ourLimit } from '../limits.js';
 /** What the parser needs to know about the surrounding declarations. */
 export interface ParseContext {
   isTypeName(name: string): boolean;
+  /** The bracket limit is ours, not the compiler's (clang has none in `#if`). */
+  readonly bracketLimitIsOurs?: boolean;
 }
 
 const BINARY_PRECEDENCE: Record<string, number> = {
@@ -23,7 +25,7 @@ const QUALIFIERS = new Set(['const', 'volatile', '__const', '__volatile__', 'res
 /** Parses all of `tokens` as one expression (the comma operator included). */
 export function parseExpression(tokens: readonly Token[], ctx: ParseContext): Expr {
   if (tokens.length === 0) throw new Error('empty expression');
-  checkBracketDepth(tokens);
+  checkBracketDepth(tokens, ctx.bracketLimitIsOurs);
   const p = new Parser(tokens, ctx);
   const e = p.expression(0);
   p.expectEnd();
@@ -40,12 +42,14 @@ export function parseTypeName(tokens: readonly Token[], ctx: ParseContext): Type
 }
 
 /** C compilers cap bracket nesting (clang: 256); so do we, before any recursion. */
-function checkBracketDepth(tokens: readonly Token[]): void {
+function checkBracketDepth(tokens: readonly Token[], ours = false): void {
   let depth = 0;
   for (const t of tokens) {
     if (t.kind !== 'punct') continue;
     if (t.text === '(' || t.text === '[') {
-      if (++depth > MAX_BRACKET_DEPTH) throw new HeaderError(t.loc, `bracket nesting level exceeded maximum of ${MAX_BRACKET_DEPTH}`);
+      if (++depth > MAX_BRACKET_DEPTH) {
+        throw new HeaderError(t.loc, ours ? ourLimit('bracket nesting', `${MAX_BRACKET_DEPTH} levels`) : `bracket nesting level exceeded maximum of ${MAX_BRACKET_DEPTH}`);
+      }
     } else if (t.text === ')' || t.text === ']') depth--;
   }
 }

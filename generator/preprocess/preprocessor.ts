@@ -225,7 +225,7 @@ class Preprocessor {
     }
     if (resolved.length === 0) throw new HeaderError(loc, '#if with no expression');
     const expanded = this.expand(resolved);
-    const expr = parseExpression(expanded, { isTypeName: () => false });
+    const expr = parseExpression(expanded, { isTypeName: () => false, bracketLimitIsOurs: true });
     return evaluatePreprocessorCondition(expr) !== 0n;
   }
 
