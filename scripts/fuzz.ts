@@ -13,6 +13,7 @@
  * `node dist/scripts/fuzz.js [--seed N] [--count N] [--no-hostile] [--generate-every N] [--json]`
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -280,7 +281,9 @@ export async function runCampaign(mutants: readonly Mutant[], opts: { concurrenc
   const abi = abiByName('x86_64');
   const clang = findClang(abi);
   const includeRoot = await ensureUapiTree();
-  const cli = resolve(import.meta.dirname, '..', 'bin', 'vfio-uapi.js');
+  // The built CLI: beside this module in dist/, or in dist/ when this runs from source (vitest).
+  const built = resolve(import.meta.dirname, '..', 'bin', 'vfio-uapi.js');
+  const cli = existsSync(built) ? built : resolve(import.meta.dirname, '..', 'dist', 'bin', 'vfio-uapi.js');
   const work = await mkdtemp(join(tmpdir(), 'vfio-uapi-fuzz-'));
   const rssHook = join(work, 'rss.cjs');
   await writeFile(rssHook, "process.on('exit', () => { try { process.stderr.write('\\n@@maxrss ' + process.resourceUsage().maxRSS + ' cpu ' + (process.resourceUsage().userCPUTime + process.resourceUsage().systemCPUTime) + '\\n'); } catch {} });\n");

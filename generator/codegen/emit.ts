@@ -173,25 +173,28 @@ export function generateBindings(options: GenerateOptions): FileSet {
     if (!constTypes.has(c.name)) constTypes.set(c.name, new Set());
     constTypes.get(c.name)!.add(tsValue(c.value).ts);
   }));
-  const everywhere = [...constTypes.keys()].filter((n) => constantLists.every((l) => l.some((c) => c.name === n)));
+  // Sets, not list searches: a header may define tens of thousands of constants.
+  const namesPerAbi = constantLists.map((l) => new Set(l.map((c) => c.name)));
+  const everywhere = [...constTypes.keys()].filter((n) => namesPerAbi.every((names) => names.has(n)));
+  const everywhereSet = new Set(everywhere);
   const tsTypeOf = (n: string) => [...constTypes.get(n)!].sort().join(' | ');
-  const ioctlList = ioctlSpecs(ir).filter((s) => everywhere.includes(s.name));
+  const ioctlList = ioctlSpecs(ir).filter((s) => everywhereSet.has(s.name));
   const ioctls = ioctlList.map((s) => {
     const arg = s.arg.kind === 'struct' && !own.some((r) => r.name === (s.arg as { record: string }).record)
       ? { kind: 'unknown', reason: `struct ${s.arg.record} is not defined by this header` } : s.arg;
     return JSON.stringify({ name: s.name, fd: s.fd, arg }).replace(/"(\w+)":/g, '$1: ').replace(/,(?=\w+: )/g, ', ').replace(/"/g, "'");
   });
   const funcs = functionSpecs(ir, layouts).specs
-    .filter((f) => isBindable(f.macro.name) && !everywhere.includes(f.macro.name))
+    .filter((f) => isBindable(f.macro.name) && !everywhereSet.has(f.macro.name))
     .filter((f) => [...new Set(f.macro.params)].every(isBindable))
     // Emitted as 32-bit int arithmetic: only over constants that are numbers on every ABI.
     .filter((f) => [...identifiersOf(f.expr)].every((i) => !constTypes.has(i) || tsTypeOf(i) === 'number'))
     .map((f) => ({ name: f.macro.name, params: f.macro.params!.join(', '), typedParams: f.macro.params!.map((p) => `${p}: number`).join(', '), body: exprToTs(f.expr), origin: originOf(f.macro.loc) }));
-  const isNumber = (n: string) => everywhere.includes(n) && tsTypeOf(n) === 'number';
+  const isNumber = (n: string) => everywhereSet.has(n) && tsTypeOf(n) === 'number';
   const flagSets = flags.map((g, i) => ({
     name: g.field === 'flags' ? `${g.record.name}_flags` : `${g.record.name}_${g.field}_flags`, field: `${g.record.tag} ${g.record.name}.${g.field}`, typeName: flagTypes[i]!.name,
     bits: g.bits.filter(isNumber), masks: g.masks.filter(isNumber),
-  })).filter((f) => f.bits.length > 0 && !everywhere.includes(f.name));
+  })).filter((f) => f.bits.length > 0 && !everywhereSet.has(f.name));
   const capabilities = capabilitySpecs(ir, layouts[0]!).filter((c) => isNumber(c.id));
   const index = template('index')({
     ...provenance, runtime: runtimeFrom('.'),

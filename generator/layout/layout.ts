@@ -397,6 +397,14 @@ export class AbiLayout {
    * not (strings, types, empty) are left out; `skipped` says why.
    */
   constants(): { values: ConstantValue[]; skipped: { name: string; reason: string }[] } {
+    // Computed once: emit asks for them several times per ABI, and a header may define tens of thousands.
+    this.constantList ??= this.computeConstants();
+    return { values: [...this.constantList.values], skipped: [...this.constantList.skipped] };
+  }
+
+  private constantList?: { values: ConstantValue[]; skipped: { name: string; reason: string }[] };
+
+  private computeConstants(): { values: ConstantValue[]; skipped: { name: string; reason: string }[] } {
     const values: ConstantValue[] = [];
     const skipped: { name: string; reason: string }[] = [];
     // Enumerators first and outside the per-macro catch: an invalid enum is an error in the header, not a skipped macro.
