@@ -195,6 +195,12 @@ class DeclarationParser {
       }
       case 'comment':
         return;
+      case 'primitive_type':
+      case 'sized_type_specifier':
+      case 'type_identifier':
+        // `int;`: declares nothing (compilers warn), but the type must exist.
+        this.typeOf(node);
+        return;
       case 'expression_statement':
         if (node.namedChildCount === 0) return; // a stray ';' at file scope
         throw new HeaderError(this.locOf(node), `expected a declaration, found an expression ('${this.tokensOf(node)[0]?.text ?? ''}')`);
