@@ -7,7 +7,7 @@
  * macro definition with its location, and the comments. ABI-dependent values
  * stay symbolic (see builtins.ts).
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { HeaderError, type SourceLoc } from '../errors.js';
 import { lex, type Comment, type LogicalLine, type Token } from '../source/lexer.js';
@@ -534,7 +534,8 @@ function exists(path: string): boolean {
 export function readHeaderFile(file: string, from: SourceLoc): string {
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (fstat then refuses it).
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     throw new HeaderError(from, `cannot read ${file}: ${(e as Error).message}`);
   }
