@@ -4,6 +4,7 @@
 
 import { existsSync, readdirSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { retireMapping } from './memory.js';
 import * as vfio from '../generated/vfio/index.js';
 import type { VfioPciDependentDevice, VfioRegionInfoCapType, VfioRegionSparseMmapArea } from '../generated/vfio/index.js';
 import { SyscallError, VfioError } from './errors.js';
@@ -687,10 +688,12 @@ export class MappedRegion implements Disposable {
 
   /** munmap; later calls do nothing. */
   unmap(): void {
-    if (this.#buffer === undefined) return;
+    const buffer = this.#buffer;
+    if (buffer === undefined) return;
     this.#buffer = undefined;
     this.#onUnmap();
-    if (libc().munmap(this.#pointer, this.size) < 0) throw new SyscallError('munmap', errno(), `region ${this.index}`);
+    // The BAR is released now; views kept from before read zeros instead of faulting (see retireMapping).
+    retireMapping(this.#pointer, this.size, buffer, `region ${this.index}`);
     this.#pointer = null;
   }
 

@@ -100,6 +100,10 @@ export const MAP_PRIVATE = 0x02;
 /** @see MAP_SHARED */
 export const MAP_ANONYMOUS = 0x20;
 /** @see MAP_SHARED */
+/** `MAP_FIXED`: place the mapping exactly at `addr`, replacing what was there. */
+export const MAP_FIXED = 0x10;
+/** `MAP_NORESERVE`: no swap reserved. */
+export const MAP_NORESERVE = 0x4000;
 export const MAP_LOCKED = 0x2000;
 /** @see MAP_SHARED */
 export const MAP_POPULATE = 0x8000;

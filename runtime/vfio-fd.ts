@@ -7,6 +7,7 @@
 
 import * as iommufd from '../generated/iommufd/index.js';
 import * as vfio from '../generated/vfio/index.js';
+import { checkFd } from './validate.js';
 import { ioctlArgsz, libcRawIoctl, type ArgszResult, type RawIoctl } from './argsz.js';
 import { capabilities, decodeCapability } from './capabilities.js';
 import type { Codec, FlexCodec, IoctlDescriptor } from './codec.js';
@@ -19,6 +20,7 @@ export type RawIoctlValue = (fd: number, request: number, value: number) => numb
 
 /** libc's `ioctl(fd, request, unsigned long)`, as a {@link RawIoctlValue}. */
 export const libcRawIoctlValue: RawIoctlValue = (fd, request, value) => {
+  checkFd(fd);
   const result = libc().ioctlValue(fd, request, value);
   return result < 0 ? -errno() : result;
 };
