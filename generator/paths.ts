@@ -27,9 +27,9 @@ export function packageVersion(): string {
   return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** The header corpus: `$VFIO_UAPI_CORPUS`, else `../shared/uapi` beside the package root. */
-export function corpusDir(): string {
-  return path.resolve(process.env.VFIO_UAPI_CORPUS || path.join(packageRoot(), '..', 'shared', 'uapi'));
+/** The header corpus: `$VFIO_UAPI_CORPUS`, else `../shared/uapi` beside the package root (`root`, default this package's). */
+export function corpusDir(root: string = packageRoot()): string {
+  return path.resolve(process.env.VFIO_UAPI_CORPUS || path.join(root, '..', 'shared', 'uapi'));
 }
 
 /**

@@ -6,6 +6,7 @@ import type { FdKind, IoctlArgument, StructIoctl } from './codec.js';
 import { ioctlByRequest } from './bindings.js';
 import { IoctlError } from './errors.js';
 import { errno, libc } from './libc.js';
+import { checkFd } from './validate.js';
 
 /** What {@link ioctl} needs to know about a request: at least its name (for errors) and number. An {@link IoctlDescriptor} is one. */
 export interface IoctlRequest {
@@ -56,6 +57,7 @@ export function ioctl(
     throw new TypeError(`ioctl: request ${String(given)} is neither a descriptor nor a number; pass a descriptor such as vfio.ioctls.VFIO_GET_API_VERSION, or its number`);
   }
   const request = typeof given === 'number' ? requestOf(given) : given;
+  checkFd(fd);
   checkRequest(request);
   const kind = request.arg?.kind;
 
@@ -99,6 +101,8 @@ export function ioctl(
  * the argument. Throws {@link IoctlError} on -1.
  */
 export function ioctlBuffer(fd: number, request: { readonly name: string; readonly request: number }, bytes: Uint8Array): number {
+  checkFd(fd);
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
   return check(libc().ioctlPointer(fd, request.request, bytes), fd, request);
 }
 

@@ -13,11 +13,11 @@
  * - A directory of `.ts` files is transpiled (the `typescript` package's
  *   `transpileModule`) into a temp dir, with the same import rewriting.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { makeTempDir, removeTempDir } from '../cleanup.js';
 import { parseProvenance, type Provenance } from '../../generator/provenance.js';
 import { corpusDirs, packageRoot } from '../../generator/paths.js';
 import { sha256File } from '../../generator/headers.js';
@@ -34,6 +34,22 @@ export { parseProvenance, type Provenance } from '../../generator/provenance.js'
 export { packageRoot };
 
 /** The bindings `verify` checks by default: the package's generated/vfio and generated/iommufd. */
+/**
+ * The bindings directories `dir` stands for: itself when it holds one header's
+ * bindings (an `abi/` folder), else each of its subdirectories that does (a
+ * `generated/` folder with `vfio/` and `iommufd/`, as verify checks by default).
+ */
+export function expandBindingsDir(dir: string): string[] {
+  if (existsSync(path.join(dir, 'abi'))) return [dir];
+  let subdirs: string[] = [];
+  try {
+    subdirs = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && existsSync(path.join(dir, e.name, 'abi'))).map((e) => path.join(dir, e.name)).sort();
+  } catch {
+    return [dir]; // loadBindings says what is wrong with it
+  }
+  return subdirs.length > 0 ? subdirs : [dir];
+}
+
 export function defaultBindingsDirs(): string[] {
   const root = packageRoot();
   return ['vfio', 'iommufd'].map((n) => path.join(root, 'generated', n)).filter((d) => existsSync(d));
@@ -103,7 +119,7 @@ export async function loadBindings(dir: string): Promise<LoadedBindings> {
     importDir = path.join(root, 'dist', relToRoot);
     how = 'dist';
   } else if (kind === 'ts' || !isEsmScope(abs) || !(await importsResolve(abs, jsFiles))) {
-    temp = await mkdtemp(path.join(tmpdir(), 'vfio-uapi-bindings-'));
+    temp = await makeTempDir('vfio-uapi-bindings-');
     importDir = path.join(temp, path.basename(abs));
     how = kind === 'ts' ? 'transpiled' : 'copied';
     try {
@@ -123,7 +139,7 @@ export async function loadBindings(dir: string): Promise<LoadedBindings> {
       }
       if (!existsSync(path.join(importDir, 'package.json'))) await writeFile(path.join(importDir, 'package.json'), '{"type":"module"}\n');
     } catch (err) {
-      await rm(temp, { recursive: true, force: true });
+      await removeTempDir(temp);
       throw err;
     }
   }
@@ -148,7 +164,7 @@ export async function loadBindings(dir: string): Promise<LoadedBindings> {
       return p;
     },
     dispose: async () => {
-      if (temp) await rm(temp, { recursive: true, force: true });
+      if (temp) await removeTempDir(temp);
     },
   };
 }

@@ -434,7 +434,7 @@ export class CodecWriter {
       const flexRead = flexElSize === 0 ? '[]' : this.readExpr({ kind: 'array', of: flexType.of, length: { k: 'int', value: 1n, decimal: true, unsigned: false, longs: 0, loc: lastField.loc } }, (k) => `o${k ? ` + ${k}` : ''}`, lastField.loc, '    ');
       out.push(`  /** The trailing elements: \`count\` of them, or as many as the buffer holds. */`);
       out.push(`  decodeFlex(bytes: Uint8Array, offset = 0, count?: number): ${flexTs} {`);
-      out.push(`    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - ${lastMember!.offset}) / ${Math.max(flexElSize, 1)}));`);
+      out.push(`    const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - ${lastMember!.offset}) / ${Math.max(flexElSize, 1)})) : ${this.rt('int')}(count, 0, 0x7fffffff, 'count');`);
       const flexBytes = flexElSize === 0 ? undefined : byteArray(this.layout, this.layout.resolve(flexType.of, lastField.loc), lastField.loc);
       if (flexBytes === 'Uint8Array') {
         out.push(`    ${this.rt('checkRange')}(bytes.byteLength, offset + ${lastMember!.offset}, n, ${JSON.stringify(cName)});`);
@@ -455,19 +455,22 @@ export class CodecWriter {
     const cn = JSON.stringify(cName);
     const flexSize = (n: string) => this.flexSize(rec.size, lastMember!.offset, flexElSize, n);
     out.push(`  encode(value: Partial<${T}>): Uint8Array {`);
+    // The elements of a flexible array are read once: the size allocated is the size written (a length getter cannot grow in between).
+    const flexValue = flexName ? `f === value.${flexName} ? value : { ...value, ${flexName}: f } as Partial<${T}>` : 'value';
     if (flexName) {
-      out.push(`    const n = ${this.rt('list')}(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)}).length;`);
-      out.push(`    const bytes = ${this.rt('allocate')}(${flexSize('n')});`);
+      out.push(`    const f = ${this.rt('list')}(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)});`);
+      out.push(`    const bytes = ${this.rt('allocate')}(${flexSize('f.length')});`);
     } else out.push(`    const bytes = ${this.rt('allocate')}(${rec.size});`);
     // allocate() gives zeroed memory: padding stays zero without a fill.
-    out.push(`    write$${name}(${this.rt('bufferView')}(bytes), bytes.byteOffset, value);`, '    return bytes;', '  },');
+    out.push(`    write$${name}(${this.rt('bufferView')}(bytes), bytes.byteOffset, ${flexValue});`, '    return bytes;', '  },');
     out.push(`  encodeInto(view: DataView, offset: number, value: Partial<${T}>): void {`);
     if (flexName) {
-      out.push(`    const size = ${flexSize(`${this.rt('list')}(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)}).length`)};`);
+      out.push(`    const f = ${this.rt('list')}(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)});`);
+      out.push(`    const size = ${flexSize('f.length')};`);
       out.push(`    ${this.rt('checkView')}(view, offset, size, ${cn});`);
     } else out.push(`    ${this.rt('checkView')}(view, offset, ${rec.size}, ${cn});`);
     if (needsZero) out.push(`    new Uint8Array(view.buffer, view.byteOffset + offset, ${flexName ? 'size' : rec.size}).fill(0);`);
-    out.push(`    write$${name}(view, offset, value);`, '  },');
+    out.push(`    write$${name}(view, offset, ${flexValue});`, '  },');
     out.push('};');
     out.push('');
     out.push(`function write$${name}(v: DataView, o: number, value: Partial<${T}>): void {`);

@@ -151,9 +151,11 @@ export function emitBindings(input: EmitInput): FileSet {
     return `/** ${constDoc(c)} */\nexport const ${c.name}${literal ? '' : `: ${v.ts}`} = ${v.text};`;
   };
   const firstList = constantLists[0]!;
-  const sharedConsts = new Set(firstList.filter((c) => constantLists.every((l) => {
-    const o = l.find((x) => x.name === c.name);
-    return o !== undefined && constText(o, true) === constText(c, true);
+  // Maps, not list searches: a header may define tens of thousands of constants.
+  const byName = constantLists.map((l) => new Map(l.map((c) => [c.name, c])));
+  const sharedConsts = new Set(firstList.filter((c) => byName.every((m) => {
+    const o = m.get(c.name);
+    return o !== undefined && (o === c || constText(o, true) === constText(c, true));
   })).map((c) => c.name));
   const constants = new ModuleWriter(first, [
     `The integer constants of ${header} that are the same on every ABI, as C evaluates`,
@@ -216,8 +218,11 @@ function emitIndex(
     'and, through `byAbi`, any ABI\'s, loaded on first use.',
   ]);
   // Every constant defined on every ABI is a binding of the index: imported when the same everywhere, else the running ABI's.
-  const everywhere = constantLists[0]!.filter((c) => constantLists.every((l) => l.some((x) => x.name === c.name))).map((c) => c.name);
-  const tsTypes = new Map(everywhere.map((n) => [n, [...new Set(constantLists.map((l) => tsValue(l.find((c) => c.name === n)!.value).ts))].sort().join(' | ')]));
+  // Maps and sets, not list searches: a header may define tens of thousands of constants.
+  const byName = constantLists.map((l) => new Map(l.map((c) => [c.name, c])));
+  const everywhereList = constantLists[0]!.filter((c) => byName.every((m) => m.has(c.name))).map((c) => c.name);
+  const everywhere = new Set(everywhereList);
+  const tsTypes = new Map(everywhereList.map((n) => [n, [...new Set(byName.map((m) => tsValue(m.get(n)!.value).ts))].sort().join(' | ')]));
   const ref = (n: string) => (sharedConsts.has(n) ? im.value(CONSTANTS, n) : n);
   const isNumber = (n: string) => tsTypes.get(n) === 'number';
 
@@ -245,15 +250,15 @@ function emitIndex(
   ].join('\n'));
 
   // Constants that differ between ABIs: the running ABI's, with every ABI's value in the doc.
-  for (const n of everywhere) {
+  for (const n of everywhereList) {
     if (sharedConsts.has(n)) continue;
     const groups = new Map<string, string[]>();
-    constantLists.forEach((l, i) => {
-      const c = l.find((x) => x.name === n)!;
+    byName.forEach((m, i) => {
+      const c = m.get(n)!;
       const k = hexOf(c.value);
       groups.set(k, [...(groups.get(k) ?? []), abis[i]!.name]);
     });
-    const c = constantLists[0]!.find((x) => x.name === n)!;
+    const c = byName[0]!.get(n)!;
     const values = [...groups].map(([v, a]) => `${v} on ${a.join(', ')}`).join('; ');
     out.add(`/** ${constDoc(c, values)} */\nexport const ${n}: ${tsTypes.get(n)} = current.${n};`);
   }
@@ -267,9 +272,9 @@ function emitIndex(
   const flagSet = (g: HeaderAnalysis['flags'][number]) => (g.field === 'flags' ? `${g.record.name}_flags` : `${g.record.name}_${g.field}_flags`);
   for (const g of analysis.flags) {
     const name = flagSet(g);
-    const bits = g.bits.filter((b) => everywhere.includes(b) && isNumber(b));
-    const masks = g.masks.filter((b) => everywhere.includes(b) && isNumber(b));
-    if (bits.length === 0 || everywhere.includes(name)) continue;
+    const bits = g.bits.filter((b) => everywhere.has(b) && isNumber(b));
+    const masks = g.masks.filter((b) => everywhere.has(b) && isNumber(b));
+    if (bits.length === 0 || everywhere.has(name)) continue;
     const field = `${g.record.tag} ${g.record.name}.${g.field}`;
     const names = im.type(TYPES, `${typeName(g.record.name!)}${typeName(g.field)}Name`);
     out.add([
@@ -285,7 +290,7 @@ function emitIndex(
   // Function-like macros over constants that are numbers on every ABI (emitted as 32-bit int arithmetic).
   for (const f of analysis.functions) {
     const params = f.macro.params!;
-    if (!isBindable(f.macro.name) || everywhere.includes(f.macro.name) || ![...new Set(params)].every(isBindable)) continue;
+    if (!isBindable(f.macro.name) || everywhere.has(f.macro.name) || ![...new Set(params)].every(isBindable)) continue;
     const ids = [...identifiersOf(f.expr)].filter((i) => !params.includes(i));
     if (!ids.every((i) => !tsTypes.has(i) || isNumber(i))) continue;
     ids.filter((i) => sharedConsts.has(i)).forEach((i) => im.value(CONSTANTS, i));
@@ -295,7 +300,7 @@ function emitIndex(
 
   // ioctls.
   const own = new Set(analysis.records.map((r) => r.name!));
-  const ioctls = analysis.ioctls.filter((s) => everywhere.includes(s.name)).map((s) => ({
+  const ioctls = analysis.ioctls.filter((s) => everywhere.has(s.name)).map((s) => ({
     ...s,
     arg: s.arg.kind === 'struct' && !own.has(s.arg.record) ? { kind: 'unknown' as const, reason: `struct ${s.arg.record} is not defined by this header` } : s.arg,
   }));
@@ -323,7 +328,7 @@ function emitIndex(
   out.add(`/** The ioctl descriptors on the running ABI, by name. */\nexport const ioctls = ${im.value(RUNTIME_BINDINGS, 'bindIoctls')}(IOCTL_SPECS, current) as unknown as Readonly<Ioctls>;`);
 
   // Capabilities.
-  const caps = analysis.capabilities.filter((c) => everywhere.includes(c.id) && isNumber(c.id));
+  const caps = analysis.capabilities.filter((c) => everywhere.has(c.id) && isNumber(c.id));
   out.add([
     '/** Capability ids of each info struct, with the codec of each capability (undefined: a bare header). */',
     `export const CAPABILITIES: readonly { info: string; id: string; idValue: number; codec?: ${im.type(RUNTIME_CODEC, 'Codec')}<unknown> }[] = [`,

@@ -1,6 +1,7 @@
 /** Writing a generated file set: atomically, or comparing it with what is on disk (`--check`). */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { replaceDirectory } from '../codegen/swap.js';
 import type { FileSet } from '../codegen/emit.js';
 
 export type { FileSet };
@@ -20,26 +21,9 @@ export function diffFileSet(dir: string, files: FileSet): string[] {
 }
 
 /**
- * Replaces `dir` with exactly `files`, atomically: everything is written to a
- * sibling temp dir first, then swapped in with renames. On error nothing changes.
+ * Writes `files` to `dir`, replacing its contents atomically: at every instant `dir` holds the complete old
+ * or the complete new set (see swap.ts), and leftovers of killed runs are removed.
  */
 export function writeFileSet(dir: string, files: FileSet): void {
-  const target = resolve(dir);
-  mkdirSync(dirname(target), { recursive: true });
-  const staging = `${target}.tmp-${process.pid}`;
-  const old = `${target}.old-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  try {
-    for (const [rel, text] of files) {
-      mkdirSync(dirname(join(staging, rel)), { recursive: true });
-      writeFileSync(join(staging, rel), text);
-    }
-    if (existsSync(target)) renameSync(target, old);
-    renameSync(staging, target);
-    rmSync(old, { recursive: true, force: true });
-  } catch (e) {
-    rmSync(staging, { recursive: true, force: true });
-    if (existsSync(old) && !existsSync(target)) renameSync(old, target);
-    throw e;
-  }
+  replaceDirectory(dir, files);
 }

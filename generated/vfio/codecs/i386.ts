@@ -73,7 +73,7 @@ export function abiCodecs(le: boolean) {
     },
     /** The trailing elements: `count` of them, or as many as the buffer holds. */
     decodeFlex(bytes: Uint8Array, offset = 0, count?: number): VfioRegionDmaRange[] {
-      const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 16) / 16));
+      const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 16) / 16)) : int(count, 0, 0x7fffffff, 'count');
       const v = viewOf(bytes, offset + 16, n * 16, "struct vfio_device_feature_dma_buf");
       return Array.from({ length: n }, (_, k) => { const o = k * 16; return {
         offset: v.getBigUint64(o, le),
@@ -90,15 +90,16 @@ export function abiCodecs(le: boolean) {
       };
     },
     encode(value: Partial<VfioDeviceFeatureDmaBuf>): Uint8Array {
-      const n = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges").length;
-      const bytes = allocate(16 + n * 16);
-      write$vfio_device_feature_dma_buf(bufferView(bytes), bytes.byteOffset, value);
+      const f = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges");
+      const bytes = allocate(16 + f.length * 16);
+      write$vfio_device_feature_dma_buf(bufferView(bytes), bytes.byteOffset, f === value.dma_ranges ? value : { ...value, dma_ranges: f } as Partial<VfioDeviceFeatureDmaBuf>);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureDmaBuf>): void {
-      const size = 16 + list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges").length * 16;
+      const f = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges");
+      const size = 16 + f.length * 16;
       checkView(view, offset, size, "struct vfio_device_feature_dma_buf");
-      write$vfio_device_feature_dma_buf(view, offset, value);
+      write$vfio_device_feature_dma_buf(view, offset, f === value.dma_ranges ? value : { ...value, dma_ranges: f } as Partial<VfioDeviceFeatureDmaBuf>);
     },
   };
 
@@ -178,7 +179,7 @@ export function abiCodecs(le: boolean) {
     },
     /** The trailing elements: `count` of them, or as many as the buffer holds. */
     decodeFlex(bytes: Uint8Array, offset = 0, count?: number): VfioIovaRange[] {
-      const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 16) / 16));
+      const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 16) / 16)) : int(count, 0, 0x7fffffff, 'count');
       const v = viewOf(bytes, offset + 16, n * 16, "struct vfio_iommu_type1_info_cap_iova_range");
       return Array.from({ length: n }, (_, k) => { const o = k * 16; return {
         start: v.getBigUint64(o, le),
@@ -198,15 +199,16 @@ export function abiCodecs(le: boolean) {
       };
     },
     encode(value: Partial<VfioIommuType1InfoCapIovaRange>): Uint8Array {
-      const n = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges").length;
-      const bytes = allocate(16 + n * 16);
-      write$vfio_iommu_type1_info_cap_iova_range(bufferView(bytes), bytes.byteOffset, value);
+      const f = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges");
+      const bytes = allocate(16 + f.length * 16);
+      write$vfio_iommu_type1_info_cap_iova_range(bufferView(bytes), bytes.byteOffset, f === value.iova_ranges ? value : { ...value, iova_ranges: f } as Partial<VfioIommuType1InfoCapIovaRange>);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1InfoCapIovaRange>): void {
-      const size = 16 + list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges").length * 16;
+      const f = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges");
+      const size = 16 + f.length * 16;
       checkView(view, offset, size, "struct vfio_iommu_type1_info_cap_iova_range");
-      write$vfio_iommu_type1_info_cap_iova_range(view, offset, value);
+      write$vfio_iommu_type1_info_cap_iova_range(view, offset, f === value.iova_ranges ? value : { ...value, iova_ranges: f } as Partial<VfioIommuType1InfoCapIovaRange>);
     },
   };
 
@@ -396,7 +398,7 @@ export function abiCodecs(le: boolean) {
     },
     /** The trailing elements: `count` of them, or as many as the buffer holds. */
     decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
-      const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 24) / 1));
+      const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 24) / 1)) : int(count, 0, 0x7fffffff, 'count');
       checkRange(bytes.byteLength, offset + 24, n, "struct vfio_iommu_type1_dma_unmap");
       return bytes.slice(offset + 24, offset + 24 + n);
     },
@@ -410,15 +412,16 @@ export function abiCodecs(le: boolean) {
       };
     },
     encode(value: Partial<VfioIommuType1DmaUnmap>): Uint8Array {
-      const n = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data").length;
-      const bytes = allocate(24 + n);
-      write$vfio_iommu_type1_dma_unmap(bufferView(bytes), bytes.byteOffset, value);
+      const f = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data");
+      const bytes = allocate(24 + f.length);
+      write$vfio_iommu_type1_dma_unmap(bufferView(bytes), bytes.byteOffset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DmaUnmap>);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1DmaUnmap>): void {
-      const size = 24 + list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data").length;
+      const f = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data");
+      const size = 24 + f.length;
       checkView(view, offset, size, "struct vfio_iommu_type1_dma_unmap");
-      write$vfio_iommu_type1_dma_unmap(view, offset, value);
+      write$vfio_iommu_type1_dma_unmap(view, offset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DmaUnmap>);
     },
   };
 
