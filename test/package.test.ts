@@ -26,17 +26,20 @@ let consumer: string;
 let pkg: string;
 afterAll(() => tmp && rmSync(tmp, { recursive: true, force: true }));
 
-/** Every import specifier the exports map offers, expanded over the packed files. */
-function specifiers(): string[] {
+/**
+ * Every import specifier the exports map offers, expanded over the packed files: JavaScript modules
+ * (`{ types, default }` targets), or with `files`, the plain file targets (package.json, JSON schemas).
+ */
+function specifiers(files = false): string[] {
   const exports = (JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { exports: Record<string, string | { default: string }> }).exports;
   const out: string[] = [];
   for (const [key, target] of Object.entries(exports)) {
     const file = typeof target === 'string' ? target : target.default;
-    if (key === './package.json') continue;
+    if ((typeof target === 'string') !== files) continue;
     if (!key.includes('*')) { out.push(`vfio-uapi${key.slice(1)}`); continue; }
     const [dir, ext] = [file.slice(0, file.indexOf('*')), file.slice(file.indexOf('*') + 1)];
     for (const f of readdirSync(join(pkg, dir)).filter((x) => x.endsWith(ext) && !x.endsWith('.d.ts'))) {
-      out.push(`vfio-uapi${key.slice(1).replace('*', f.slice(0, -ext.length))}`);
+      out.push(`vfio-uapi${key.slice(1).replace('*', ext ? f.slice(0, -ext.length) : f)}`);
     }
   }
   return out;
@@ -72,6 +75,8 @@ describe.skipIf(!HAVE_DIST)('the packed package', () => {
     const script = `
       const failed = [];
       for (const s of ${JSON.stringify(specs)}) { try { await import(s); } catch (e) { failed.push(s + ': ' + e.message); } }
+      const { existsSync } = await import('node:fs');
+      for (const s of ${JSON.stringify(specifiers(true))}) { try { if (!existsSync(new URL(import.meta.resolve(s)))) failed.push(s + ': no file'); } catch (e) { failed.push(s + ': ' + e.message); } }
       const { vfio_region_info } = await import('vfio-uapi/vfio');
       const bytes = new Uint8Array(32); new DataView(bytes.buffer).setUint32(0, 32, true); bytes[16] = 0x10;
       const info = vfio_region_info.decode(bytes);
