@@ -9,7 +9,7 @@ import { SyscallError, VfioError } from './errors.js';
 import type { EventFd } from './eventfd.js';
 import type { OwnedFd } from './fd.js';
 import type { Group } from './group.js';
-import { MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, addressOf, errno, koffi, libc, pageSize, type NativePointer } from './libc.js';
+import { MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, addressOf, errno, libc, nativeView, pageSize, type NativePointer } from './libc.js';
 import {
   VfioFd, capabilityValue, decodeCapabilities, descriptor, initOrClose,
   type DecodedCapability, type VfioSyscalls,
@@ -486,7 +486,7 @@ export class MappedRegion implements Disposable {
     this.index = index;
     this.offset = offset;
     this.address = addressOf(pointer);
-    this.#buffer = koffi().view(pointer, size);
+    this.#buffer = nativeView(pointer, size);
     this.#onUnmap = onUnmap;
   }
 

@@ -6,7 +6,7 @@
 import { SyscallError, VfioError } from './errors.js';
 import {
   MAP_ANONYMOUS, MAP_FAILED, MAP_LOCKED, MAP_POPULATE, MAP_PRIVATE, PROT_READ, PROT_WRITE,
-  addressOf, errno, koffi, libc, pageSize, type NativePointer,
+  addressOf, errno, libc, nativeView, pageSize, type NativePointer,
 } from './libc.js';
 
 /** Options of {@link AnonymousMemory.allocate}. */
@@ -40,7 +40,7 @@ export class AnonymousMemory implements Disposable {
     this.#pointer = pointer;
     this.size = size;
     this.address = addressOf(pointer);
-    this.#buffer = koffi().view(pointer, size);
+    this.#buffer = nativeView(pointer, size);
   }
 
   /**

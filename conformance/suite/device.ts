@@ -5,7 +5,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import {
-  MAP_SHARED, PROT_READ, PROT_WRITE, addressOf, koffi, libc, type OwnedFd,
+  MAP_SHARED, PROT_READ, PROT_WRITE, addressOf, libc, nativeView, type OwnedFd,
 } from '../../runtime/index.js';
 import { hex, readRegion, writeRegion, type Context, type DeviceEntry, type OpenDevice, type RegionInfo } from './context.js';
 import { checkMinsz, infoWithCaps } from './info.js';
@@ -219,7 +219,7 @@ export function regionAccessChecks(ctx: Context, dev: OpenDevice): void {
     const ptr = libc().mmap(null, len, PROT_READ | PROT_WRITE, MAP_SHARED, dev.fd.fd, bar0.offset);
     if (ptr === null || addressOf(ptr) === 0xffff_ffff_ffff_ffffn) throw new Error('mmap of BAR0 failed');
     try {
-      const regs = new Uint32Array(koffi().view(ptr, len));
+      const regs = new Uint32Array(nativeView(ptr, len));
       const mid = regs[0]!;
       regs[1] = 0xa5a5a5a5;
       const minv = regs[1]!;
