@@ -102,6 +102,8 @@ export const MAP_ANONYMOUS = 0x20;
 export const MAP_LOCKED = 0x2000;
 /** @see MAP_SHARED */
 export const MAP_POPULATE = 0x8000;
+/** @see MAP_SHARED (the same value on powerpc) */
+export const MAP_HUGETLB = 0x40000;
 /** The address `mmap` returns on failure, `(void *)-1`. */
 export const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 

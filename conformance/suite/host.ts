@@ -9,12 +9,14 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realp
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureKernel, runInGuest, type Accel, type Suite } from '../vm/index.js';
+import { HOST_ARCH, ensureKernel, runInGuest, type Accel, type ArchName, type Suite } from '../vm/index.js';
 import { buildManifest, corpusDir, corruptManifest, headerForKernel, type ManifestCorruption } from './manifest.js';
 import type { GuestResult, Manifest } from './types.js';
 
 /** What one run of the suite on one kernel gave. */
 export interface KernelRun {
+  /** The guest architecture (`x86_64` for `--host`: this machine's). */
+  arch: ArchName;
   /** `bullseye`, `bookworm`, `trixie`, `newest`, or `host`. */
   suite: string;
   /** `uname -r` of the kernel the suite ran on. */
@@ -39,6 +41,8 @@ export interface SuiteRunOptions {
   corruptions?: readonly ManifestCorruption[];
   /** Kill the VM after this long (default 300 s). */
   timeoutMs?: number;
+  /** Guest architecture (default x86_64). */
+  arch?: ArchName;
 }
 
 const SUITE_MARK = '[suite] ';
@@ -71,16 +75,16 @@ function writeManifest(manifest: Manifest): { file: string; cleanup: () => void 
 }
 
 /** The manifest of the corpus header matching `kernelVersion`, corrupted as asked. */
-export function manifestForKernel(kernelVersion: string, corruptions: readonly ManifestCorruption[] = []): Manifest {
+export function manifestForKernel(kernelVersion: string, corruptions: readonly ManifestCorruption[] = [], arch: ArchName = HOST_ARCH): Manifest {
   const header = headerForKernel(corpusDir(packageRoot()), kernelVersion);
-  const manifest = buildManifest(header.path);
+  const manifest = buildManifest(header.path, arch);
   return corruptions.length ? corruptManifest(manifest, corruptions) : manifest;
 }
 
 /** A suite that could not run, with whatever was known by then. */
 export class SuiteRunError extends Error {
   override name = 'SuiteRunError';
-  constructor(readonly suite: string, message: string, readonly kernel?: string, readonly manifest?: Manifest) {
+  constructor(readonly suite: string, message: string, readonly kernel?: string, readonly manifest?: Manifest, readonly arch: ArchName = HOST_ARCH) {
     super(message);
   }
 }
@@ -90,6 +94,7 @@ export function failedRun(error: SuiteRunError): KernelRun {
   const fail = { verdict: 'fail' as const, detail: `the suite did not run: ${error.message.split('\n')[0]}` };
   const m = error.manifest;
   return {
+    arch: error.arch,
     suite: error.suite,
     kernel: error.kernel ?? '',
     header: m?.header ?? { path: '', version: '', sha256: '' },
@@ -117,16 +122,17 @@ export async function runKernelSuite(suite: Suite, opts: SuiteRunOptions = {}): 
   try {
     return await runKernelSuiteInner(suite, opts, (k, m) => { kernelVersion = k; manifest = m; });
   } catch (e) {
-    throw new SuiteRunError(suite, (e as Error).message ?? String(e), kernelVersion, manifest);
+    throw new SuiteRunError(suite, (e as Error).message ?? String(e), kernelVersion, manifest, opts.arch ?? HOST_ARCH);
   }
 }
 
 async function runKernelSuiteInner(suite: Suite, opts: SuiteRunOptions, known: (kernel: string, manifest?: Manifest) => void): Promise<KernelRun> {
   const progress = opts.onProgress ?? (() => {});
   const script = guestScript();
-  const kernel = await ensureKernel(suite, progress);
+  const arch = opts.arch ?? HOST_ARCH;
+  const kernel = await ensureKernel(suite, progress, { arch });
   known(kernel.version);
-  const manifest = manifestForKernel(kernel.packageVersion, opts.corruptions);
+  const manifest = manifestForKernel(kernel.packageVersion, opts.corruptions, arch);
   known(kernel.version, manifest);
   progress(`${manifest.ioctls.length} ioctls in vfio.h ${manifest.header.version} (for ${kernel.version}, package ${kernel.packageVersion})`);
   const { file, cleanup } = writeManifest(manifest);
@@ -134,6 +140,7 @@ async function runKernelSuiteInner(suite: Suite, opts: SuiteRunOptions, known: (
     let started = false;
     const run = await bootWithRetries(progress, () => started, () => runInGuest({
       suite,
+      arch,
       script,
       args: [file],
       accel: opts.accel ?? 'tcg',
@@ -153,7 +160,7 @@ async function runKernelSuiteInner(suite: Suite, opts: SuiteRunOptions, known: (
       const tail = run.console.trimEnd().split('\n').slice(-30).join('\n');
       throw new Error(`the guest suite on ${run.uname} exited ${run.exitCode} without a result\n--- console (last 30 lines) ---\n${tail}`);
     }
-    return { suite, kernel: run.uname, header: manifest.header, wallMs: run.wallMs, result, injected: manifest.injected };
+    return { arch, suite, kernel: run.uname, header: manifest.header, wallMs: run.wallMs, result, injected: manifest.injected };
   } finally {
     cleanup();
   }
@@ -253,7 +260,7 @@ export async function runHostSuite(opts: HostRunOptions): Promise<KernelRun> {
     });
     if (!existsSync(resultFile)) throw new Error(`the suite exited ${code} without a result`);
     const result = JSON.parse(readFileSync(resultFile, 'utf8')) as GuestResult;
-    return { suite: 'host', kernel, header: manifest.header, wallMs: Date.now() - started, result, injected: manifest.injected };
+    return { arch: HOST_ARCH, suite: 'host', kernel, header: manifest.header, wallMs: Date.now() - started, result, injected: manifest.injected };
   } finally {
     cleanup();
   }

@@ -14,10 +14,21 @@ import type { HeaderIR } from '../../generator/ir/types.js';
 import { jsonNumber } from '../../generator/layout/json.js';
 import { AbiLayout, type RecordLayout } from '../../generator/layout/layout.js';
 import { parseHeader } from '../../generator/parse/parse.js';
-import type { Manifest, ManifestField, ManifestRecord } from './types.js';
+import { ARCHES, HOST_ARCH, type ArchName } from '../vm/arches.js';
+import type { GuestPlatform, Manifest, ManifestField, ManifestRecord } from './types.js';
 
-/** Builds the manifest of the `vfio.h` at `headerPath` for `abi` (default x86_64, the VM's). */
-export function buildManifest(headerPath: string, abi = 'x86_64'): Manifest {
+/** The guest platform of an architecture of the VM harness's table. */
+export function platformOf(arch: ArchName): GuestPlatform {
+  return { arch, ...ARCHES[arch].platform, extensions: { ...ARCHES[arch].platform.extensions } };
+}
+
+/**
+ * Builds the manifest of the `vfio.h` at `headerPath` for an architecture of
+ * the harness (default x86_64): its ABI's numbers and layouts, its platform.
+ */
+export function buildManifest(headerPath: string, arch: ArchName = HOST_ARCH): Manifest {
+  const abi = ARCHES[arch].abi;
+  const platform = platformOf(arch);
   const ir = parseHeader(headerPath);
   const layout = new AbiLayout(ir, abiByName(abi));
   const values = new Map(layout.constants().values.map((c) => [c.name, c.value]));
@@ -46,6 +57,7 @@ export function buildManifest(headerPath: string, abi = 'x86_64'): Manifest {
   return {
     header: { path: headerPath, version: path.basename(path.dirname(headerPath)), sha256: ir.sha256 },
     abi,
+    platform,
     ioctls,
     constants,
     records,

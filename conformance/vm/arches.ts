@@ -44,6 +44,20 @@ export interface ShareSpec {
   index: number;
 }
 
+/** What the guest suite needs to know about the platform (conformance/suite/types.ts `GuestPlatform`, without `arch`). */
+export interface PlatformSpec {
+  readonly iommu: 'type1' | 'spapr';
+  readonly foreignIommu: string;
+  readonly extensions: Readonly<Record<string, number>>;
+  readonly eduOrder: 'LE' | 'BE';
+  readonly mmioAccess: boolean;
+  readonly iovaBase: number;
+}
+
+const TYPE1_EXTENSIONS = {
+  VFIO_TYPE1_IOMMU: 1, VFIO_TYPE1v2_IOMMU: 1, VFIO_UNMAP_ALL: 1, VFIO_SPAPR_TCE_IOMMU: 0, VFIO_SPAPR_TCE_v2_IOMMU: 0, VFIO_EEH: 0,
+};
+
 /**
  * Where the guest's node binary comes from. Foreign architectures take sid's
  * nodejs: trixie's point-release .debs of foreign architectures answer 404 on
@@ -103,6 +117,8 @@ export interface Arch {
   readonly cross?: { readonly triplet: string; readonly package: string };
   /** Guest RAM in MiB. */
   readonly memoryMiB: number;
+  /** The guest suite's view of the platform. */
+  readonly platform: PlatformSpec;
   /** Huge pages the init reserves (`/proc/sys/vm/nr_hugepages`): the sPAPR 64K-IOMMU-page window needs hugetlbfs memory. */
   readonly hugepages: number;
 }
@@ -161,6 +177,7 @@ export const ARCHES: Readonly<Record<ArchName, Arch>> = {
     node: { kind: 'host' },
     syscalls: 'koffi',
     memoryMiB: 1024,
+    platform: { iommu: 'type1', foreignIommu: 'VFIO_SPAPR_TCE_IOMMU', extensions: TYPE1_EXTENSIONS, eduOrder: 'LE', mmioAccess: true, iovaBase: 0x100000 },
     hugepages: 0,
   },
   ppc64le: {
@@ -199,6 +216,14 @@ export const ARCHES: Readonly<Record<ArchName, Arch>> = {
     syscalls: 'napi',
     cross: { triplet: 'powerpc64le-linux-gnu', package: 'gcc-powerpc64le-linux-gnu' },
     memoryMiB: 2048,
+    platform: {
+      iommu: 'spapr',
+      foreignIommu: 'VFIO_TYPE1v2_IOMMU',
+      extensions: { VFIO_TYPE1_IOMMU: 0, VFIO_TYPE1v2_IOMMU: 0, VFIO_UNMAP_ALL: 0, VFIO_SPAPR_TCE_IOMMU: 1, VFIO_SPAPR_TCE_v2_IOMMU: 1 },
+      eduOrder: 'BE',
+      mmioAccess: true,
+      iovaBase: 0x100000,
+    },
     hugepages: 4,
   },
   s390x: {
@@ -231,6 +256,7 @@ export const ARCHES: Readonly<Record<ArchName, Arch>> = {
     syscalls: 'napi',
     cross: { triplet: 's390x-linux-gnu', package: 'gcc-s390x-linux-gnu' },
     memoryMiB: 1024,
+    platform: { iommu: 'type1', foreignIommu: 'VFIO_SPAPR_TCE_IOMMU', extensions: TYPE1_EXTENSIONS, eduOrder: 'BE', mmioAccess: false, iovaBase: 0x100000 },
     hugepages: 0,
   },
   aarch64: {
@@ -260,6 +286,7 @@ export const ARCHES: Readonly<Record<ArchName, Arch>> = {
     node: { kind: 'debian', suite: 'sid', dynamicLoader: 'lib/ld-linux-aarch64.so.1', libDirs: ['lib/aarch64-linux-gnu', 'usr/lib/aarch64-linux-gnu'] },
     syscalls: 'koffi',
     memoryMiB: 1024,
+    platform: { iommu: 'type1', foreignIommu: 'VFIO_SPAPR_TCE_IOMMU', extensions: TYPE1_EXTENSIONS, eduOrder: 'LE', mmioAccess: true, iovaBase: 0x100000 },
     hugepages: 0,
   },
 };
