@@ -30,8 +30,8 @@ export interface RegionInfo {
 /** An open device and what the suite learnt about it. */
 export interface OpenDevice {
   entry: DeviceEntry;
-  /** `edu` for QEMU's edu (1234:11e8), `e1000e` for 8086:10d3, else `other`. */
-  model: 'edu' | 'e1000e' | 'other';
+  /** `edu` for QEMU's edu (1234:11e8), `e1000e` for 8086:10d3, `virtio-rng` for 1af4:1044, else `other`. */
+  model: 'edu' | 'e1000e' | 'virtio-rng' | 'other';
   fd: OwnedFd;
   flags: number;
   numRegions: number;

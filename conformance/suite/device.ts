@@ -9,6 +9,7 @@ import {
 } from '../../runtime/index.js';
 import { hex, readRegion, writeRegion, type Context, type DeviceEntry, type OpenDevice, type RegionInfo } from './context.js';
 import { checkMinsz, infoWithCaps } from './info.js';
+import { zpciChecks } from './zpci.js';
 
 /** QEMU's edu: identification register value at BAR0 + 0 (major 1, minor 0, 0xed). */
 export const EDU_ID = 0x010000ed;
@@ -16,11 +17,12 @@ export const EDU_ID = 0x010000ed;
 function modelOf(e: DeviceEntry): OpenDevice['model'] {
   if (e.vendor === '0x1234' && e.device === '0x11e8') return 'edu';
   if (e.vendor === '0x8086' && e.device === '0x10d3') return 'e1000e';
+  if (e.vendor === '0x1af4' && e.device === '0x1044') return 'virtio-rng';
   return 'other';
 }
 
 /** GET_INFO, every region's and every IRQ's info, for each device fd; fills `ctx.devices`. */
-export function deviceInfoChecks(ctx: Context, fds: Map<string, OwnedFd>): void {
+export function deviceInfoChecks(ctx: Context, fds: Map<string, OwnedFd>, iovaRanges: readonly { start: bigint; end: bigint }[] = []): void {
   const { k, v } = ctx;
   const S = 'VFIO_DEVICE_GET_INFO';
   for (const e of ctx.entries) {
@@ -28,7 +30,8 @@ export function deviceInfoChecks(ctx: Context, fds: Map<string, OwnedFd>): void 
     if (!fd) continue;
     v.run(S, e.bdf, () => {
       checkMinsz(ctx, fd, S, 'vfio_device_info', 'num_irqs', {}, S, e.bdf);
-      const info = infoWithCaps(ctx, fd, S, 'vfio_device_info', {}, S, e.bdf).value;
+      const reply = infoWithCaps(ctx, fd, S, 'vfio_device_info', {}, S, e.bdf);
+      const info = reply.value;
       const flags = info.flags as number;
       const dev: OpenDevice = {
         entry: e, model: modelOf(e), fd, flags, numRegions: info.num_regions, numIrqs: info.num_irqs, regions: [], irqCounts: [],
@@ -37,6 +40,8 @@ export function deviceInfoChecks(ctx: Context, fds: Map<string, OwnedFd>): void 
       const names = flagNames(ctx, 'VFIO_DEVICE_FLAGS_', flags);
       v.expect(S, (flags & k.c('VFIO_DEVICE_FLAGS_PCI')) !== 0 && info.num_regions >= k.c('VFIO_PCI_NUM_REGIONS') && info.num_irqs === k.c('VFIO_PCI_NUM_IRQS'),
         `${e.bdf}: flags ${names}, ${info.num_regions} regions (>= VFIO_PCI_NUM_REGIONS), ${info.num_irqs} IRQ indexes (= VFIO_PCI_NUM_IRQS)`);
+      const zpci = zpciChecks(ctx, dev, reply.caps, iovaRanges);
+      if (zpci.length > 0) v.pass(S, `${e.bdf}: zPCI capabilities ${zpci.join(', ')} (decoded with the generated vfio_zdev bindings)`);
     });
   }
   for (const dev of ctx.devices.values()) regionChecks(ctx, dev);

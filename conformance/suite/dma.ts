@@ -22,10 +22,6 @@ const EDU_BUFFER = 0x40000;
  * and rejects it with hw_error(), which aborts QEMU.
  */
 const XFER = 2048;
-const IOVA_SRC = 0x100000n;
-const IOVA_DST = 0x200000n;
-const IOVA_PAIR = 0x300000n;
-const IOVA_NEVER = 0x800000n;
 
 /** Runs one edu DMA of `count` bytes and waits until the engine is idle again. */
 export function eduDma(ctx: Context, dev: OpenDevice, src: bigint, dst: bigint, count: number, toRam: boolean): void {
@@ -41,6 +37,12 @@ export function eduDma(ctx: Context, dev: OpenDevice, src: bigint, dst: bigint, 
 /** Everything DMA; `edu` does the transfers. */
 export function dmaChecks(ctx: Context, edu: OpenDevice | undefined, avail0: number | undefined): void {
   const { k, v } = ctx;
+  // IOVAs from the platform's base: inside the IOMMU's aperture (s390x: above 4 GiB), below edu's 28-bit mask elsewhere.
+  const base = BigInt(ctx.platform.iovaBase);
+  const IOVA_SRC = base;
+  const IOVA_DST = base + 0x100000n;
+  const IOVA_PAIR = base + 0x200000n;
+  const IOVA_NEVER = base + 0x700000n;
   const c = ctx.container!;
   const MAP = 'VFIO_IOMMU_MAP_DMA';
   const UNMAP = 'VFIO_IOMMU_UNMAP_DMA';

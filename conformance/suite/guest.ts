@@ -22,6 +22,7 @@ import { irqChecks } from './irqs.js';
 import { KernelAbi } from './kabi.js';
 import { hotResetChecks, ioeventfdChecks, resetChecks } from './reset.js';
 import type { GuestResult, Manifest, VerdictEntry } from './types.js';
+import { runVirtioRng as runVirtio } from '../../examples/virtio-rng.js';
 import { spaprChecks, spaprV1Checks } from './spapr.js';
 import { unsupportedChecks } from './unsupported.js';
 import { Verdicts } from './verdicts.js';
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
     if (!spapr) stage(v, 'VFIO_IOMMU_GET_INFO', 'IOMMU info', () => { iommu = iommuInfoChecks(ctx); });
     let fds = new Map();
     stage(v, 'VFIO_GROUP_GET_DEVICE_FD', 'device fds', () => { fds = openDevices(ctx); });
-    stage(v, 'VFIO_DEVICE_GET_INFO', 'device, region and IRQ info', () => deviceInfoChecks(ctx, fds));
+    stage(v, 'VFIO_DEVICE_GET_INFO', 'device, region and IRQ info', () => deviceInfoChecks(ctx, fds, iommu.ranges));
     const edus = [...ctx.devices.values()].filter((d) => d.model === 'edu');
     for (const edu of edus) stage(v, 'VFIO_DEVICE_GET_REGION_INFO', `region access ${edu.entry.bdf}`, () => regionAccessChecks(ctx, edu));
     const edu0 = ctx.deviceOf('edu', 'edu0');
@@ -143,6 +144,14 @@ async function main(): Promise<void> {
     ctx.container?.close();
   }
 
+  for (const rng of entries.filter((e) => e.vendor === '0x1af4' && e.device === '0x1044')) {
+    log('-- virtio-rng example');
+    await v.runAsync('VFIO_IOMMU_MAP_DMA', `virtio-rng ${rng.bdf}`, async () => {
+      const r = await runVirtio({ bdf: rng.bdf, group: rng.iommuGroup });
+      v.expect('VFIO_IOMMU_MAP_DMA', r.ok,
+        `virtio-rng ${rng.bdf} DMA round trip (examples/virtio-rng.ts, pread/pwrite only): virtqueue of ${r.queue.size} at IOVA ${r.queue.iova}, features ${r.features.driver}${r.features.accessPlatform ? ' (ACCESS_PLATFORM: through the IOMMU)' : ''}, the device wrote ${r.used.len} random bytes (${r.distinct} distinct; ${r.used.head}...)`);
+    });
+  }
   log('-- edu example');
   const example = ctx.platform.iommu === 'type1'
     ? await runExample(entries)

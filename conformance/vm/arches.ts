@@ -243,20 +243,23 @@ export const ARCHES: Readonly<Record<ArchName, Arch>> = {
       cmdline: '',
       share: (s) => ['-fsdev', P9(s), '-device', `virtio-9p-ccw,fsdev=${s.id},mount_tag=${s.tag}`],
     },
-    transportModules: ['virtio_ccw', '9pnet_virtio'],
+    // virtio_ccw is built into Debian's s390x kernels (not listed in modules.builtin).
+    transportModules: ['9pnet_virtio'],
     vfioModules: ['vfio', 'vfio_iommu_type1', 'vfio_pci'],
     iommuModules: [],
     devices: [
       {
         id: 'rng0', ...VIRTIO_RNG, sysfsMatch: 'pci0001:00/0001:00:00.0', topology: 'zPCI function uid 1 fid 0',
-        qemuArgs: ['-device', 'virtio-rng-pci,id=rng0,disable-legacy=on,iommu_platform=on', '-device', 'zpci,uid=1,fid=0,target=rng0,id=zpci1'],
+        // The zpci device first: a PCI device without one gets an automatic zpci.
+        qemuArgs: ['-device', 'zpci,uid=1,fid=0,target=rng0,id=zpci1', '-device', 'virtio-rng-pci,id=rng0,disable-legacy=on,iommu_platform=on'],
       },
     ],
     node: { kind: 'debian', suite: 'sid', dynamicLoader: 'lib/ld64.so.1', libDirs: ['lib/s390x-linux-gnu', 'usr/lib/s390x-linux-gnu'] },
     syscalls: 'napi',
     cross: { triplet: 's390x-linux-gnu', package: 'gcc-s390x-linux-gnu' },
     memoryMiB: 1024,
-    platform: { iommu: 'type1', foreignIommu: 'VFIO_SPAPR_TCE_IOMMU', extensions: TYPE1_EXTENSIONS, eduOrder: 'BE', mmioAccess: false, iovaBase: 0x100000 },
+    // s390-iommu's aperture starts at 4 GiB (above guest RAM): IOVA_RANGE [0x100000000, 0x13fffffff] on 7.2.
+    platform: { iommu: 'type1', foreignIommu: 'VFIO_SPAPR_TCE_IOMMU', extensions: TYPE1_EXTENSIONS, eduOrder: 'BE', mmioAccess: false, iovaBase: 0x100100000 },
     hugepages: 0,
   },
   aarch64: {
