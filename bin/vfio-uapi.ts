@@ -67,6 +67,7 @@ program
   .command('conformance')
   .description('boot Debian kernels in QEMU with emulated PCI devices bound to vfio-pci and exercise every VFIO ioctl')
   .option('--kernel <suite>', 'bullseye, bookworm, trixie, newest or all', 'bookworm')
+  .option('--arch <arch>', 'x86_64, ppc64le, s390x, aarch64 or all (guest architectures)', 'x86_64')
   .option('--json', 'print JSON')
   .option('--report <file>', 'write the Markdown matrix')
   .option('--accel <accel>', 'tcg (default) or kvm', 'tcg')

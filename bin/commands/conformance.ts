@@ -6,7 +6,7 @@
  * report.
  */
 import { writeFileSync } from 'node:fs';
-import { SUITES, findQemu, type Accel, type Suite } from '../../conformance/vm/index.js';
+import { ARCHES, ARCH_NAMES, SUITES, findQemu, type Accel, type ArchName, type Suite } from '../../conformance/vm/index.js';
 import {
   HostSetupError, SuiteRunError, failedRun, runHostSuite, runKernelSuite, type KernelRun,
 } from '../../conformance/suite/host.js';
@@ -17,6 +17,8 @@ import { CliError } from './common.js';
 export interface ConformanceOptions {
   /** `bullseye`, `bookworm`, `trixie`, `newest` or `all`. */
   kernel: string;
+  /** `x86_64`, `ppc64le`, `s390x`, `aarch64` or `all` (default x86_64). */
+  arch?: string;
   /** Print the JSON document instead of the matrix. */
   json?: boolean;
   /** Write the Markdown report to this file. */
@@ -55,14 +57,23 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<void
   } else {
     const suites: Suite[] = opts.kernel === 'all' ? [...SUITES] : (SUITES as readonly string[]).includes(opts.kernel) ? [opts.kernel as Suite] : [];
     if (suites.length === 0) throw new CliError(`--kernel must be one of ${SUITES.join(', ')}, all; not ${opts.kernel}`);
-    if (!findQemu()) throw new CliError('qemu-system-x86_64 not found: apt-get install qemu-system-x86 busybox-static', 2);
-    for (const suite of suites) {
-      try {
-        runs.push(await runKernelSuite(suite, { accel: accel as Accel, onProgress: progress(suite) }));
-      } catch (e) {
-        if (!(e instanceof SuiteRunError)) throw e;
-        process.stderr.write(`[${suite}] error: ${e.message}\n`);
-        runs.push(failedRun(e));
+    const archArg = opts.arch ?? 'x86_64';
+    const arches: ArchName[] = archArg === 'all' ? [...ARCH_NAMES] : (ARCH_NAMES as readonly string[]).includes(archArg) ? [archArg as ArchName] : [];
+    if (arches.length === 0) throw new CliError(`--arch must be one of ${ARCH_NAMES.join(', ')}, all; not ${archArg}`);
+    for (const arch of arches) {
+      const q = ARCHES[arch].qemu;
+      if (!findQemu(ARCHES[arch])) throw new CliError(`${q.binary} not found: apt-get install ${q.package} busybox-static`, 2);
+    }
+    for (const arch of arches) {
+      for (const suite of suites) {
+        const scope = arches.length > 1 || arch !== 'x86_64' ? `${arch} ${suite}` : suite;
+        try {
+          runs.push(await runKernelSuite(suite, { arch, accel: accel as Accel, onProgress: progress(scope) }));
+        } catch (e) {
+          if (!(e instanceof SuiteRunError)) throw e;
+          process.stderr.write(`[${scope}] error: ${e.message}\n`);
+          runs.push(failedRun(e));
+        }
       }
     }
   }
@@ -70,7 +81,7 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<void
   if (opts.json) process.stdout.write(`${JSON.stringify(toJson(runs), null, 2)}\n`);
   else process.stdout.write(matrixText(runs));
   if (opts.report) {
-    const command = ['vfio-uapi conformance', opts.host ? `--host --device ${opts.device}` : `--kernel ${opts.kernel}`, accel !== 'tcg' ? `--accel ${accel}` : '', `--report ${opts.report}`]
+    const command = ['vfio-uapi conformance', opts.host ? `--host --device ${opts.device}` : `--arch ${opts.arch ?? 'x86_64'} --kernel ${opts.kernel}`, accel !== 'tcg' ? `--accel ${accel}` : '', `--report ${opts.report}`]
       .filter(Boolean).join(' ');
     writeFileSync(opts.report, markdownReport(runs, { command, accel }));
     process.stderr.write(`wrote ${opts.report}\n`);

@@ -87,11 +87,26 @@ export class SuiteRunError extends Error {
   constructor(readonly suite: string, message: string, readonly kernel?: string, readonly manifest?: Manifest, readonly arch: ArchName = HOST_ARCH) {
     super(message);
   }
+
+  /**
+   * Why this kernel cannot run the suite at all although nothing misbehaved on
+   * our side: it refuses to bind the test devices to vfio-pci (the VM init's
+   * message, and the kernel's own line about it); undefined otherwise.
+   */
+  get unsupported(): string | undefined {
+    const bind = /guest init failed: ([^\n]*did not bind to vfio-pci[^\n]*)/.exec(this.message)?.[1];
+    if (!bind) return undefined;
+    const probe = /^.*vfio-pci[^\n]*(?:probe|failed|error)[^\n]*$/im.exec(this.message)?.[0]?.replace(/^\[\s*[\d.]+\]\s*/, '');
+    return `this kernel refuses the test devices: ${bind.replace(/; see the kernel log above$/, '')}${probe ? ` (kernel: ${probe.trim()})` : ''}`;
+  }
 }
 
-/** A {@link KernelRun} for a suite that did not run: every ioctl of its header (if known) fails with the reason. */
+/** A {@link KernelRun} for a suite that did not run: every ioctl of its header (if known) fails with the reason, or is `n/a` where the kernel refuses the test devices ({@link SuiteRunError.unsupported}). */
 export function failedRun(error: SuiteRunError): KernelRun {
-  const fail = { verdict: 'fail' as const, detail: `the suite did not run: ${error.message.split('\n')[0]}` };
+  const unsupported = error.unsupported;
+  const fail = unsupported
+    ? { verdict: 'n/a' as const, detail: `the suite cannot run here: ${unsupported}` }
+    : { verdict: 'fail' as const, detail: `the suite did not run: ${error.message.split('\n')[0]}` };
   const m = error.manifest;
   return {
     arch: error.arch,
