@@ -172,6 +172,7 @@ export class KernelAbi {
 
   #makeCodec(name: string): CodecSource {
     const rec = this.record(name);
+    if (rec.swapped) return { codec: manifestCodec(name, rec, !NATIVE_LE), from: 'manifest', note: `struct ${name} deliberately in the wrong byte order` };
     const generated = (vfio as unknown as Record<string, unknown>)[name] as Codec<Decoded> | undefined;
     if (!generated || typeof generated.decode !== 'function') {
       return { codec: manifestCodec(name, rec), from: 'manifest', note: `the bindings have no struct ${name}` };
@@ -236,7 +237,7 @@ function signedType(type: string): boolean {
  * flexible arrays left out. In the running process's byte order (the manifest
  * is for the ABI the guest runs).
  */
-export function manifestCodec(name: string, rec: ManifestRecord): Codec<Decoded> {
+export function manifestCodec(name: string, rec: ManifestRecord, le = NATIVE_LE): Codec<Decoded> {
   const entries = Object.entries(rec.fields);
   const nestedPrefixes = new Set(entries.map(([p]) => p).filter((p) => entries.some(([q]) => q.startsWith(`${p}.`))));
   const leaves = entries.filter(([p, f]) => !nestedPrefixes.has(p) && f.count !== 0);
@@ -263,9 +264,9 @@ export function manifestCodec(name: string, rec: ManifestRecord): Codec<Decoded>
         }
         const signed = signedType(f.type);
         const value = f.size === 1 ? (signed ? v.getInt8(f.offset) : v.getUint8(f.offset))
-          : f.size === 2 ? (signed ? v.getInt16(f.offset, NATIVE_LE) : v.getUint16(f.offset, NATIVE_LE))
-            : f.size === 4 ? (signed ? v.getInt32(f.offset, NATIVE_LE) : v.getUint32(f.offset, NATIVE_LE))
-              : f.size === 8 ? (signed ? v.getBigInt64(f.offset, NATIVE_LE) : v.getBigUint64(f.offset, NATIVE_LE))
+          : f.size === 2 ? (signed ? v.getInt16(f.offset, le) : v.getUint16(f.offset, le))
+            : f.size === 4 ? (signed ? v.getInt32(f.offset, le) : v.getUint32(f.offset, le))
+              : f.size === 8 ? (signed ? v.getBigInt64(f.offset, le) : v.getBigUint64(f.offset, le))
                 : bytes.slice(offset + f.offset, offset + f.offset + f.size);
         setPath(out, path, value);
       }
@@ -282,9 +283,9 @@ export function manifestCodec(name: string, rec: ManifestRecord): Codec<Decoded>
         if (x === undefined) continue;
         const at = offset + f.offset;
         if (x instanceof Uint8Array) { new Uint8Array(view.buffer, view.byteOffset + at, f.size).set(x.subarray(0, f.size)); continue; }
-        if (f.size === 8) view.setBigUint64(at, BigInt.asUintN(64, BigInt(x as number | bigint)), NATIVE_LE);
-        else if (f.size === 4) view.setUint32(at, Number(x) >>> 0, NATIVE_LE);
-        else if (f.size === 2) view.setUint16(at, Number(x) & 0xffff, NATIVE_LE);
+        if (f.size === 8) view.setBigUint64(at, BigInt.asUintN(64, BigInt(x as number | bigint)), le);
+        else if (f.size === 4) view.setUint32(at, Number(x) >>> 0, le);
+        else if (f.size === 2) view.setUint16(at, Number(x) & 0xffff, le);
         else if (f.size === 1) view.setUint8(at, Number(x) & 0xff);
       }
     },

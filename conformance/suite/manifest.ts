@@ -143,7 +143,8 @@ export function headerForKernel(corpus: string, kernelVersion: string): { path: 
 /** A deliberate corruption of a manifest, to check that the suite reports `fail` for it. */
 export type ManifestCorruption =
   | { kind: 'ioctl-number'; ioctl: string; number: number }
-  | { kind: 'record-size'; record: string; delta: number };
+  | { kind: 'record-size'; record: string; delta: number }
+  | { kind: 'record-byte-order'; record: string };
 
 /** A copy of `manifest` with `corruptions` applied, each listed in `injected`. */
 export function corruptManifest(manifest: Manifest, corruptions: readonly ManifestCorruption[]): Manifest {
@@ -158,8 +159,13 @@ export function corruptManifest(manifest: Manifest, corruptions: readonly Manife
     } else {
       const rec = copy.records[c.record];
       if (!rec) throw new Error(`corruptManifest: no record ${c.record}`);
-      copy.injected.push(`struct ${c.record}: size ${rec.size} replaced by ${rec.size + c.delta}`);
-      rec.size += c.delta;
+      if (c.kind === 'record-size') {
+        copy.injected.push(`struct ${c.record}: size ${rec.size} replaced by ${rec.size + c.delta}`);
+        rec.size += c.delta;
+      } else {
+        copy.injected.push(`struct ${c.record}: fields in the opposite byte order to ${copy.abi}'s`);
+        rec.swapped = true;
+      }
     }
   }
   return copy;

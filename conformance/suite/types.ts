@@ -39,6 +39,8 @@ export interface ManifestRecord {
   size: number;
   align: number;
   fields: Record<string, ManifestField>;
+  /** Set only by a deliberate corruption: the record's integers are in the opposite byte order to the ABI's. */
+  swapped?: boolean;
 }
 
 /** An ioctl of the kernel's header, with its request number on the manifest's ABI. */
