@@ -54,10 +54,10 @@ export function packageRoot(): string {
   }
 }
 
-/** The bindings `verify` checks by default: the package's generated/vfio and generated/iommufd. */
+/** The bindings `verify` checks by default: the package's generated/vfio, iommufd, vfio_zdev and vfio_ccw. */
 export function defaultBindingsDirs(): string[] {
   const root = packageRoot();
-  return ['vfio', 'iommufd'].map((n) => path.join(root, 'generated', n)).filter((d) => existsSync(d));
+  return ['vfio', 'iommufd', 'vfio_zdev', 'vfio_ccw'].map((n) => path.join(root, 'generated', n)).filter((d) => existsSync(d));
 }
 
 /** A bindings directory ready to import. */
