@@ -51,12 +51,12 @@ describe('architecture table', () => {
 
   it('turns a kernel that refuses the test devices into n/a verdicts with the reason, other errors into fail', () => {
     const manifest = { header: { path: '', version: '6.1.0', sha256: '' }, ioctls: [{ name: 'VFIO_GET_API_VERSION' }], features: [], injected: [] } as never;
-    const refused = new SuiteRunError('bookworm', 'ppc64le bookworm guest (6.1.0-50-powerpc64le, tcg): guest init failed: 0001:00:01.0 (0x1234:0x11e8) did not bind to vfio-pci (driver: none); see the kernel log above\n--- console ---\n[    3.1] vfio-pci 0001:00:01.0: probe with driver vfio-pci failed with error -22', '6.1.0-50-powerpc64le', manifest, 'ppc64le');
+    const refused = new SuiteRunError('bookworm', 'ppc64le bookworm guest (6.1.0-50-powerpc64le, tcg): guest init failed: 0001:00:01.0 (0x1234:0x11e8) did not bind to vfio-pci (driver: none); kernel: vfio-pci 0001:00:01.0: probe with driver vfio-pci failed with error -22\n--- console ---\n', '6.1.0-50-powerpc64le', manifest, 'ppc64le');
     const run = failedRun(refused);
     expect(run.arch).toBe('ppc64le');
     expect(run.result.ioctls.VFIO_GET_API_VERSION).toEqual({
       verdict: 'n/a',
-      detail: 'the suite cannot run here: this kernel refuses the test devices: 0001:00:01.0 (0x1234:0x11e8) did not bind to vfio-pci (driver: none) (kernel: vfio-pci 0001:00:01.0: probe with driver vfio-pci failed with error -22)',
+      detail: 'the suite cannot run here: this kernel refuses the test devices: 0001:00:01.0 (0x1234:0x11e8) did not bind to vfio-pci (driver: none); kernel: vfio-pci 0001:00:01.0: probe with driver vfio-pci failed with error -22',
     });
     const broken = failedRun(new SuiteRunError('bookworm', 'timed out after 1000 ms', 'k', manifest));
     expect(broken.result.ioctls.VFIO_GET_API_VERSION!.verdict).toBe('fail');

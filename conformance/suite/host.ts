@@ -91,13 +91,12 @@ export class SuiteRunError extends Error {
   /**
    * Why this kernel cannot run the suite at all although nothing misbehaved on
    * our side: it refuses to bind the test devices to vfio-pci (the VM init's
-   * message, and the kernel's own line about it); undefined otherwise.
+   * message, with the kernel's own last line about the device); undefined otherwise.
    */
   get unsupported(): string | undefined {
     const bind = /guest init failed: ([^\n]*did not bind to vfio-pci[^\n]*)/.exec(this.message)?.[1];
     if (!bind) return undefined;
-    const probe = /^.*vfio-pci[^\n]*(?:probe|failed|error)[^\n]*$/im.exec(this.message)?.[0]?.replace(/^\[\s*[\d.]+\]\s*/, '');
-    return `this kernel refuses the test devices: ${bind.replace(/; see the kernel log above$/, '')}${probe ? ` (kernel: ${probe.trim()})` : ''}`;
+    return `this kernel refuses the test devices: ${bind}`;
   }
 }
 

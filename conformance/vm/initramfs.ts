@@ -202,7 +202,8 @@ ${slotCases}
   [ -e $d/driver ] && echo $bdf > $d/driver/unbind
   echo $bdf > /sys/bus/pci/drivers_probe
   drv=$(readlink $d/driver); drv=\${drv##*/}
-  [ "$drv" = vfio-pci ] || die "$bdf ($vendor:$device) did not bind to vfio-pci (driver: \${drv:-none}); see the kernel log above"
+  # The kernel's reason (the console is quiet): its last line about the device.
+  [ "$drv" = vfio-pci ] || die "$bdf ($vendor:$device) did not bind to vfio-pci (driver: \${drv:-none}); kernel: $(dmesg | grep -F "$bdf" | tail -n 1 | sed 's/^\[[ 0-9.]*\] //')"
   group=$(readlink $d/iommu_group); group=\${group##*/}
   [ "$qid" = null ] || qid="\\"$qid\\""; [ "$model" = null ] || model="\\"$model\\""
   devices="$devices\${devices:+,}{\\"bdf\\":\\"$bdf\\",\\"vendor\\":\\"$vendor\\",\\"device\\":\\"$device\\",\\"iommuGroup\\":$group,\\"qemuId\\":$qid,\\"qemuModel\\":$model,\\"driver\\":\\"$drv\\"}"
