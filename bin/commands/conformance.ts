@@ -1,21 +1,22 @@
 /**
  * `vfio-uapi conformance`: the live conformance suite. Boots Debian kernels in
- * QEMU with emulated PCI devices bound to vfio-pci (or uses this machine's own
+ * QEMU (and `custom`, the kernel built here with iommufd, cdevs and the mdev
+ * samples) with emulated PCI devices bound to vfio-pci (or uses this machine's own
  * VFIO device with `--host`), gives every ioctl of each kernel's own `vfio.h`
  * a verdict, and prints the matrix (or JSON), optionally writing the Markdown
  * report.
  */
 import { writeFileSync } from 'node:fs';
-import { ARCHES, ARCH_NAMES, SUITES, findQemu, type Accel, type ArchName, type Suite } from '../../conformance/vm/index.js';
+import { ARCHES, ARCH_NAMES, HOST_ARCH, KERNEL_SOURCES, SUITES, findQemu, type Accel, type ArchName, type Suite } from '../../conformance/vm/index.js';
 import {
   HostSetupError, SuiteRunError, failedRun, runHostSuite, runKernelSuite, type KernelRun,
 } from '../../conformance/suite/host.js';
 import { anyFail, markdownReport, matrixText, toJson } from '../../conformance/suite/report.js';
-import { CliError } from './common.js';
+import { CliError, EXIT } from './common.js';
 
 /** Options of {@link conformanceCommand} (as commander passes them). */
 export interface ConformanceOptions {
-  /** `bullseye`, `bookworm`, `trixie`, `newest` or `all`. */
+  /** `bullseye`, `bookworm`, `trixie`, `newest`, `custom` (built here) or `all` (every one of them). */
   kernel: string;
   /** `x86_64`, `ppc64le`, `s390x`, `aarch64` or `all` (default x86_64). */
   arch?: string;
@@ -55,18 +56,20 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<void
       throw e;
     }
   } else {
-    const suites: Suite[] = opts.kernel === 'all' ? [...SUITES] : (SUITES as readonly string[]).includes(opts.kernel) ? [opts.kernel as Suite] : [];
-    if (suites.length === 0) throw new CliError(`--kernel must be one of ${SUITES.join(', ')}, all; not ${opts.kernel}`);
-    const archArg = opts.arch ?? 'x86_64';
+    const suites: Suite[] = opts.kernel === 'all' ? [...KERNEL_SOURCES] : (KERNEL_SOURCES as readonly string[]).includes(opts.kernel) ? [opts.kernel as Suite] : [];
+    if (suites.length === 0) throw new CliError(`--kernel must be one of ${KERNEL_SOURCES.join(', ')}, all; not ${opts.kernel}`);
+    const archArg = opts.arch ?? HOST_ARCH;
     const arches: ArchName[] = archArg === 'all' ? [...ARCH_NAMES] : (ARCH_NAMES as readonly string[]).includes(archArg) ? [archArg as ArchName] : [];
     if (arches.length === 0) throw new CliError(`--arch must be one of ${ARCH_NAMES.join(', ')}, all; not ${archArg}`);
+    if (opts.kernel === 'custom' && arches.some((a) => a !== HOST_ARCH)) throw new CliError(`--kernel custom is built for ${HOST_ARCH} only`);
     for (const arch of arches) {
       const q = ARCHES[arch].qemu;
-      if (!findQemu(ARCHES[arch])) throw new CliError(`${q.binary} not found: apt-get install ${q.package} busybox-static`, 2);
+      if (!findQemu(ARCHES[arch])) throw new CliError(`${q.binary} not found: apt-get install ${q.package} busybox-static`, EXIT.PREREQUISITE);
     }
     for (const arch of arches) {
-      for (const suite of suites) {
-        const scope = arches.length > 1 || arch !== 'x86_64' ? `${arch} ${suite}` : suite;
+      // The custom kernel exists for the host's architecture only; the stock suites for every architecture.
+      for (const suite of arch === HOST_ARCH ? suites : suites.filter((s) => (SUITES as readonly string[]).includes(s))) {
+        const scope = arches.length > 1 || arch !== HOST_ARCH ? `${arch} ${suite}` : suite;
         try {
           runs.push(await runKernelSuite(suite, { arch, accel: accel as Accel, onProgress: progress(scope) }));
         } catch (e) {
@@ -86,5 +89,5 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<void
     writeFileSync(opts.report, markdownReport(runs, { command, accel }));
     process.stderr.write(`wrote ${opts.report}\n`);
   }
-  if (anyFail(runs)) process.exitCode = 1;
+  if (anyFail(runs)) process.exitCode = EXIT.PROBLEM;
 }

@@ -7,13 +7,21 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { HOST_ARCH, archByName, type Arch, type ArchName } from './arches.js';
+import { ensureCustomKernel } from './custom.js';
 import { cacheRoot, exec, exists, publishDir, writeFileAtomic, type ProgressFn } from './util.js';
 
-/** Debian suites the harness boots; `newest` is sid (or trixie-backports if sid has no kernel). */
-export type Suite = 'bullseye' | 'bookworm' | 'trixie' | 'newest';
+/**
+ * Kernels the harness boots: Debian's stock kernels by suite (`newest` is sid,
+ * or trixie-backports if sid has no kernel), and `custom`, the kernel we build
+ * from Debian's newest linux-source with our config fragment (custom.ts).
+ */
+export type Suite = 'bullseye' | 'bookworm' | 'trixie' | 'newest' | 'custom';
 
-/** All suites, oldest first. */
+/** Debian's stock kernels, oldest first. */
 export const SUITES: readonly Suite[] = ['bullseye', 'bookworm', 'trixie', 'newest'];
+
+/** Every kernel source: the stock suites, then `custom`. */
+export const KERNEL_SOURCES: readonly Suite[] = [...SUITES, 'custom'];
 
 /** An unpacked Debian kernel in the cache. */
 export interface Kernel {
@@ -32,8 +40,12 @@ export interface Kernel {
   packages: string[];
   /** Absolute path of the kernel image (bzImage, ppc64 vmlinux, s390x image, arm64 Image). */
   vmlinuz: string;
-  /** Absolute path of `.../lib/modules/<version>`. */
+  /** Absolute path of `.../lib/modules/<version>` (for `custom`: the directory of its `modules.builtin`). */
   modulesDir: string;
+  /** What tells builds of one source version apart (`custom`: the config fragment's hash). */
+  variant?: string;
+  /** For a kernel built here (`custom`): its unpacked source tree. */
+  sourceDir?: string;
 }
 
 /** Options of {@link ensureKernel}. */
@@ -44,7 +56,7 @@ export interface EnsureKernelOptions {
   arch?: ArchName;
 }
 
-const DIST_SUITES: Record<Suite, readonly string[]> = {
+const DIST_SUITES: Record<Exclude<Suite, 'custom'>, readonly string[]> = {
   bullseye: ['bullseye'],
   bookworm: ['bookworm'],
   trixie: ['trixie'],
@@ -65,6 +77,11 @@ export function archCacheName(arch: Arch, name: string): string {
  * touching the network unless `opts.refresh` is set.
  */
 export function ensureKernel(suite: Suite, onProgress?: ProgressFn, opts: EnsureKernelOptions = {}): Promise<Kernel> {
+  if (suite === 'custom') {
+    // Built here for the host's architecture only.
+    if ((opts.arch ?? HOST_ARCH) !== HOST_ARCH) return Promise.reject(new Error(`the custom kernel is built for ${HOST_ARCH} only, not ${opts.arch}`));
+    return ensureCustomKernel(onProgress, opts);
+  }
   // One resolution per suite at a time in this process (apt locks its lists directory).
   const key = `${opts.arch ?? HOST_ARCH}/${suite}${opts.refresh ? ':refresh' : ''}`;
   let pending = inflight.get(key);
@@ -77,8 +94,8 @@ export function ensureKernel(suite: Suite, onProgress?: ProgressFn, opts: Ensure
 
 const inflight = new Map<string, Promise<Kernel>>();
 
-async function ensureKernelNow(suite: Suite, onProgress: ProgressFn | undefined, opts: EnsureKernelOptions): Promise<Kernel> {
-  if (!(suite in DIST_SUITES)) throw new Error(`unknown suite ${JSON.stringify(suite)} (expected one of ${SUITES.join(', ')})`);
+async function ensureKernelNow(suite: Exclude<Suite, 'custom'>, onProgress: ProgressFn | undefined, opts: EnsureKernelOptions): Promise<Kernel> {
+  if (!(suite in DIST_SUITES)) throw new Error(`unknown suite ${JSON.stringify(suite)} (expected one of ${KERNEL_SOURCES.join(', ')})`);
   const progress = onProgress ?? (() => {});
   const arch = archByName(opts.arch ?? HOST_ARCH);
   const kernelsDir = path.join(cacheRoot(), 'kernels');
@@ -204,6 +221,7 @@ export function aptOptions(aptDir: string, debianArch?: string): string[] {
   ];
 }
 
+/** The environment apt runs with (C locale, non-interactive). */
 export function aptEnv(): NodeJS.ProcessEnv {
   return { ...process.env, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' };
 }
@@ -231,7 +249,7 @@ async function systemArchive(): Promise<{ uris: string; signedBy?: string }> {
 }
 
 /** Parses one deb822 stanza (keys lower-cased, continuation lines joined with newlines). */
-function parseStanza(text: string): Map<string, string> {
+export function parseStanza(text: string): Map<string, string> {
   const fields = new Map<string, string>();
   let key: string | undefined;
   for (const line of text.split('\n')) {
@@ -305,7 +323,7 @@ function isKernelSource(stanza: Map<string, string>): boolean {
  * the kernel sources (image, and on newer kernels linux-binary-*,
  * linux-modules-*, linux-base-*), skipping tools such as kmod or initramfs-tools.
  */
-async function resolveKernelPackages(suite: Suite, arch: Arch, progress: ProgressFn): Promise<ResolvedKernel> {
+async function resolveKernelPackages(suite: Exclude<Suite, 'custom'>, arch: Arch, progress: ProgressFn): Promise<ResolvedKernel> {
   const tried: string[] = [];
   const META_PACKAGE = arch.kernelMeta;
   for (const distSuite of DIST_SUITES[suite]) {

@@ -198,7 +198,7 @@ export const vfio_device_info_cap_zpci_util: FlexCodec<VfioDeviceInfoCapZpciUtil
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
-    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 12) / 1));
+    const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 12) / 1)) : int(count, 0, 0x7fffffff, 'count');
     checkRange(bytes.byteLength, offset + 12, n, "struct vfio_device_info_cap_zpci_util");
     return bytes.slice(offset + 12, offset + 12 + n);
   },
@@ -214,15 +214,16 @@ export const vfio_device_info_cap_zpci_util: FlexCodec<VfioDeviceInfoCapZpciUtil
     };
   },
   encode(value: Partial<VfioDeviceInfoCapZpciUtil>): Uint8Array {
-    const n = list(value.util_str, Infinity, "vfio_device_info_cap_zpci_util.util_str").length;
-    const bytes = allocate(12 + n);
-    write$vfio_device_info_cap_zpci_util(bufferView(bytes), bytes.byteOffset, value);
+    const f = list(value.util_str, Infinity, "vfio_device_info_cap_zpci_util.util_str");
+    const bytes = allocate(12 + f.length);
+    write$vfio_device_info_cap_zpci_util(bufferView(bytes), bytes.byteOffset, f === value.util_str ? value : { ...value, util_str: f } as Partial<VfioDeviceInfoCapZpciUtil>);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceInfoCapZpciUtil>): void {
-    const size = 12 + list(value.util_str, Infinity, "vfio_device_info_cap_zpci_util.util_str").length;
+    const f = list(value.util_str, Infinity, "vfio_device_info_cap_zpci_util.util_str");
+    const size = 12 + f.length;
     checkView(view, offset, size, "struct vfio_device_info_cap_zpci_util");
-    write$vfio_device_info_cap_zpci_util(view, offset, value);
+    write$vfio_device_info_cap_zpci_util(view, offset, f === value.util_str ? value : { ...value, util_str: f } as Partial<VfioDeviceInfoCapZpciUtil>);
   },
 };
 
@@ -269,7 +270,7 @@ export const vfio_device_info_cap_zpci_pfip: FlexCodec<VfioDeviceInfoCapZpciPfip
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
-    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 12) / 1));
+    const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 12) / 1)) : int(count, 0, 0x7fffffff, 'count');
     checkRange(bytes.byteLength, offset + 12, n, "struct vfio_device_info_cap_zpci_pfip");
     return bytes.slice(offset + 12, offset + 12 + n);
   },
@@ -285,15 +286,16 @@ export const vfio_device_info_cap_zpci_pfip: FlexCodec<VfioDeviceInfoCapZpciPfip
     };
   },
   encode(value: Partial<VfioDeviceInfoCapZpciPfip>): Uint8Array {
-    const n = list(value.pfip, Infinity, "vfio_device_info_cap_zpci_pfip.pfip").length;
-    const bytes = allocate(12 + n);
-    write$vfio_device_info_cap_zpci_pfip(bufferView(bytes), bytes.byteOffset, value);
+    const f = list(value.pfip, Infinity, "vfio_device_info_cap_zpci_pfip.pfip");
+    const bytes = allocate(12 + f.length);
+    write$vfio_device_info_cap_zpci_pfip(bufferView(bytes), bytes.byteOffset, f === value.pfip ? value : { ...value, pfip: f } as Partial<VfioDeviceInfoCapZpciPfip>);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceInfoCapZpciPfip>): void {
-    const size = 12 + list(value.pfip, Infinity, "vfio_device_info_cap_zpci_pfip.pfip").length;
+    const f = list(value.pfip, Infinity, "vfio_device_info_cap_zpci_pfip.pfip");
+    const size = 12 + f.length;
     checkView(view, offset, size, "struct vfio_device_info_cap_zpci_pfip");
-    write$vfio_device_info_cap_zpci_pfip(view, offset, value);
+    write$vfio_device_info_cap_zpci_pfip(view, offset, f === value.pfip ? value : { ...value, pfip: f } as Partial<VfioDeviceInfoCapZpciPfip>);
   },
 };
 
