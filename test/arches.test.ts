@@ -116,8 +116,8 @@ describe.skipIf(skipAll !== undefined)(`live conformance on ppc64le, s390x, aarc
 
   const ppcSkip = wanted.includes('ppc64le') ? archSkipReason('ppc64le') : 'not selected';
   it.skipIf(ppcSkip !== undefined)('ppc64le: the x86_64 request number of VFIO_DEVICE_GET_IRQ_INFO (no _IOC_NONE bit) is reported as fail', { timeout: 1_200_000 }, async () => {
-    const x86 = vfio.byAbi.x86_64.VFIO_DEVICE_GET_IRQ_INFO;
-    const ppc = vfio.byAbi.ppc64le.VFIO_DEVICE_GET_IRQ_INFO;
+    const x86 = (await vfio.byAbi.x86_64()).VFIO_DEVICE_GET_IRQ_INFO;
+    const ppc = (await vfio.byAbi.ppc64le()).VFIO_DEVICE_GET_IRQ_INFO;
     expect(x86).not.toBe(ppc);
     const run = await runKernelSuite('newest', {
       arch: 'ppc64le', onProgress: log('ppc64le broken'), timeoutMs: 480_000,
