@@ -251,9 +251,13 @@ export function parseStanza(text: string): Map<string, string> {
   return fields;
 }
 
-/** Runs `apt-get update` with the private configuration of `distSuite`; returns its directory. */
-export async function aptUpdate(distSuite: string, progress: ProgressFn): Promise<string> {
-  const aptDir = path.join(cacheRoot(), 'apt', distSuite);
+/**
+ * Runs `apt-get update` with the private configuration of `distSuite`; returns its directory
+ * (`apt/<dirName>`, default the suite: users in other processes at the same time take their own name,
+ * since apt locks its lists directory).
+ */
+export async function aptUpdate(distSuite: string, progress: ProgressFn, dirName = distSuite): Promise<string> {
+  const aptDir = path.join(cacheRoot(), 'apt', dirName);
   await fs.mkdir(path.join(aptDir, 'lists', 'partial'), { recursive: true });
   await fs.mkdir(path.join(aptDir, 'cache', 'archives', 'partial'), { recursive: true });
   const archive = await systemArchive();
