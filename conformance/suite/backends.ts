@@ -16,7 +16,7 @@
  * map accepted) or contradicts what the kernel source documents for that
  * backend (the `documented` column); other differences are reported as found.
  */
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { AnonymousMemory, OwnedFd } from '../../runtime/index.js';
 import { cString } from './container.js';
@@ -304,14 +304,4 @@ export function backendChecks(ctx: Context, edu: DeviceEntry): BackendMatrix {
       return { id: c.id, what: c.what, documented: 'documented' in c ? c.documented : undefined, differs: texts.size > 1, cells: row };
     }),
   };
-}
-
-/** Where `/dev/vfio/devices/vfioN` comes from for an mdev (`/sys/bus/mdev/devices/<uuid>`). */
-export function mdevCdev(uuid: string): string | undefined {
-  return cdevPath(`/sys/bus/mdev/devices/${uuid}`);
-}
-
-/** The IOMMU group number of a sysfs device. */
-export function iommuGroupOf(sysfsDevice: string): number {
-  return Number(path.basename(readlinkSync(path.join(sysfsDevice, 'iommu_group'))));
 }
