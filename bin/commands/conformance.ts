@@ -12,7 +12,7 @@ import {
   HostSetupError, SuiteRunError, failedRun, runHostSuite, runKernelSuite, type KernelRun,
 } from '../../conformance/suite/host.js';
 import { anyFail, markdownReport, matrixText, toJson } from '../../conformance/suite/report.js';
-import { CliError } from './common.js';
+import { CliError, EXIT } from './common.js';
 
 /** Options of {@link conformanceCommand} (as commander passes them). */
 export interface ConformanceOptions {
@@ -56,7 +56,7 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<void
   } else {
     const suites: Suite[] = opts.kernel === 'all' ? [...KERNEL_SOURCES] : (KERNEL_SOURCES as readonly string[]).includes(opts.kernel) ? [opts.kernel as Suite] : [];
     if (suites.length === 0) throw new CliError(`--kernel must be one of ${KERNEL_SOURCES.join(', ')}, all; not ${opts.kernel}`);
-    if (!findQemu()) throw new CliError('qemu-system-x86_64 not found: apt-get install qemu-system-x86 busybox-static', 2);
+    if (!findQemu()) throw new CliError('qemu-system-x86_64 not found: apt-get install qemu-system-x86 busybox-static', EXIT.PREREQUISITE);
     for (const suite of suites) {
       try {
         runs.push(await runKernelSuite(suite, { accel: accel as Accel, onProgress: progress(suite) }));
@@ -76,5 +76,5 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<void
     writeFileSync(opts.report, markdownReport(runs, { command, accel }));
     process.stderr.write(`wrote ${opts.report}\n`);
   }
-  if (anyFail(runs)) process.exitCode = 1;
+  if (anyFail(runs)) process.exitCode = EXIT.PROBLEM;
 }

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureKernel, runInGuest, type Accel, type CustomBuildInfo, type CustomKernel, type Suite } from '../vm/index.js';
 import { addHeader, buildManifest, corpusDir, corruptManifest, headerForKernel, type ManifestCorruption } from './manifest.js';
 import type { GuestResult, Manifest } from './types.js';
+import { makeTempDirSync, onExitOrSignal, removeTempDirSync } from '../cleanup.js';
 
 /** What one run of the suite on one kernel gave. */
 export interface KernelRun {
@@ -66,10 +67,11 @@ export function guestScript(): string {
 
 /** Writes `manifest` to a new temporary directory (the guest sees the host's root, so the same path works there). */
 function writeManifest(manifest: Manifest): { file: string; cleanup: () => void } {
-  const dir = mkdtempSync(path.join(realpathSync(os.tmpdir()), 'vfio-uapi-conformance-'));
+  // Removed on exit and on SIGINT/SIGTERM too (conformance/cleanup.ts).
+  const dir = makeTempDirSync('vfio-uapi-conformance-', realpathSync(os.tmpdir()));
   const file = path.join(dir, 'manifest.json');
   writeFileSync(file, JSON.stringify(manifest));
-  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { file, cleanup: () => removeTempDirSync(dir) };
 }
 
 /**
@@ -249,14 +251,54 @@ export async function runHostSuite(opts: HostRunOptions): Promise<KernelRun> {
   if (!existsSync(`${sys}/iommu_group`)) throw new HostSetupError(`${bdf} has no IOMMU group (the IOMMU is off for it)`);
   const group = Number(path.basename(readlinkSync(`${sys}/iommu_group`)));
   const driver = () => (existsSync(`${sys}/driver`) ? path.basename(readlinkSync(`${sys}/driver`)) : undefined);
+  let giveBack: (() => void) | undefined;
   if (driver() !== 'vfio-pci') {
     if (!opts.bind) throw new HostSetupError(`${bdf} is bound to ${driver() ?? 'no driver'}, not vfio-pci: bind it yourself or pass --bind`);
-    progress(`binding ${bdf} to vfio-pci (was ${driver() ?? 'unbound'})`);
+    const original = driver();
+    progress(`binding ${bdf} to vfio-pci (was ${original ?? 'unbound'})`);
+    giveBack = rebindOnExit(sys, bdf, original, progress);
     writeFileSync(`${sys}/driver_override`, 'vfio-pci');
     if (driver()) writeFileSync(`${sys}/driver/unbind`, bdf);
     writeFileSync('/sys/bus/pci/drivers_probe', bdf);
-    if (driver() !== 'vfio-pci') throw new HostSetupError(`binding ${bdf} to vfio-pci failed (driver: ${driver() ?? 'none'}); is vfio-pci loaded?`);
+    if (driver() !== 'vfio-pci') {
+      giveBack();
+      throw new HostSetupError(`binding ${bdf} to vfio-pci failed (driver: ${driver() ?? 'none'}); is vfio-pci loaded?`);
+    }
   }
+  try {
+    return await runHostSuiteBound(opts, bdf, sys, group, progress);
+  } finally {
+    giveBack?.();
+  }
+}
+
+/**
+ * Gives `bdf` back to its `original` driver (or none): clears `driver_override`,
+ * unbinds it from vfio-pci and lets the kernel probe it again. Returned as a
+ * function that does it at most once, and done on exit and on signals until then.
+ */
+function rebindOnExit(sys: string, bdf: string, original: string | undefined, progress: (m: string) => void): () => void {
+  let done = false;
+  const giveBack = () => {
+    if (done) return;
+    done = true;
+    release();
+    writeFileSync(`${sys}/driver_override`, '\n');
+    if (existsSync(`${sys}/driver`)) writeFileSync(`${sys}/driver/unbind`, bdf);
+    if (original) {
+      try {
+        writeFileSync(`/sys/bus/pci/drivers/${original}/bind`, bdf);
+      } catch {
+        writeFileSync('/sys/bus/pci/drivers_probe', bdf);
+      }
+    }
+    progress(`gave ${bdf} back to ${original ?? 'no driver'}`);
+  };
+  const release = onExitOrSignal(giveBack);
+  return giveBack;
+}
+
+async function runHostSuiteBound(opts: HostRunOptions, bdf: string, sys: string, group: number, progress: (m: string) => void): Promise<KernelRun> {
   if (!existsSync(`/dev/vfio/${group}`)) throw new HostSetupError(`/dev/vfio/${group} does not exist although ${bdf} is on vfio-pci`);
   const read = (f: string) => readFileSync(`${sys}/${f}`, 'utf8').trim();
   const devices = [{ bdf, vendor: read('vendor'), device: read('device'), iommuGroup: group, qemuId: null, qemuModel: null, driver: 'vfio-pci' }];

@@ -5,14 +5,19 @@
 import type { KernelRun } from './host.js';
 import { VERDICTS, type Verdict, type VerdictEntry } from './types.js';
 
-/** The `--json` document: exactly `{kernels: [{kernel, suite, wall_s, ioctls}]}`. */
+/** The version of the `conformance --json` shape; schemas/conformance.schema.json describes it. */
+export const CONFORMANCE_SCHEMA_VERSION = 1;
+
+/** The `--json` document: exactly `{schema_version, kernels: [{kernel, suite, wall_s, ioctls}]}` (an optional `arch` per kernel). */
 export interface ConformanceJson {
-  kernels: { kernel: string; suite: string; wall_s: number; ioctls: Record<string, VerdictEntry> }[];
+  schema_version: number;
+  kernels: { kernel: string; suite: string; arch?: string; wall_s: number; ioctls: Record<string, VerdictEntry> }[];
 }
 
 /** The `--json` document of `runs`. */
 export function toJson(runs: readonly KernelRun[]): ConformanceJson {
   return {
+    schema_version: CONFORMANCE_SCHEMA_VERSION,
     kernels: runs.map((r) => ({
       kernel: r.kernel,
       suite: r.suite,
