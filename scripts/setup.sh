@@ -2,11 +2,14 @@
 # Installs what vfio-uapi needs on a Debian 12 machine (as root), then the npm dependencies.
 # clang-14/19 cross-compile the headers for every ABI (the conformance oracle);
 # qemu-system-x86 and busybox-static boot Debian kernels for the live suite; gcc, make, binutils, flex, bison,
-# bc, perl, libelf-dev and libssl-dev build the custom kernel (conformance/vm/custom.ts) from Debian's linux-source.
+# bc, perl, libelf-dev and libssl-dev build the custom kernel (conformance/vm/custom.ts) from Debian's linux-source;
+# qemu-system-ppc, -misc (s390x) and -arm boot the ppc64le, s390x and aarch64 guests, and gcc-powerpc64le-linux-gnu /
+# gcc-s390x-linux-gnu build the runtime's Node-API system-call addon for the guests koffi has no build for (ppc64le, s390x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(clang-14 clang-19 qemu-system-x86 busybox-static xz-utils zstd cpio ca-certificates
-  gcc make binutils flex bison bc perl libelf-dev libssl-dev)
+  gcc make binutils flex bison bc perl libelf-dev libssl-dev
+  qemu-system-ppc qemu-system-misc qemu-system-arm gcc-powerpc64le-linux-gnu gcc-s390x-linux-gnu)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
