@@ -16,7 +16,7 @@
  * map accepted) or contradicts what the kernel source documents for that
  * backend (the `documented` column); other differences are reported as found.
  */
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { AnonymousMemory, OwnedFd } from '../../runtime/index.js';
 import { cString } from './container.js';
@@ -190,17 +190,17 @@ const CHECKS = [
   { id: 'dma', what: `edu DMA ${XFER} bytes RAM -> edu -> RAM through the mappings, byte for byte` },
   { id: 'overlap', what: 'map again at a mapped IOVA' },
   { id: 'bisect', what: 'unmap the 2nd page, then the 1st page, of one 2-page mapping', documented: 'vfio_iommu_type1.c (vfio_dma_do_unmap): v1 returns success with a zero-sized unmap for a request offset into a mapping, and unmaps the whole mapping for one covering its first IOVA; v2 refuses to bisect (EINVAL). iommufd/vfio_compat.c (iommufd_vfio_set_iommu): type1 is emulated by disabling large IOPTEs, "then we can safely unmap within any range"; v2 through iommufd refuses in iopt_unmap_iova_range (ENOENT), where vfio.h names no errno' },
-  { id: 'unmap-none', what: 'unmap a range that was never mapped', documented: 'vfio_iommu_type1.c: "The v2 interface will only return success and a size of zero if there were no mappings within the range"; iommufd (io_pagetable.c) answers ENOENT when nothing was unmapped' },
+  { id: 'unmap-none', what: 'unmap a range that was never mapped', documented: 'vfio_iommu_type1.c: "The v2 interface will only return success and a size of zero if there were no mappings within the range"; iommufd\'s IOMMU_IOAS_UNMAP turns "nothing unmapped" into ENOENT (ioas.c, iommufd_ioas_unmap), which iommufd.h does not say; the compat layer (vfio_compat.c) returns 0 bytes like type1' },
   { id: 'unmapped-dma', what: 'edu DMA to an IOVA unmapped just before, and to one never mapped: no host page changes' },
   { id: 'unmap-all', what: 'unmap everything (VFIO_DMA_UNMAP_FLAG_ALL; for iommufd IOAS_UNMAP of [0, U64_MAX])' },
-  { id: 'dirty', what: 'dirty tracking after the edu wrote a mapped page', documented: 'iommufd/vfio_compat.c: VFIO_IOMMU_DIRTY_PAGES is not implemented (ENOTTY), obsoleted by IOMMU_HWPT_SET_DIRTY_TRACKING; iommufd dirty tracking needs an IOMMU with dirty bits (VT-d SSADS), which QEMU\'s intel-iommu does not emulate' },
+  { id: 'dirty', what: 'dirty tracking after the edu wrote a mapped page', documented: 'vfio_iommu_type1.c: VFIO_IOMMU_DIRTY_PAGES needs a v2 container (EACCES for v1, in the code, not in vfio.h); iommufd/vfio_compat.c: VFIO_IOMMU_DIRTY_PAGES is not implemented (ENOTTY), obsoleted by IOMMU_HWPT_SET_DIRTY_TRACKING; iommufd dirty tracking (HWPT_ALLOC with DIRTY_TRACKING) needs an IOMMU with dirty bits (VT-d SSADS), which QEMU\'s intel-iommu does not emulate (EOPNOTSUPP); the mock IOMMU exercises it instead' },
 ] as const;
 
 /** The outcomes the kernel source documents, by check and backend (only where it says). */
 const DOCUMENTED: Partial<Record<string, Partial<Record<BackendName, string>>>> = {
   bisect: { vfio_type1_iommu: '0 bytes, then 8192 bytes', vfio_type1v2_iommu: 'EINVAL, then EINVAL', iommufd_compat_type1: '4096 bytes, then 4096 bytes' },
   'unmap-none': { vfio_type1_iommu: '0 bytes', vfio_type1v2_iommu: '0 bytes' },
-  dirty: { iommufd_compat_type1: 'ENOTTY', iommufd_compat_type1v2: 'ENOTTY' },
+  dirty: { vfio_type1_iommu: 'EACCES', iommufd_compat_type1: 'ENOTTY', iommufd_compat_type1v2: 'ENOTTY' },
 };
 
 const show = (r: Attempt<unknown>, unit = ''): string => (r.ok ? (typeof r.value === 'bigint' ? `${r.value} bytes` : `${r.value ?? 'ok'}${unit}`) : r.code);
@@ -304,14 +304,4 @@ export function backendChecks(ctx: Context, edu: DeviceEntry): BackendMatrix {
       return { id: c.id, what: c.what, documented: 'documented' in c ? c.documented : undefined, differs: texts.size > 1, cells: row };
     }),
   };
-}
-
-/** Where `/dev/vfio/devices/vfioN` comes from for an mdev (`/sys/bus/mdev/devices/<uuid>`). */
-export function mdevCdev(uuid: string): string | undefined {
-  return cdevPath(`/sys/bus/mdev/devices/${uuid}`);
-}
-
-/** The IOMMU group number of a sysfs device. */
-export function iommuGroupOf(sysfsDevice: string): number {
-  return Number(path.basename(readlinkSync(path.join(sysfsDevice, 'iommu_group'))));
 }

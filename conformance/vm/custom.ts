@@ -272,11 +272,16 @@ async function readPublished(dir: string): Promise<CustomKernel | undefined> {
   };
 }
 
+/** Our own apt lists for the source package: the stock kernels of the same suite may be resolved by another process at the same time. */
+function aptDirName(distSuite: string): string {
+  return `${distSuite}-source`;
+}
+
 /** The newest `linux-source-X.Y` the `linux-source` metapackage of sid (else trixie) depends on. */
 async function resolveSource(progress: ProgressFn): Promise<SourceRef> {
   const tried: string[] = [];
   for (const distSuite of SOURCE_SUITES) {
-    const apt = await aptUpdate(distSuite, ARCHES.x86_64, progress);
+    const apt = await aptUpdate(distSuite, ARCHES.x86_64, progress, aptDirName(distSuite));
     const meta = await showPackage(apt, 'linux-source');
     const dep = /\b(linux-source-\d+\.\d+)\b/.exec(meta?.get('depends') ?? '')?.[1];
     const pkg = dep ? await showPackage(apt, dep) : undefined;
@@ -295,8 +300,8 @@ async function ensureSource(source: SourceRef, progress: ProgressFn): Promise<st
   const dir = path.join(customKernelCache(), 'src', `${source.name}_${source.version}`.replace(/[^A-Za-z0-9.+_-]/g, '_'));
   const marker = path.join(dir, '.vfio-uapi-unpacked');
   if (await exists(marker)) return dir;
-  const aptDir = path.join(cacheRoot(), 'apt', source.distSuite);
-  if (!(await exists(path.join(aptDir, 'lists')))) await aptUpdate(source.distSuite, ARCHES.x86_64, progress);
+  const aptDir = path.join(cacheRoot(), 'apt', aptDirName(source.distSuite));
+  if (!(await exists(path.join(aptDir, 'lists')))) await aptUpdate(source.distSuite, ARCHES.x86_64, progress, aptDirName(source.distSuite));
   progress(`downloading ${source.name} ${source.version} (${source.distSuite})`);
   await publishDir(dir, async (tmp) => {
     await exec('apt-get', [...aptOptions(aptDir), '-q', 'download', `${source.name}=${source.version}`], { cwd: tmp, env: aptEnv(), what: `apt-get download ${source.name}=${source.version}` });

@@ -273,10 +273,14 @@ export interface PrivateApt {
   options: string[];
 }
 
-/** Runs `apt-get update` with the private configuration of `distSuite` for `arch`'s Debian architecture. */
-export async function aptUpdate(distSuite: string, arch: Arch, progress: ProgressFn): Promise<PrivateApt> {
+/**
+ * Runs `apt-get update` with the private configuration of `distSuite` for `arch`'s Debian architecture, in
+ * `apt/<dirName>` when given (users in other processes at the same time take their own name, since apt locks
+ * its lists directory).
+ */
+export async function aptUpdate(distSuite: string, arch: Arch, progress: ProgressFn, dirName?: string): Promise<PrivateApt> {
   const foreign = arch.name !== HOST_ARCH;
-  const aptDir = path.join(cacheRoot(), 'apt', foreign ? `${distSuite}-${arch.debianArch}` : distSuite);
+  const aptDir = path.join(cacheRoot(), 'apt', dirName ?? (foreign ? `${distSuite}-${arch.debianArch}` : distSuite));
   const options = aptOptions(aptDir, foreign ? arch.debianArch : undefined);
   await fs.mkdir(path.join(aptDir, 'lists', 'partial'), { recursive: true });
   await fs.mkdir(path.join(aptDir, 'cache', 'archives', 'partial'), { recursive: true });
