@@ -109,6 +109,19 @@ export const ABIS: readonly Abi[] = [
 ];
 
 /**
+ * What clang (C, GNU mode: `-std=gnu17`, its default) predefines the same way for every Linux ABI that
+ * UAPI headers test (`#if defined(__linux__)` in drm.h, `#ifdef __GNUC__`...). An ABI-independent pass
+ * sees these too; they do not make a header ABI-dependent.
+ */
+export const COMMON_PREDEFINES: Readonly<Record<string, string>> = {
+  __linux__: '1', __linux: '1', linux: '1', __unix__: '1', __unix: '1', unix: '1', __gnu_linux__: '1', __ELF__: '1',
+  __CHAR_BIT__: '8', __GNUC__: '4', __GNUC_MINOR__: '2', __GNUC_PATCHLEVEL__: '1',
+  __STDC__: '1', __STDC_HOSTED__: '1', __STDC_VERSION__: '201710L',
+  __ORDER_LITTLE_ENDIAN__: '1234', __ORDER_BIG_ENDIAN__: '4321', __ORDER_PDP_ENDIAN__: '3412',
+  __SIZEOF_INT__: '4', __SIZEOF_SHORT__: '2', __SIZEOF_LONG_LONG__: '8',
+};
+
+/**
  * The macros a compiler predefines for `abi` that UAPI headers test in `#if`s: the
  * architecture, byte order and data model. Derived from the table, so they cannot
  * disagree with the layout.
@@ -117,14 +130,9 @@ export function abiPredefines(abi: Abi): Record<string, string> {
   const m: Record<string, string> = {
     __SIZEOF_LONG__: String(abi.scalars.long.size),
     __SIZEOF_POINTER__: String(abi.scalars.pointer.size),
-    __SIZEOF_LONG_LONG__: '8',
-    __SIZEOF_INT__: '4',
-    __ORDER_LITTLE_ENDIAN__: '1234',
-    __ORDER_BIG_ENDIAN__: '4321',
     __BYTE_ORDER__: abi.endian === 'little' ? '1234' : '4321',
     [abi.endian === 'little' ? '__LITTLE_ENDIAN__' : '__BIG_ENDIAN__']: '1',
-    __linux__: '1',
-    __CHAR_BIT__: '8',
+    ...COMMON_PREDEFINES,
   };
   if (abi.scalars.long.size === 8) { m.__LP64__ = '1'; m._LP64 = '1'; } else m.__ILP32__ = '1';
   if (!abi.charSigned) m.__CHAR_UNSIGNED__ = '1';
@@ -134,7 +142,7 @@ export function abiPredefines(abi: Abi): Record<string, string> {
 
 /** Every name any ABI predefines: a header whose `#if`s test one of these is ABI-dependent. */
 export function abiSensitiveNames(): ReadonlySet<string> {
-  return new Set([...ABIS.flatMap((a) => Object.keys(abiPredefines(a))), '__BITS_PER_LONG', '__LITTLE_ENDIAN_BITFIELD', '__BIG_ENDIAN_BITFIELD', '__LITTLE_ENDIAN', '__BIG_ENDIAN']);
+  return new Set([...ABIS.flatMap((a) => Object.keys(abiPredefines(a)).filter((n) => !(n in COMMON_PREDEFINES))), '__BITS_PER_LONG', '__LITTLE_ENDIAN_BITFIELD', '__BIG_ENDIAN_BITFIELD', '__LITTLE_ENDIAN', '__BIG_ENDIAN']);
 }
 
 /** Names of every ABI, in table order. */

@@ -11,7 +11,7 @@ import type TreeSitter from 'tree-sitter';
 import { HeaderError, type SourceLoc } from '../errors.js';
 import type { Token } from '../source/lexer.js';
 import { preprocess, type PreprocessedUnit } from '../preprocess/preprocessor.js';
-import { abiPredefines, abiSensitiveNames, type Abi } from '../abi/abis.js';
+import { ABIS, COMMON_PREDEFINES, abiPredefines, abiSensitiveNames, type Abi } from '../abi/abis.js';
 import { parseExpression } from '../expr/parser.js';
 import type { Expr } from '../expr/ast.js';
 import type {
@@ -50,18 +50,71 @@ export interface ParseOptions {
  * a header must be parsed per ABI (see {@link parseHeaderForAbis}).
  */
 export function parseHeader(path: string, options: ParseOptions = {}): HeaderIR {
-  const unit = preprocess(path, {
-    includeDirs: options.includeDirs,
-    predefines: options.abi ? abiPredefines(options.abi) : undefined,
-    sensitiveNames: abiSensitiveNames(),
-  });
-  return new DeclarationParser(unit, options.abi?.name).run();
+  return new DeclarationParser(preprocessFor(path, options), options.abi?.name).run();
 }
 
-/** The IR of a header for each ABI: one shared IR, unless the header's `#if`s depend on the ABI. */
+function preprocessFor(path: string, options: ParseOptions): PreprocessedUnit {
+  return preprocess(path, {
+    includeDirs: options.includeDirs,
+    predefines: options.abi ? abiPredefines(options.abi) : COMMON_PREDEFINES,
+    sensitiveNames: abiSensitiveNames(),
+    multiarch: options.abi?.debianTriplet,
+    multiarchFolders: MULTIARCH_FOLDERS,
+  });
+}
+
+const MULTIARCH_FOLDERS = ABIS.map((a) => a.debianTriplet);
+
+/**
+ * The IR of a header for each ABI: one shared IR, unless the header's `#if`s depend on the ABI.
+ * An ABI-dependent header is preprocessed per ABI, and parsed once per distinct result: ABIs whose
+ * token streams, `#pragma pack`s and macros come out the same share one parse (tree-sitter and the
+ * IR are most of the cost; with a kernel include tree every header reaches `asm/` and is ABI-dependent).
+ */
 export function parseHeaderForAbis(path: string, abis: readonly Abi[], options: Omit<ParseOptions, 'abi'> = {}): Map<string, HeaderIR> {
   const common = parseHeader(path, options);
-  return new Map(abis.map((abi) => [abi.name, common.abiSensitive ? parseHeader(path, { ...options, abi }) : common]));
+  if (!common.abiSensitive) return new Map(abis.map((abi) => [abi.name, common]));
+  const byKey = new Map<string, HeaderIR>();
+  const out = new Map<string, HeaderIR>();
+  for (const abi of abis) {
+    const unit = preprocessFor(path, { ...options, abi });
+    const key = unitKey(unit);
+    const parsed = byKey.get(key);
+    if (parsed) {
+      out.set(abi.name, { ...parsed, abi: abi.name });
+      continue;
+    }
+    const ir = new DeclarationParser(unit, abi.name).run();
+    byKey.set(key, ir);
+    out.set(abi.name, ir);
+  }
+  return out;
+}
+
+/**
+ * What the parse of a unit depends on: its tokens (text and place), the `#pragma pack`s, every macro
+ * definition the header made or included, and the values of the predefined macros that any of
+ * them mentions (`__SIZEOF_LONG__` in a macro body makes the ABIs differ).
+ */
+function unitKey(unit: PreprocessedUnit): string {
+  const parts: string[] = [];
+  let file = '';
+  for (const t of unit.tokens) {
+    if (t.loc.file !== file) { file = t.loc.file; parts.push(`\u0001${file}`); }
+    parts.push(`${t.text}@${t.loc.line}:${t.loc.col}`);
+  }
+  parts.push('\u0002', JSON.stringify(unit.packs));
+  const mentioned = new Set<string>();
+  const predefined: string[] = [];
+  for (const m of unit.macros.values()) {
+    if (m.loc.file === '<predefined>') { predefined.push(m.name); continue; }
+    parts.push(`\u0003${m.name}(${m.params?.join(',') ?? ''})@${m.loc.file}:${m.loc.line}`);
+    for (const t of m.body) { parts.push(t.text); if (t.kind === 'ident') mentioned.add(t.text); }
+  }
+  for (const name of predefined) {
+    if (mentioned.has(name)) parts.push(`\u0004${name}=${unit.macros.get(name)!.body.map((t) => t.text).join(' ')}`);
+  }
+  return createHash('sha1').update(parts.join(' ')).digest('hex');
 }
 
 class DeclarationParser {
@@ -189,6 +242,8 @@ class DeclarationParser {
   private typeOf(node: SyntaxNode): CType {
     switch (node.type) {
       case 'primitive_type':
+        // tree-sitter-c takes `size_t`, `uint32_t`, ... for keywords; C knows them only as typedefs (the libc model's).
+        if (this.typedefs.has(node.text)) return { kind: 'typedef', name: node.text };
         return { kind: 'builtin', name: node.text };
       case 'sized_type_specifier':
         return { kind: 'builtin', name: node.text.split(/\s+/).join(' ') };
@@ -271,6 +326,7 @@ class DeclarationParser {
       case 'field_identifier':
       case 'type_identifier':
       case 'identifier':
+      case 'primitive_type': // `typedef unsigned long size_t;`: see typeOf
         return { name: node.text, type: base };
       case 'array_declarator': {
         const size = node.childForFieldName('size');

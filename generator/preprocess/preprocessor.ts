@@ -7,11 +7,11 @@
  * macro definition with its location, and the comments. ABI-dependent values
  * stay symbolic (see builtins.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { HeaderError, type SourceLoc } from '../errors.js';
 import { lex, type Comment, type LogicalLine, type Token } from '../source/lexer.js';
-import { BUILTIN_HEADERS, IMPLICIT_INCLUDES } from './builtins.js';
+import { ABI_DEPENDENT_BUILTINS, BUILTIN_HEADERS, IMPLICIT_INCLUDES } from './builtins.js';
 import { parseExpression } from '../expr/parser.js';
 import { evaluatePreprocessorCondition } from '../expr/pp-eval.js';
 
@@ -50,8 +50,21 @@ export interface PreprocessedUnit {
 
 /** Options for {@link preprocess}. */
 export interface PreprocessOptions {
-  /** Directories searched for `<X>` after the header's own directory. */
+  /**
+   * Directories searched for `<X>`. When there are any, they come before the built-in table, so a
+   * kernel include tree gives its own `linux/types.h`, `asm/...`; the built-ins fill in the rest (the libc model).
+   */
   readonly includeDirs?: readonly string[];
+  /**
+   * The ABI's multiarch folder (`Abi.debianTriplet`): `<dir>/<multiarch>/X` is searched before `<dir>/X`
+   * for each include dir, as clang's `-isystem dir/<triplet> -isystem dir` does (Debian's per-ABI `asm/`).
+   */
+  readonly multiarch?: string;
+  /**
+   * Every ABI's multiarch folder. In a pass without `multiarch`, a file found only inside one of them
+   * makes the header ABI-dependent (it must then be preprocessed per ABI).
+   */
+  readonly multiarchFolders?: readonly string[];
   /** Macros the compiler predefines (an ABI's: see abiPredefines); none for an ABI-independent pass. */
   readonly predefines?: Readonly<Record<string, string>>;
   /** Names that make a header ABI-dependent when it mentions them (see abiSensitiveNames). */
@@ -69,6 +82,28 @@ interface Conditional {
 }
 
 const BUILTIN_PREFIX = '<builtin>/';
+
+/**
+ * Files and their tokens, per process: a sweep or a multi-ABI run reads `linux/types.h` and friends
+ * thousands of times. Headers are not expected to change while the process runs.
+ */
+const lexedFiles = new Map<string, { text: string; lexed: ReturnType<typeof lex> }>();
+const existing = new Map<string, boolean>();
+const texts = new Map<string, { mtimeMs: number; size: number; text: string }>();
+
+function fileExists(file: string): boolean {
+  let e = existing.get(file);
+  if (e === undefined) existing.set(file, (e = existsSync(file)));
+  return e;
+}
+
+function lexCached(file: string, text: string): ReturnType<typeof lex> {
+  const hit = lexedFiles.get(file);
+  if (hit && hit.text === text) return hit.lexed;
+  const lexed = lex(file, text);
+  lexedFiles.set(file, { text, lexed });
+  return lexed;
+}
 
 /** Preprocesses the header at `path`. Throws HeaderError on malformed directives or missing includes. */
 export function preprocess(path: string, options: PreprocessOptions = {}): PreprocessedUnit {
@@ -96,7 +131,7 @@ class Preprocessor {
     for (const name of IMPLICIT_INCLUDES) this.includeFile(name, here);
     const text = this.read(this.mainFile, here);
     this.files.set(this.mainFile, 'main');
-    const lexed = lex(this.mainFile, text);
+    const lexed = lexCached(this.mainFile, text);
     this.comments = lexed.comments;
     this.processFile(lexed.lines, this.mainFile);
     return {
@@ -107,7 +142,13 @@ class Preprocessor {
 
   private read(file: string, from: SourceLoc): string {
     try {
-      return readFileSync(file, 'utf8');
+      // Cached by path, checked against the file's size and mtime (tests rewrite temp headers in place).
+      const st = statSync(file);
+      const hit = texts.get(file);
+      if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.text;
+      const text = readFileSync(file, 'utf8');
+      texts.set(file, { mtimeMs: st.mtimeMs, size: st.size, text });
+      return text;
     } catch (e) {
       throw new HeaderError(from, `cannot read ${file}: ${(e as Error).message}`);
     }
@@ -173,7 +214,7 @@ class Preprocessor {
           else if (name === 'undef') {
             if (rest[0]?.kind !== 'ident') throw new HeaderError(directive.loc, '#undef expects a macro name');
             this.macros.delete(rest[0].text);
-          } else if (name === 'include') this.include(rest, directive.loc);
+          } else if (name === 'include') this.include(rest, directive.loc, file);
           else if (name === 'error') throw new HeaderError(directive.loc, `#error ${rest.map((t) => t.text).join(' ')}`);
           else if (name === 'pragma') this.pragma(rest, directive.loc);
           else if (name === 'warning' || name === 'line' || name === 'ident') { /* no effect on layout */ }
@@ -254,11 +295,23 @@ class Preprocessor {
     this.macros.set(nameTok.text, { name: nameTok.text, params, variadic, body, loc: nameTok.loc });
   }
 
-  private include(tokens: readonly Token[], loc: SourceLoc): void {
+  private include(tokens: readonly Token[], loc: SourceLoc, from: string): void {
     let name: string;
-    const first = tokens[0];
-    if (first?.kind === 'string') name = first.text.slice(1, -1);
-    else if (first?.text === '<') {
+    let first = tokens[0];
+    if (first?.kind === 'ident') {
+      // A computed include: `#include MACRO`.
+      tokens = this.expand(tokens);
+      first = tokens[0];
+    }
+    if (first?.kind === 'string') {
+      name = first.text.slice(1, -1);
+      // "X": the including file's directory first, as C compilers do.
+      const here = join(dirname(from), name);
+      if (!from.startsWith(BUILTIN_PREFIX) && fileExists(here)) {
+        this.includeFile(name, loc, { file: here, text: this.read(here, loc), origin: 'sibling' });
+        return;
+      }
+    } else if (first?.text === '<') {
       const close = tokens.findIndex((t) => t.text === '>');
       if (close < 0) throw new HeaderError(loc, "#include expects \"FILE\" or <FILE>");
       name = tokens.slice(1, close).map((t) => t.text).join('');
@@ -266,29 +319,57 @@ class Preprocessor {
     this.includeFile(name, loc);
   }
 
-  private includeFile(name: string, loc: SourceLoc): void {
-    const found = this.findInclude(name, loc);
+  private includeFile(name: string, loc: SourceLoc, given?: { file: string; text: string; origin: IncludeOrigin }): void {
+    const found = given ?? this.findInclude(name, loc);
+    if (found.origin === 'builtin' && ABI_DEPENDENT_BUILTINS.has(name)) this.abiSensitive = true;
     if (this.depth > 50) throw new HeaderError(loc, `#include nested too deeply (at ${name})`);
     const first = !this.files.has(found.file);
     this.files.set(found.file, found.origin);
     if (found.origin === 'builtin' && !first) return; // built-ins are guarded anyway
     this.depth++;
-    this.processFile(lex(found.file, found.text).lines, found.file);
+    this.processFile(lexCached(found.file, found.text).lines, found.file);
     this.depth--;
   }
 
   private findInclude(name: string, loc: SourceLoc): { file: string; text: string; origin: IncludeOrigin } {
+    const dirs = this.options.includeDirs ?? [];
     const builtin = BUILTIN_HEADERS.get(name);
-    if (builtin !== undefined) return { file: BUILTIN_PREFIX + name, text: builtin, origin: 'builtin' };
-    // A sibling first: `<linux/vfio.h>` from vfio_zdev.h means the vfio.h of the same version.
-    const base = name.replace(/^linux\//, '');
-    const sibling = join(dirname(this.mainFile), base);
-    if (existsSync(sibling)) return { file: sibling, text: this.read(sibling, loc), origin: 'sibling' };
-    for (const dir of this.options.includeDirs ?? []) {
-      const candidate = resolve(dir, name);
-      if (existsSync(candidate)) return { file: candidate, text: this.read(candidate, loc), origin: 'include-dir' };
+    // Without include dirs the built-ins come first; with them, a real tree's own headers win.
+    if (builtin !== undefined && (dirs.length === 0 || name.startsWith('<'))) return { file: BUILTIN_PREFIX + name, text: builtin, origin: 'builtin' };
+    // A sibling first: `<linux/vfio.h>` from vfio_zdev.h means the vfio.h of the same version (unless the header
+    // lives in one of the include dirs, whose layout then answers exactly).
+    if (!this.mainInIncludeDir) {
+      const sibling = join(dirname(this.mainFile), name.replace(/^linux\//, ''));
+      if (fileExists(sibling)) return { file: sibling, text: this.read(sibling, loc), origin: 'sibling' };
     }
-    throw new HeaderError(loc, `cannot find <${name}>: not built in, not beside the header; pass --include DIR`);
+    for (const dir of dirs) {
+      const inMultiarch = this.findMultiarch(dir, name);
+      if (inMultiarch) return { file: inMultiarch, text: this.read(inMultiarch, loc), origin: 'include-dir' };
+      const candidate = resolve(dir, name);
+      if (fileExists(candidate)) return { file: candidate, text: this.read(candidate, loc), origin: 'include-dir' };
+    }
+    if (builtin !== undefined) return { file: BUILTIN_PREFIX + name, text: builtin, origin: 'builtin' };
+    const where = dirs.length ? `in ${dirs.join(', ')}${this.options.multiarch ? ` (nor its ${this.options.multiarch}/)` : ''}` : 'beside the header; pass --include DIR';
+    throw new HeaderError(loc, `cannot find <${name}>: not built in (see the libc model in the README), not ${where}`);
+  }
+
+  /** `<dir>/<multiarch>/name` for this pass's ABI; in an ABI-independent pass, any ABI's (and the header becomes ABI-dependent). */
+  private findMultiarch(dir: string, name: string): string | undefined {
+    const folders = this.options.multiarch ? [this.options.multiarch] : this.options.multiarchFolders ?? [];
+    for (const folder of folders) {
+      const candidate = resolve(dir, folder, name);
+      if (!fileExists(candidate)) continue;
+      if (!this.options.multiarch) this.abiSensitive = true;
+      return candidate;
+    }
+    return undefined;
+  }
+
+  private get mainInIncludeDir(): boolean {
+    return (this.options.includeDirs ?? []).some((d) => {
+      const rel = relative(resolve(d), this.mainFile);
+      return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+    });
   }
 
   /** Fully macro-expands `input` (C's expansion and rescanning, with hide sets). */
