@@ -26,6 +26,11 @@ export type { LayoutJson } from '../../generator/layout/json.js';
 export interface OracleOptions {
   /** Include root of the UAPI tree (see `scripts/uapi-tree.ts`). */
   includeRoot: string;
+  /**
+   * Include dirs searched after the UAPI tree for an ABI, as a system's are (clang's own headers, then the
+   * ABI's glibc: see `libcIncludeDirs` in toolchain.ts); default none (`-nostdinc` alone).
+   */
+  systemIncludeDirs?: (abi: Abi) => readonly string[];
 }
 
 /** Options of {@link clangLayoutAll}. */
@@ -69,7 +74,7 @@ export class OracleFailures extends Error {
  * @throws MissingPrerequisite without a suitable clang; Error when the header does not compile.
  */
 export async function clangLayout(headerPath: string, abi: Abi, opts: OracleOptions): Promise<LayoutJson> {
-  const ctx = await HeaderContext.create(headerPath, opts.includeRoot);
+  const ctx = await HeaderContext.create(headerPath, opts.includeRoot, opts.systemIncludeDirs);
   try {
     const names = await ctx.discover(abi);
     return await ctx.measure(names, abi);
@@ -93,7 +98,7 @@ export async function clangLayoutAll(headers: readonly string[], abis: readonly 
     const slots: (LayoutJson | undefined)[] = abis.map(() => undefined);
     let ctx: HeaderContext | undefined;
     try {
-      ctx = await HeaderContext.create(header, opts.includeRoot);
+      ctx = await HeaderContext.create(header, opts.includeRoot, opts.systemIncludeDirs);
       const c = ctx;
       const names = await limit(() => c.discover(abis[0]));
       await Promise.all(abis.map(async (abi, i) => {
@@ -122,9 +127,10 @@ class HeaderContext {
     readonly header: string,
     readonly includeRoot: string,
     readonly tmp: string,
+    readonly systemDirs: (abi: Abi) => readonly string[],
   ) {}
 
-  static async create(headerPath: string, includeRoot: string): Promise<HeaderContext> {
+  static async create(headerPath: string, includeRoot: string, systemDirs: (abi: Abi) => readonly string[] = () => []): Promise<HeaderContext> {
     const header = path.resolve(headerPath);
     const tmp = await siblingIncludeDir(header, 'vfio-uapi-oracle-');
     try {
@@ -134,7 +140,7 @@ class HeaderContext {
       await rm(tmp, { recursive: true, force: true });
       throw err;
     }
-    return new HeaderContext(headerPath, header, includeRoot, tmp);
+    return new HeaderContext(headerPath, header, includeRoot, tmp, systemDirs);
   }
 
   dispose(): Promise<void> {
@@ -142,7 +148,7 @@ class HeaderContext {
   }
 
   private args(abi: Abi): string[] {
-    return [...clangArgs(abi, this.includeRoot, [this.tmp]), '-ferror-limit=0', '-fno-caret-diagnostics', '-fno-color-diagnostics'];
+    return [...clangArgs(abi, this.includeRoot, [this.tmp], this.systemDirs(abi)), '-ferror-limit=0', '-fno-caret-diagnostics', '-fno-color-diagnostics'];
   }
 
   /** Finds the header's records, member paths and integer constants, compiling for `abi`. */
@@ -201,7 +207,7 @@ class HeaderContext {
       const { text, lineOf } = checkSource(this.header, constants, valueLines, recordLines);
       let symbols: Map<string, Uint8Array>;
       try {
-        ({ symbols } = await compileObject(text, abi, { includeRoot: this.includeRoot, extraIncludeDirs: [this.tmp], clang }));
+        ({ symbols } = await compileObject(text, abi, { includeRoot: this.includeRoot, extraIncludeDirs: [this.tmp], systemIncludeDirs: this.systemDirs(abi), clang }));
       } catch (err) {
         if (!(err instanceof CompileError) || round > 5) throw err;
         // A name that is an integer constant expression for the first ABI but not this one.
