@@ -67,6 +67,25 @@ export function sweepItems(root: string, abis: readonly Abi[] = ABIS, only?: Reg
   return items;
 }
 
+/**
+ * The order clang measures in, so that a partial run (`--budget`) is representative: the interfaces Node
+ * users of other kernel interfaces need first (input, video, sound, DRM, perf, io_uring, USB, SPI, GPIO,
+ * networking, KVM, vhost, filesystems, MTD, RDMA), then the rest round-robin across directories and ABIs.
+ */
+export function measureOrder(items: readonly SweepItem[]): SweepItem[] {
+  const first = /^(linux\/(input|uinput|input-event-codes|videodev2|v4l2-\w+|perf_event|io_uring|usbdevice_fs|usb\/\w+|spi\/spidev|gpio|i2c-dev|i2c|if|if_ether|if_tun|netlink|rtnetlink|socket|in|in6|tcp|kvm|vhost|vhost_types|fs|fuse|fiemap|stat|mount|userfaultfd|hidraw|uhid|fb|vfio|iommufd|dma-buf|ethtool|sockios|serial|tty|watchdog|mman|fcntl|eventpoll|inotify)\.h|sound\/asound\.h|drm\/(drm|drm_mode|i915_drm|amdgpu_drm)\.h|mtd\/\w+\.h|rdma\/(ib_user_verbs|rdma_user_cm)\.h|asm\/kvm\.h)$/;
+  const groups = new Map<string, SweepItem[]>();
+  for (const item of items) {
+    const key = first.test(item.name) ? '' : `${item.dir} ${item.abis.length === 1 ? item.abis[0]!.name : ''}`;
+    groups.set(key, [...(groups.get(key) ?? []), item]);
+  }
+  const out = [...(groups.get('') ?? [])];
+  groups.delete('');
+  const queues = [...groups.values()];
+  for (let i = 0; out.length < items.length; i++) for (const q of queues) if (q[i]) out.push(q[i]!);
+  return out;
+}
+
 /** A cached clang answer for one header on one ABI. */
 type OracleEntry = { ok: LayoutJson } | { error: string };
 
@@ -87,10 +106,10 @@ async function writeAtomic(file: string, text: string): Promise<void> {
 }
 
 /** Runs clang for every (item, ABI) not in the cache; returns every answer. */
-async function runOracle(items: readonly SweepItem[], root: string, dir: string, jobs: number, log: (m: string) => void): Promise<Map<string, OracleEntry>> {
+async function runOracle(items: readonly SweepItem[], root: string, dir: string, jobs: number, budgetMs: number, log: (m: string) => void): Promise<Map<string, OracleEntry>> {
   const answers = new Map<string, OracleEntry>();
   const todo: { item: SweepItem; abis: Abi[] }[] = [];
-  for (const item of items) {
+  for (const item of measureOrder(items)) {
     const missing: Abi[] = [];
     for (const abi of item.abis) {
       const f = cacheFile(dir, item, abi);
@@ -105,7 +124,9 @@ async function runOracle(items: readonly SweepItem[], root: string, dir: string,
   const limit = createLimiter(jobs);
   const started = Date.now();
   let done = 0;
+  let skipped = 0;
   await Promise.all(todo.map(({ item, abis }) => limit(async () => {
+    if (Date.now() - started > budgetMs) { skipped++; return; }
     let results: readonly LayoutJson[] = [];
     let failures: readonly { abi: string; error: Error }[] = [];
     try {
@@ -126,6 +147,7 @@ async function runOracle(items: readonly SweepItem[], root: string, dir: string,
     const s = (Date.now() - started) / 1000;
     log(`clang [${done}/${todo.length}] ${item.name} (${abis.length} ABI${abis.length > 1 ? 's' : ''}; ${s.toFixed(0)} s, about ${(s / done * (todo.length - done)).toFixed(0)} s left)`);
   })));
+  if (skipped) log(`clang: time budget spent; ${skipped} headers left unmeasured (rerun to resume)`);
   return answers;
 }
 
@@ -157,6 +179,8 @@ export interface SweepOptions {
   jobs?: number;
   only?: RegExp;
   fresh?: boolean;
+  /** Stop starting clang work after this many seconds and report on what is measured (resume later). */
+  budgetSeconds?: number;
   log?: (m: string) => void;
 }
 
@@ -171,7 +195,9 @@ export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string
   if (opts.fresh) await rm(dir, { recursive: true, force: true });
   const items = sweepItems(root, ABIS, opts.only);
   log(`sweep: ${items.length} headers of linux-libc-dev ${version}, ${items.reduce((n, i) => n + i.abis.length, 0)} header x ABI pairs`);
-  const answers = await runOracle(items, root, dir, opts.jobs ?? availableParallelism(), log);
+  const answers = await runOracle(items, root, dir, opts.jobs ?? availableParallelism(), (opts.budgetSeconds ?? Infinity) * 1000, log);
+  const unmeasured = items.filter((i) => i.abis.some((a) => !answers.has(`${i.name} ${a.name}`)));
+  const measured = items.filter((i) => !unmeasured.includes(i));
 
   const byDir = new Map<string, Tally>();
   const byAbi = new Map<string, Tally>(ABIS.map((a) => [a.name, tally()]));
@@ -180,8 +206,8 @@ export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string
   const rejections: { name: string; abis: string[]; error: string; clang: string }[] = [];
   const clangRejects: { name: string; abis: string[]; error: string; ours: string }[] = [];
   const genStarted = performance.now();
-  for (const [n, item] of items.entries()) {
-    if (n % 50 === 0) log(`generator [${n}/${items.length}] ${item.name}`);
+  for (const [n, item] of measured.entries()) {
+    if (n % 50 === 0) log(`generator [${n}/${measured.length}] ${item.name}`);
     const ours = generatorLayouts(item, root);
     const d = byDir.get(item.dir) ?? tally();
     byDir.set(item.dir, d);
@@ -226,6 +252,7 @@ export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string
     `- ABIs (${ABIS.length}): ${ABIS.map((a) => a.name).join(', ')}.`,
     `- Generator: \`layout --json --include <tree>\` (libc headers from the built-in glibc model). Oracle: ${path.basename(clang.path)} \`--target=<triple> -nostdinc\` with the same tree, then clang's own headers and the ABI's glibc 2.36 (\`/usr/<triplet>/include\` from \`libc6-dev-<arch>-cross\`; ${ABIS.filter((a) => !a.glibcCross).map((a) => a.name).join(', ') || 'none'} without: Debian 12 has no such package).`,
     `- A check is one constant value, one record size, one record alignment or one field offset that clang reports.`,
+    ...(unmeasured.length ? [`- **Partial run**: clang has measured ${measured.length} of the ${items.length} headers so far (the time budget ran out; \`npm run sweep\` resumes from the cache). The ${unmeasured.length} others are not in the figures below: ${[...new Set(unmeasured.map((i) => i.dir))].map((d) => `${unmeasured.filter((i) => i.dir === d).length} in ${d}/`).join(', ')}.`] : []),
     `- Agreement: **${(100 * agreement).toFixed(3)}%** of ${total.checks} checks (${total.disagreements} disagreements) over ${total.pairs} pairs that both sides lay out; ${rejections.reduce((k, r) => k + r.abis.length, 0)} pairs rejected by the generator where clang accepts them; ${clangRejects.reduce((k, r) => k + r.abis.length, 0)} pairs that clang itself rejects.`,
     `- Generator side of this run: ${genSeconds.toFixed(1)} s in one process.`,
     '',
@@ -265,7 +292,7 @@ if (isMainModule(import.meta.url)) {
   const val = (flag: string) => { const i = args.indexOf(flag); return i >= 0 ? args[i + 1] : undefined; };
   const only = val('--only') ? new RegExp(val('--only')!) : undefined;
   const out = val('--out') ?? (only ? undefined : 'docs/uapi-sweep.md');
-  sweep({ jobs: val('--jobs') ? Number(val('--jobs')) : undefined, only, fresh: args.includes('--fresh'), log: (m) => process.stderr.write(`${m}\n`) }).then(
+  sweep({ jobs: val('--jobs') ? Number(val('--jobs')) : undefined, budgetSeconds: val('--budget') ? Number(val('--budget')) : undefined, only, fresh: args.includes('--fresh'), log: (m) => process.stderr.write(`${m}\n`) }).then(
     async ({ markdown, agreement }) => {
       if (out) { await writeAtomic(out, markdown); process.stderr.write(`wrote ${out}: agreement ${(100 * agreement).toFixed(3)}%\n`); }
       else process.stdout.write(markdown);

@@ -191,7 +191,12 @@ class HeaderContext {
       good = good.filter((n) => !failed.has(n));
     }
     const rescued = new Set<string>();
+    // The suspects once more, among themselves only: most are plainly not integer constants (strings, types,
+    // empty macros) and fail again on their own lines; one clang run instead of one per name.
+    const again = suspects.size > 1 ? await check([...suspects], path.join(this.tmp, 'again.c')).catch(() => undefined) : undefined;
     for (const n of suspects) {
+      if (again && !again.has(n)) { rescued.add(n); continue; }
+      if (again && suspects.size > 8) continue;
       // Alone, any error at all (even one clang places elsewhere) means the name is out.
       if ((await check([n], path.join(this.tmp, 'one.c')).catch(() => undefined))?.size === 0) rescued.add(n);
     }
