@@ -51,6 +51,15 @@ const SCALAR_OF: Record<string, ScalarName> = {
 
 /** Normalises builtin type words: `unsigned long int` -> `{scalar: 'long', signed: false}`. */
 export function builtinScalar(words: readonly string[], abi: Abi): { scalar: ScalarName; signed: boolean } | undefined {
+  const key = `${abi.charSigned ? 's' : 'u'} ${words.join(' ')}`;
+  let hit = scalarMemo.get(key);
+  if (hit === undefined) scalarMemo.set(key, (hit = computeBuiltinScalar(words, abi) ?? null));
+  return hit ?? undefined;
+}
+/** builtinScalar's answers depend on the words and the ABI's char signedness only. */
+const scalarMemo = new Map<string, { scalar: ScalarName; signed: boolean } | null>();
+
+function computeBuiltinScalar(words: readonly string[], abi: Abi): { scalar: ScalarName; signed: boolean } | undefined {
   const w = words.filter((x) => x !== 'int' || words.length === 1 || !words.some((y) => y === 'short' || y === 'long'));
   const unsigned = w.includes('unsigned');
   const signedWord = w.includes('signed');
