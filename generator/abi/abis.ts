@@ -30,7 +30,7 @@ export interface IocLayout {
 /** The C scalar types whose layout differs between ABIs. */
 export type ScalarName =
   | 'char' | 'short' | 'int' | 'long' | 'long long' | 'pointer'
-  | 'float' | 'double' | 'long double' | '_Bool';
+  | 'float' | 'double' | 'long double' | '_Bool' | '__int128';
 
 /** One Linux ABI. */
 export interface Abi {
@@ -56,7 +56,7 @@ export interface Abi {
   readonly node?: { readonly arch: string; readonly endian: 'LE' | 'BE' };
   /** Oldest clang major version that targets this ABI (most need 14). */
   readonly minClang: number;
-  /** The compiler's architecture macros for this ABI (`__x86_64__`, ...), for `#if`s that test them. */
+  /** The compiler's architecture macros for this ABI (`__x86_64__`, ...; `NAME=VALUE` where not 1), for `#if`s that test them. */
   readonly archMacros: readonly string[];
 }
 
@@ -77,6 +77,8 @@ function scalars(model: 'LP64' | 'ILP32', overrides: Partial<Record<ScalarName, 
     float: { size: 4, align: 4 },
     double: { size: 8, align: 8 },
     'long double': { size: 16, align: 16 },
+    // GCC's __int128 exists on 64-bit ABIs only (size 0: not supported).
+    __int128: model === 'LP64' ? { size: 16, align: 16 } : { size: 0, align: 0 },
     ...overrides,
   };
 }
@@ -98,15 +100,15 @@ export const ABIS: readonly Abi[] = [
     clangTarget: 'powerpc64-linux-gnu', debianTriplet: 'powerpc64-linux-gnu', glibcCross: { package: 'libc6-dev-ppc64-cross', folder: 'powerpc64-linux-gnu' }, node: { arch: 'ppc64', endian: 'BE' }, minClang: 14 , archMacros: ['__powerpc__', '__powerpc64__', '__PPC__', '__PPC64__', '__ppc64__'] },
   { name: 'ppc', endian: 'big', charSigned: false, scalars: scalars('ILP32'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
     clangTarget: 'powerpc-linux-gnu', debianTriplet: 'powerpc-linux-gnu', glibcCross: { package: 'libc6-dev-powerpc-cross', folder: 'powerpc-linux-gnu' }, node: { arch: 'ppc', endian: 'BE' }, minClang: 14 , archMacros: ['__powerpc__', '__PPC__', '__ppc__'] },
-  { name: 's390x', endian: 'big', charSigned: false, scalars: scalars('LP64', { 'long double': { size: 16, align: 8 } }), maxAlign: 8,
+  { name: 's390x', endian: 'big', charSigned: false, scalars: scalars('LP64', { 'long double': { size: 16, align: 8 }, __int128: { size: 16, align: 8 } }), maxAlign: 8,
     ioc: GENERIC_IOC, clangTarget: 's390x-linux-gnu', debianTriplet: 's390x-linux-gnu', glibcCross: { package: 'libc6-dev-s390x-cross', folder: 's390x-linux-gnu' }, node: { arch: 's390x', endian: 'BE' }, minClang: 14 , archMacros: ['__s390__', '__s390x__'] },
   { name: 'riscv64', endian: 'little', charSigned: false, scalars: scalars('LP64'), maxAlign: 16, ioc: GENERIC_IOC,
     clangTarget: 'riscv64-linux-gnu', debianTriplet: 'riscv64-linux-gnu', glibcCross: { package: 'libc6-dev-riscv64-cross', folder: 'riscv64-linux-gnu' }, node: { arch: 'riscv64', endian: 'LE' }, minClang: 14 , archMacros: ['__riscv'] },
   { name: 'mips64el', endian: 'little', charSigned: true, scalars: scalars('LP64'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
-    clangTarget: 'mips64el-linux-gnuabi64', debianTriplet: 'mips64el-linux-gnuabi64', glibcCross: { package: 'libc6-dev-mips64el-cross', folder: 'mips64el-linux-gnuabi64' }, node: { arch: 'mips64el', endian: 'LE' }, minClang: 14 , archMacros: ['__mips__', '__mips64', '__MIPSEL__', '_MIPS_SIM_ABI64'] },
+    clangTarget: 'mips64el-linux-gnuabi64', debianTriplet: 'mips64el-linux-gnuabi64', glibcCross: { package: 'libc6-dev-mips64el-cross', folder: 'mips64el-linux-gnuabi64' }, node: { arch: 'mips64el', endian: 'LE' }, minClang: 14 , archMacros: ['__mips__', '__mips64', '__MIPSEL__', '_MIPS_SIM_ABI64', '_ABI64=3', '_MIPS_SIM=_ABI64', '_MIPS_SZLONG=64', '_MIPS_SZPTR=64', '_MIPS_SZINT=32'] },
   // clang gives a bare `aligned` 16 bytes on o32, though __BIGGEST_ALIGNMENT__ is 8 there; clang is our authority.
   { name: 'mips', endian: 'big', charSigned: true, scalars: scalars('ILP32', { 'long double': { size: 8, align: 8 } }), maxAlign: 16,
-    ioc: THREE_DIR_BIT_IOC, clangTarget: 'mips-linux-gnu', debianTriplet: 'mips-linux-gnu', glibcCross: { package: 'libc6-dev-mips-cross', folder: 'mips-linux-gnu' }, node: { arch: 'mips', endian: 'BE' }, minClang: 14 , archMacros: ['__mips__', '__MIPSEB__'] },
+    ioc: THREE_DIR_BIT_IOC, clangTarget: 'mips-linux-gnu', debianTriplet: 'mips-linux-gnu', glibcCross: { package: 'libc6-dev-mips-cross', folder: 'mips-linux-gnu' }, node: { arch: 'mips', endian: 'BE' }, minClang: 14 , archMacros: ['__mips__', '__MIPSEB__', '_ABIO32=1', '_MIPS_SIM=_ABIO32', '_MIPS_SZLONG=32', '_MIPS_SZPTR=32', '_MIPS_SZINT=32'] },
   { name: 'sparc64', endian: 'big', charSigned: true, scalars: scalars('LP64'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
     clangTarget: 'sparc64-linux-gnu', debianTriplet: 'sparc64-linux-gnu', glibcCross: { package: 'libc6-dev-sparc64-cross', folder: 'sparc64-linux-gnu' }, minClang: 14 , archMacros: ['__sparc__', '__sparc64__', '__arch64__', '__sparc_v9__'] },
   { name: 'loongarch64', endian: 'little', charSigned: true, scalars: scalars('LP64'), maxAlign: 16, ioc: GENERIC_IOC,
@@ -141,7 +143,10 @@ export function abiPredefines(abi: Abi): Record<string, string> {
   };
   if (abi.scalars.long.size === 8) { m.__LP64__ = '1'; m._LP64 = '1'; } else m.__ILP32__ = '1';
   if (!abi.charSigned) m.__CHAR_UNSIGNED__ = '1';
-  for (const a of abi.archMacros) m[a] = '1';
+  for (const a of abi.archMacros) {
+    const eq = a.indexOf('=');
+    if (eq < 0) m[a] = '1'; else m[a.slice(0, eq)] = a.slice(eq + 1);
+  }
   return m;
 }
 

@@ -46,7 +46,7 @@ export interface ConstantValue extends IntValue {
 
 const SCALAR_OF: Record<string, ScalarName> = {
   char: 'char', 'signed char': 'char', 'unsigned char': 'char', _Bool: '_Bool',
-  short: 'short', int: 'int', long: 'long', 'long long': 'long long', float: 'float', double: 'double', 'long double': 'long double',
+  __int128: '__int128', short: 'short', int: 'int', long: 'long', 'long long': 'long long', float: 'float', double: 'double', 'long double': 'long double',
 };
 
 /** Normalises builtin type words: `unsigned long int` -> `{scalar: 'long', signed: false}`. */
@@ -243,7 +243,9 @@ export class AbiLayout {
           if (t.name === 'void') throw new HeaderError(loc, "'void' has no size");
           throw new HeaderError(loc, `unknown type '${t.name}'`);
         }
-        return this.abi.scalars[s.scalar];
+        const layout = this.abi.scalars[s.scalar];
+        if (layout.size === 0) throw new HeaderError(loc, `'${t.name}' is not supported on ${this.abi.name}`);
+        return layout;
       }
       case 'typedef': {
         const td = this.ir.typedefs.get(t.name);

@@ -37,6 +37,9 @@ const NEUTRAL_ATTRIBUTES = new Set([
   'may_alias', '__may_alias__', 'designated_init', 'aligned_le', 'preserve_access_index', 'btf_type_tag', 'btf_decl_tag',
 ]);
 
+/** GCC's predefined 128-bit integer type names, as builtin type words. */
+const INT128_TYPES: Readonly<Record<string, string>> = { __int128: '__int128', __int128_t: '__int128', __uint128_t: 'unsigned __int128' };
+
 /** Options of {@link parseHeader}. */
 export interface ParseOptions {
   readonly includeDirs?: readonly string[];
@@ -248,6 +251,9 @@ class DeclarationParser {
       case 'sized_type_specifier':
         return { kind: 'builtin', name: node.text.split(/\s+/).join(' ') };
       case 'type_identifier': {
+        // GCC's 128-bit integer types (aarch64's asm/ptrace.h); tree-sitter-c takes them for typedef names.
+        const int128 = INT128_TYPES[node.text];
+        if (int128 && !this.typedefs.has(node.text)) return { kind: 'builtin', name: int128 };
         if (!this.typedefs.has(node.text)) throw new HeaderError(this.locOf(node), `unknown type name '${node.text}'`);
         return { kind: 'typedef', name: node.text };
       }

@@ -448,6 +448,12 @@ class Preprocessor {
           replacement = expandedArgs.get(p)!;
         }
         replacement.forEach((r, k) => result.push({ ...r, loc: at.loc, space: k === 0 ? space : r.space }));
+        // GNU comma elision: `, ## args` with an empty variadic argument drops the comma (bpf.h's `##ctx`).
+        // With a non-empty one, the comma stays and nothing is pasted.
+        if (macro.variadic && p === params.length - 1 && result[result.length - 1]?.text === '##' && result[result.length - 2]?.text === ',') {
+          result.length -= replacement.length === 0 ? 2 : 1;
+          if (replacement.length === 0) continue;
+        }
         if (replacement.length === 0 && pasted) result.push({ kind: 'other', text: '', loc: at.loc, space });
         continue;
       }
