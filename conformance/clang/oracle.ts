@@ -85,8 +85,8 @@ export async function clangLayout(headerPath: string, abi: Abi, opts: OracleOpti
 
 /**
  * {@link clangLayout} for every header x ABI, in header-major order. Names are
- * found once per header (with the first ABI) and reused; values are measured
- * per ABI. Runs `concurrency` clang processes at a time.
+ * found once per header (with the first ABI) and reused, or found again for an
+ * ABI where they do not all exist; values are measured per ABI. Runs `concurrency` clang processes at a time.
  * @throws OracleFailures after all work is done if any pair failed.
  */
 export async function clangLayoutAll(headers: readonly string[], abis: readonly Abi[], opts: OracleAllOptions): Promise<LayoutJson[]> {
@@ -105,7 +105,13 @@ export async function clangLayoutAll(headers: readonly string[], abis: readonly 
         try {
           slots[i] = await limit(() => c.measure(names, abi));
         } catch (err) {
-          failures.push({ header, abi: abi.name, error: err as Error });
+          if (i === 0) { failures.push({ header, abi: abi.name, error: err as Error }); return; }
+          // Records or members that exist on the first ABI only (kvm.h's x86 structs): find this ABI's own names.
+          try {
+            slots[i] = await limit(async () => c.measure(await c.discover(abi), abi));
+          } catch (again) {
+            failures.push({ header, abi: abi.name, error: again as Error });
+          }
         }
       }));
     } catch (err) {

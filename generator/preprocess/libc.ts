@@ -308,7 +308,7 @@ typedef __sigset_t sigset_t;
 typedef long __fd_mask;
 #define __NFDBITS (8 * (int) sizeof (__fd_mask))
 #define FD_SETSIZE 1024
-typedef struct { __fd_mask fds_bits[1024 / __NFDBITS]; } fd_set;
+typedef struct { __fd_mask __fds_bits[1024 / __NFDBITS]; } fd_set;
 typedef __fd_mask fd_mask;
 #define NFDBITS __NFDBITS
 #endif
