@@ -100,10 +100,24 @@ export async function clangLayoutAll(headers: readonly string[], abis: readonly 
     try {
       ctx = await HeaderContext.create(header, opts.includeRoot, opts.systemIncludeDirs);
       const c = ctx;
-      const names = await limit(() => c.discover(abis[0]));
+      let names: HeaderNames | undefined;
+      try {
+        names = await limit(() => c.discover(abis[0]));
+      } catch (err) {
+        // It does not compile for the first ABI (an x86-only #include, say): each other ABI on its own.
+        failures.push({ header, abi: abis[0].name, error: err as Error });
+        await Promise.all(abis.slice(1).map(async (abi, k) => {
+          try {
+            slots[k + 1] = await limit(async () => c.measure(await c.discover(abi), abi));
+          } catch (again) {
+            failures.push({ header, abi: abi.name, error: again as Error });
+          }
+        }));
+        return slots;
+      }
       await Promise.all(abis.map(async (abi, i) => {
         try {
-          slots[i] = await limit(() => c.measure(names, abi));
+          slots[i] = await limit(() => c.measure(names!, abi));
         } catch (err) {
           if (i === 0) { failures.push({ header, abi: abi.name, error: err as Error }); return; }
           // Records or members that exist on the first ABI only (kvm.h's x86 structs): find this ABI's own names.
