@@ -95,6 +95,22 @@ export function parseHeaderForAbis(path: string, abis: readonly Abi[], options: 
 }
 
 /**
+ * A file by its contents: each ABI's `asm/` folder holds many identical files (`#include <asm-generic/...>`),
+ * and ABIs that read the same text share a parse. Declarations keep the path of the first ABI's copy;
+ * the main header's own path is kept as is (declarations are told apart by it).
+ */
+const identities = new Map<string, string>();
+function fileIdentity(file: string): string {
+  let id = identities.get(file);
+  if (id === undefined) {
+    let text: string;
+    try { text = readFileSync(file, 'utf8'); } catch { text = file; }
+    identities.set(file, (id = createHash('sha1').update(text).digest('hex')));
+  }
+  return id;
+}
+
+/**
  * What the parse of a unit depends on: its tokens (text and place), the `#pragma pack`s, every macro
  * definition the header made or included, and the values of the predefined macros that any of
  * them mentions (`__SIZEOF_LONG__` in a macro body makes the ABIs differ).
@@ -103,7 +119,7 @@ function unitKey(unit: PreprocessedUnit): string {
   const parts: string[] = [];
   let file = '';
   for (const t of unit.tokens) {
-    if (t.loc.file !== file) { file = t.loc.file; parts.push(`\u0001${file}`); }
+    if (t.loc.file !== file) { file = t.loc.file; parts.push(`\u0001${fileIdentity(file)}`); }
     parts.push(`${t.text}@${t.loc.line}:${t.loc.col}`);
   }
   parts.push('\u0002', JSON.stringify(unit.packs));
@@ -111,7 +127,7 @@ function unitKey(unit: PreprocessedUnit): string {
   const predefined: string[] = [];
   for (const m of unit.macros.values()) {
     if (m.loc.file === '<predefined>') { predefined.push(m.name); continue; }
-    parts.push(`\u0003${m.name}(${m.params?.join(',') ?? ''})@${m.loc.file}:${m.loc.line}`);
+    parts.push(`\u0003${m.name}(${m.params?.join(',') ?? ''})@${fileIdentity(m.loc.file)}:${m.loc.line}`);
     for (const t of m.body) { parts.push(t.text); if (t.kind === 'ident') mentioned.add(t.text); }
   }
   for (const name of predefined) {
