@@ -4,7 +4,8 @@
  * on the same header, run alternately, each process's CPU time (user + system, from `/usr/bin/time`)
  * and peak memory; the figure is the ratio of the medians. Target: <= 0.75.
  *
- * Options: `--header PATH` (default ../shared/uapi/7.2.13/vfio.h), `--runs N` (default 9).
+ * Options: `--header PATH` (default ../shared/uapi/7.2.13/vfio.h), `--runs N` (default 9), `--baseline DIR`
+ * (another checkout of vfio-uapi, built: its `generate` runs in the same rotation, for before/after figures).
  * bindgen gets the header's directory as `linux/` (as the oracle does) and the 6.12 tree for the rest.
  * Not a test: the ratio is meaningful only as measured, side by side, in one run.
  */
@@ -55,6 +56,8 @@ if (isMainModule(import.meta.url)) {
     const ours = [process.execPath, path.join(root, 'dist', 'bin', 'vfio-uapi.js'), 'generate', '--header', header, '--out', out];
     const theirs = ['/usr/bin/bindgen', header, '--', ...clangArgs(abiByName('x86_64'), tree, [siblings])];
     const env = { ...process.env, LIBCLANG_PATH: '/usr/lib/llvm-14/lib' };
+    const baseline = val('--baseline') ? [process.execPath, path.join(path.resolve(val('--baseline')!), 'dist', 'bin', 'vfio-uapi.js'), 'generate', '--header', header, '--out', out] : undefined;
+    const c: Run[] = [];
     execFileSync(ours[0]!, ours.slice(1), { stdio: 'ignore' }); // warm the file cache for both
     execFileSync(theirs[0]!, theirs.slice(1), { stdio: 'ignore', env });
     const a: Run[] = [];
@@ -62,13 +65,18 @@ if (isMainModule(import.meta.url)) {
     for (let i = 0; i < runs; i++) {
       // Alternate which goes first, so that drift hits both alike.
       if (i % 2 === 0) { a.push(timed(ours, env)); b.push(timed(theirs, env)); } else { b.push(timed(theirs, env)); a.push(timed(ours, env)); }
-      process.stderr.write(`run ${i + 1}/${runs}: generate ${a[i]!.cpu.toFixed(2)} s, bindgen ${b[i]!.cpu.toFixed(2)} s\n`);
+      if (baseline) c.push(timed(baseline, env));
+      process.stderr.write(`run ${i + 1}/${runs}: generate ${a[i]!.cpu.toFixed(2)} s, bindgen ${b[i]!.cpu.toFixed(2)} s${baseline ? `, baseline ${c[i]!.cpu.toFixed(2)} s` : ''}\n`);
     }
     const ca = median(a.map((r) => r.cpu));
     const cb = median(b.map((r) => r.cpu));
     process.stdout.write(`bench:generate: ${path.relative(process.cwd(), header)}, ${runs} alternating runs, process CPU time (user+system), medians\n`);
     process.stdout.write(`  vfio-uapi generate (13 ABIs)   ${ca.toFixed(3)} s CPU  ${median(a.map((r) => r.rssMb)).toFixed(0)} MB peak\n`);
     process.stdout.write(`  bindgen 0.60 (x86_64 only)     ${cb.toFixed(3)} s CPU  ${median(b.map((r) => r.rssMb)).toFixed(0)} MB peak\n`);
+    if (baseline) {
+      const cc = median(c.map((r) => r.cpu));
+      process.stdout.write(`  baseline generate (${val('--baseline')})   ${cc.toFixed(3)} s CPU  ${median(c.map((r) => r.rssMb)).toFixed(0)} MB peak  (ratio to bindgen ${(cc / cb).toFixed(2)})\n`);
+    }
     process.stdout.write(`bench:generate: ratio ${(ca / cb).toFixed(2)} (generate / bindgen; target <= 0.75)\n`);
   } finally {
     rmSync(out, { recursive: true, force: true });
