@@ -18,7 +18,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { ABIS, type Abi } from '../generator/abi/abis.js';
+import { ABIS, abiByName, type Abi } from '../generator/abi/abis.js';
 import { parseHeader, parseHeaderForAbis } from '../generator/parse/parse.js';
 import { layoutJson, type LayoutJson } from '../generator/layout/json.js';
 import type { HeaderIR } from '../generator/ir/types.js';
@@ -165,10 +165,31 @@ export function generatorLayouts(item: SweepItem, root: string): Map<string, { o
       const ir = irs?.get(abi.name) ?? parseHeader(item.file, { includeDirs: [root], abi });
       out.set(abi.name, { ok: layoutJson(ir, abi, item.name) });
     } catch (err) {
-      out.set(abi.name, { error: (err as Error).message.split('\n')[0]!.replace(`${root}/`, '') });
+      out.set(abi.name, { error: (err as Error).message.split('\n')[0]!.replaceAll(`${root}/`, '').replaceAll(root, '<tree>') });
     }
   }
   return out;
+}
+
+/**
+ * Why the generator rejects a header, by its error: each known limitation, in words. A rejection that
+ * matches none is listed as `unexplained` (and is a bug to look at).
+ */
+const LIMITATIONS: readonly { test: RegExp; cause: string }[] = [
+  { test: /cannot find <(netinet|net|arpa|atm|sys\/ioccom)\//, cause: 'a libc header outside the built-in libc model (README: the libc model)' },
+  { test: /cannot find <asm\//, cause: 'the header includes an `asm/` file this ABI does not have (clang cannot compile it either)' },
+  { test: /cannot find </, cause: 'an include the tree does not have' },
+  { test: /expected 'field_identifier'/, cause: 'an unnamed bit-field (`__u64 : 4;`), not parsed yet (issue 13 adds them)' },
+  { test: /unknown type name '(u_short|u_int|u_char|u_long|stack_t|sigset_t|domid_t|grant_ref_t|size_t)'|unknown type 'size_t'|is incomplete|unknown struct sockaddr/, cause: 'uses a type the header never includes a definition of (a libc or sibling type it expects its user to define first)' },
+  { test: /#error/, cause: "the header's own #error (not for direct inclusion)" },
+  { test: /syntax error/, cause: 'a construct tree-sitter-c does not parse (an extra `;` in a struct, an attribute between a type and its declarator, an initialised array)' },
+  { test: /macro \S+ takes/, cause: 'a preprocessor difference (macro arguments)' },
+  { test: /contains itself/, cause: 'an unknown type taken for the record itself (the header uses `size_t` without including it)' },
+  { test: /is not supported on/, cause: 'a type this ABI does not have (`__int128` on a 32-bit ABI)' },
+];
+
+function limitationOf(error: string): string {
+  return LIMITATIONS.find((l) => l.test.test(error))?.cause ?? 'unexplained';
 }
 
 interface Tally { headers: Set<string>; pairs: number; records: number; fields: number; constants: number; checks: number; disagreements: number }
@@ -273,15 +294,19 @@ export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string
     '',
     `## Headers the generator rejects where clang accepts them (${rejections.length})`,
     '',
+    'By cause (header x ABI pairs):',
+    '',
+    ...[...new Set(rejections.map((r) => limitationOf(r.error)))].map((c) => `- ${c}: ${rejections.filter((r) => limitationOf(r.error) === c).reduce((k, r) => k + r.abis.length, 0)}`),
+    '',
     'Each with the generator\'s located error (path relative to the tree) and the ABIs.',
     '',
-    ...(rejections.length ? rejections.map((r) => `- \`${r.name}\` (${r.abis.length === ABIS.length ? 'all ABIs' : r.abis.join(', ')}): ${r.error}`) : ['None.']),
+    ...(rejections.length ? rejections.map((r) => `- \`${r.name}\` (${r.abis.length === ABIS.length ? 'all ABIs' : r.abis.join(', ')}): ${r.error}. *Cause:* ${limitationOf(r.error)}.`) : ['None.']),
     '',
     `## Headers clang rejects (${clangRejects.length})`,
     '',
     'Headers that do not compile on their own for an ABI (kernel-internal includes, ABI-specific `#error`s, libc headers with no glibc for the ABI); what the generator does with them is given for each.',
     '',
-    ...(clangRejects.length ? clangRejects.map((r) => `- \`${r.name}\` (${r.abis.length === ABIS.length ? 'all ABIs' : r.abis.join(', ')}): clang: ${r.error.split('\n').filter((l) => /error/.test(l)).slice(0, 1).join(' ').replace(/^.*?: (fatal )?error: /, '') || r.error.split('\n')[0]}; generator ${r.ours}`) : ['None.']),
+    ...(clangRejects.length ? clangRejects.map((r) => `- \`${r.name}\` (${r.abis.length === ABIS.length ? 'all ABIs' : r.abis.join(', ')}): clang: ${r.error.split('\n').filter((l) => /error/.test(l)).slice(0, 1).join(' ').replace(/^.*?: (fatal )?error: /, '') || r.error.split('\n')[0]}; generator ${r.ours}${r.ours !== 'accepts' ? '' : r.abis.every((a) => !abiByName(a).glibcCross) && /file not found/.test(r.error) ? ' (not checked: Debian 12 has no glibc cross headers for this ABI)' : ' (the generator does not check everything C rejects in a header used alone)'}`) : ['None.']),
     '',
   ];
   return { markdown: lines.join('\n'), agreement };
