@@ -152,12 +152,16 @@ class DeclarationParser {
     const parts: string[] = [];
     let length = 0;
     let prev: Token | undefined;
+    let parens = 0;
     for (const t of tokens) {
       const sep = !prev ? '' : prev.loc.line !== t.loc.line || prev.loc.file !== t.loc.file ? '\n' : ' ';
       length += sep.length;
       this.offsets.push(length);
+      if (t.text === '(') parens++; else if (t.text === ')') parens--;
+      // An empty declaration `;;` (GNU C accepts one in a struct: nfc.h) is blanked for tree-sitter; `for (;;)` is not.
+      const stray = t.text === ';' && prev?.text === ';' && parens === 0;
       // tree-sitter counts bytes: keep the text ASCII so offsets stay character offsets.
-      const text = t.text.replace(/[^\x00-\x7f]/g, '?');
+      const text = stray ? ' ' : t.text.replace(/[^\x00-\x7f]/g, '?');
       parts.push(sep, text);
       length += text.length;
       prev = t;
