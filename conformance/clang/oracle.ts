@@ -9,8 +9,8 @@
  * constant. Nothing is computed here except the JSON formatting. This module is
  * independent of the generator (it only reads the ABI table).
  */
-import { rm, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Abi } from '../../generator/abi/abis.js';
 import type { LayoutJson, RecordJson } from '../../generator/layout/json.js';
@@ -152,7 +152,10 @@ class HeaderContext {
 
   static async create(headerPath: string, includeRoot: string, systemDirs: (abi: Abi) => readonly string[] = () => []): Promise<HeaderContext> {
     const header = path.resolve(headerPath);
-    const tmp = await siblingIncludeDir(header, 'vfio-uapi-oracle-');
+    // A header of the include tree itself finds its includes there: siblings as `linux/` would turn
+    // asm/'s or asm-generic/'s `types.h` into `<linux/types.h>` (the generator does the same).
+    const inTree = !path.relative(path.resolve(includeRoot), header).startsWith('..');
+    const tmp = inTree ? await mkdtemp(path.join(tmpdir(), 'vfio-uapi-oracle-')) : await siblingIncludeDir(header, 'vfio-uapi-oracle-');
     try {
       // Only the header's #include; -fsyntax-only and -E runs read it from here.
       await writeFile(path.join(tmp, 'tu.c'), includeLine(header));
