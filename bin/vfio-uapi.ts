@@ -3,7 +3,8 @@
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { ABI_NAMES } from '../generator/abi/abis.js';
-import { runCommand } from './commands/common.js';
+import { CommanderError } from 'commander';
+import { EXIT, runCommand } from './commands/common.js';
 import { layoutCommand } from './commands/layout.js';
 import { generateCommand } from './commands/generate.js';
 
@@ -12,7 +13,9 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 const program = new Command('vfio-uapi')
   .description('TypeScript bindings and ABI conformance for the Linux VFIO userspace API')
-  .version(version);
+  .version(version)
+  // Usage errors (unknown option, missing argument) exit with the contract's code, not commander's 1.
+  .exitOverride();
 
 program
   .command('layout')
@@ -54,6 +57,7 @@ program
   .option('--abi <list>', 'all, or a comma-separated list of ABIs', 'all')
   .option('--json', 'print JSON')
   .option('--markdown', 'print Markdown')
+  .option('--fail-on <what>', 'exit 1 when the diff has a breaking change (breaking) or any change (any)')
   .action((oldHeader, newHeader, opts) => runCommand(async () => (await import('./commands/diff.js')).diffCommand(oldHeader, newHeader, opts)));
 
 program
@@ -61,12 +65,13 @@ program
   .description("download a Debian suite's linux-libc-dev, regenerate generated/ from its vfio.h and iommufd.h, and print the ABI diff")
   .option('--suite <suite>', 'Debian suite (sid, trixie, trixie-backports, ...)', 'sid')
   .option('--out <dir>', 'the bindings directory to update', 'generated')
+  .option('--allow-downgrade', 'replace the bindings even when the suite\'s header is older than the committed one')
   .action((opts) => runCommand(async () => (await import('./commands/update.js')).updateCommand(opts)));
 
 program
   .command('conformance')
-  .description('boot Debian kernels in QEMU with emulated PCI devices bound to vfio-pci and exercise every VFIO ioctl')
-  .option('--kernel <suite>', 'bullseye, bookworm, trixie, newest or all', 'bookworm')
+  .description('boot Debian kernels (or our own build, custom) in QEMU with emulated PCI devices bound to vfio-pci and exercise every VFIO (and iommufd) ioctl')
+  .option('--kernel <suite>', 'bullseye, bookworm, trixie, newest, custom (built from Debian\'s linux-source, cached) or all', 'bookworm')
   .option('--json', 'print JSON')
   .option('--report <file>', 'write the Markdown matrix')
   .option('--accel <accel>', 'tcg (default) or kvm', 'tcg')
@@ -75,4 +80,10 @@ program
   .option('--bind', 'with --host: bind the device to vfio-pci first')
   .action((opts) => runCommand(async () => (await import('./commands/conformance.js')).conformanceCommand(opts)));
 
-await program.parseAsync();
+try {
+  await program.parseAsync();
+} catch (e) {
+  if (!(e instanceof CommanderError)) throw e;
+  // Help and --version exit 0; commander has printed the message of a usage error.
+  process.exitCode = e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+}

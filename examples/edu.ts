@@ -6,8 +6,14 @@
  * ```sh
  * node dist/examples/edu.js --group 5 --bdf 0000:00:10.0   # or EDU_GROUP / EDU_BDF
  * node dist/examples/edu.js                                # every edu of $VFIO_UAPI_DEVICES (VM harness)
- * options: --irq msi|intx, --dma-bytes N
+ * options: --irq msi|intx, --dma-bytes N, --backend container|cdev
  * ```
+ *
+ * Backends: `container` (default) opens the group in a type1 container and
+ * maps with `VFIO_IOMMU_MAP_DMA`; `cdev` opens the device cdev
+ * (`/dev/vfio/devices/vfioN`), binds it to an iommufd, attaches it to an IOAS
+ * and maps with `IOMMU_IOAS_MAP` (the kernel needs `CONFIG_IOMMUFD` and
+ * `CONFIG_VFIO_DEVICE_CDEV`).
  *
  * edu's BAR0 (hw/misc/edu.c): 0x00 identification 0x010000ed, 0x04 liveness
  * (reads give ~written), 0x08 factorial, 0x20 status (bit 0 computing, bit 7
@@ -19,8 +25,9 @@
 
 import { pathToFileURL } from 'node:url';
 import { writeFileSync } from 'node:fs';
+import * as iommufd from '../generated/iommufd/index.js';
 import * as vfio from '../generated/vfio/index.js';
-import { AnonymousMemory, Container, EventFd, Group, type Device } from '../runtime/index.js';
+import { AnonymousMemory, Container, Device, EventFd, Group, IommuFd, disposingAll, vfioCdevPath } from '../runtime/index.js';
 
 /** What {@link runEdu} needs. */
 export interface EduOptions {
@@ -36,6 +43,8 @@ export interface EduOptions {
   readonly irq?: 'msi' | 'intx';
   /** Per-step timeout (default 5000 ms). */
   readonly timeoutMs?: number;
+  /** How the device and its DMA mappings are reached (default `container`). */
+  readonly backend?: 'container' | 'cdev';
 }
 
 /** What {@link runEdu} returns (JSON-able: 64-bit values as hex strings). */
@@ -43,7 +52,8 @@ export interface EduResult {
   readonly bdf: string;
   readonly group: number;
   readonly ok: boolean;
-  readonly iommu: { type: string; pgsizes: string; iovaRanges: string[]; dmaAvail: number | null };
+  /** Container: the IOMMU type, page sizes, IOVA ranges and DMA mapping budget. Cdev: `IOMMUFD`, the IOAS's ranges and alignment, the dev id and attached pt id. */
+  readonly iommu: { type: string; pgsizes: string | null; iovaRanges: string[]; dmaAvail: number | null; alignment?: string; devId?: number; ptId?: number };
   readonly device: { flags: string[]; numRegions: number; numIrqs: number; bar0: { size: string; flags: string[] } };
   readonly access: 'mmap' | 'pread/pwrite';
   readonly identification: { value: number; hex: string; version: string; ok: boolean };
@@ -83,14 +93,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Opens the device through VFIO and drives edu; resolves with what it saw. */
 export async function runEdu(opts: EduOptions): Promise<EduResult> {
   const timeoutMs = opts.timeoutMs ?? 5000;
-  using container = Container.open();
-  using group = Group.open(opts.group);
-  if (!group.status().viable) throw new Error(`group ${opts.group} is not viable: bind all its devices to vfio-pci`);
-  group.setContainer(container);
-  const type1v2 = container.checkExtension(vfio.VFIO_TYPE1v2_IOMMU) > 0;
-  container.setIommu(type1v2 ? vfio.VFIO_TYPE1v2_IOMMU : vfio.VFIO_TYPE1_IOMMU);
-  const iommu = container.iommuInfo();
-  using device = group.openDevice(opts.bdf);
+  using backend = openDma(opts);
+  const { device } = backend;
   const info = device.info();
 
   // Enable memory decoding and bus mastering (DMA and MSI writes need it).
@@ -154,8 +158,8 @@ export async function runEdu(opts: EduOptions): Promise<EduResult> {
     const pattern = src.bytes.subarray(0, bytes);
     for (let i = 0; i < bytes; i++) pattern[i] = (i * 7 + 3) & 0xff;
     dst.bytes.fill(0);
-    container.mapDma({ vaddr: src.address, iova: IOVA_TO_DEVICE, size: src.size, flags: vfio.VFIO_DMA_MAP_FLAG_READ });
-    container.mapDma({ vaddr: dst.address, iova: IOVA_FROM_DEVICE, size: dst.size, flags: vfio.VFIO_DMA_MAP_FLAG_WRITE });
+    backend.map(src, IOVA_TO_DEVICE, 'read');
+    backend.map(dst, IOVA_FROM_DEVICE, 'write');
     let dmaIrq: Irq;
     try {
       const dmaDone = () => (reg.read(REG.DMA_CMD) & DMA_RUN) === 0;
@@ -171,8 +175,8 @@ export async function runEdu(opts: EduOptions): Promise<EduResult> {
       dmaIrq = await takeIrq();
       await until('DMA from the device', dmaDone);
     } finally {
-      container.unmapDma({ iova: IOVA_TO_DEVICE, size: src.size });
-      container.unmapDma({ iova: IOVA_FROM_DEVICE, size: dst.size });
+      backend.unmap(IOVA_TO_DEVICE, src.size);
+      backend.unmap(IOVA_FROM_DEVICE, dst.size);
     }
     const out = dst.bytes;
     let mismatches = 0;
@@ -185,12 +189,7 @@ export async function runEdu(opts: EduOptions): Promise<EduResult> {
       bdf: opts.bdf,
       group: opts.group,
       ok: identification.ok && liveness.ok && factorial.ok && dma.ok && irqsOk,
-      iommu: {
-        type: type1v2 ? 'VFIO_TYPE1v2_IOMMU' : 'VFIO_TYPE1_IOMMU',
-        pgsizes: hex(iommu.iovaPgsizes),
-        iovaRanges: (iommu.iovaRanges ?? []).map((r) => `${hex(r.start)}-${hex(r.end)}`),
-        dmaAvail: iommu.dmaAvail ?? null,
-      },
+      iommu: backend.describe(),
       device: { flags: [...info.flagNames], numRegions: info.numRegions, numIrqs: info.numIrqs, bar0: { size: hex(bar0.size), flags: [...bar0.flagNames] } },
       access: mapping ? 'mmap' : 'pread/pwrite',
       identification, liveness, factorial, dma, interrupts,
@@ -198,6 +197,59 @@ export async function runEdu(opts: EduOptions): Promise<EduResult> {
   } finally {
     device.disableIrqs(irqIndex);
   }
+}
+
+/** The device opened through one backend, and how to map DMA for it. */
+interface DmaBackend extends Disposable {
+  readonly device: Device;
+  /** Maps `memory` at `iova`, for the device to read from or write to. */
+  map(memory: AnonymousMemory, iova: bigint, access: 'read' | 'write'): void;
+  unmap(iova: bigint, size: number): void;
+  describe(): EduResult['iommu'];
+}
+
+/** Opens the device through `opts.backend`: a group in a type1 container, or the cdev bound to an iommufd and attached to an IOAS. */
+function openDma(opts: EduOptions): DmaBackend {
+  return disposingAll((own): Omit<DmaBackend, typeof Symbol.dispose> => {
+    if (opts.backend === 'cdev') {
+      const ictx = own(IommuFd.open());
+      const ioas = own(ictx.allocIoas());
+      const device = own(Device.openCdev(vfioCdevPath(opts.bdf), { iommufd: ictx, name: opts.bdf }));
+      const ptId = device.attachPt(ioas);
+      const flag = { read: iommufd.IOMMU_IOAS_MAP_READABLE, write: iommufd.IOMMU_IOAS_MAP_WRITEABLE };
+      return {
+        device,
+        map: (memory, iova, access) => void ioas.map({ userVa: memory.address, length: memory.size, iova, flags: flag[access] }),
+        unmap: (iova, size) => void ioas.unmap({ iova, length: size }),
+        describe: () => {
+          const { ranges, alignment } = ioas.iovaRanges();
+          return { type: 'IOMMUFD', pgsizes: null, iovaRanges: ranges.map((r) => `${hex(r.start)}-${hex(r.last)}`), dmaAvail: null, alignment: hex(alignment), devId: device.devId, ptId };
+        },
+      };
+    }
+    const container = own(Container.open());
+    const group = own(Group.open(opts.group));
+    if (!group.status().viable) throw new Error(`group ${opts.group} is not viable: bind all its devices to vfio-pci`);
+    group.setContainer(container);
+    const type1v2 = container.checkExtension(vfio.VFIO_TYPE1v2_IOMMU) > 0;
+    container.setIommu(type1v2 ? vfio.VFIO_TYPE1v2_IOMMU : vfio.VFIO_TYPE1_IOMMU);
+    const device = own(group.openDevice(opts.bdf));
+    const flag = { read: vfio.VFIO_DMA_MAP_FLAG_READ, write: vfio.VFIO_DMA_MAP_FLAG_WRITE };
+    return {
+      device,
+      map: (memory, iova, access) => container.mapDma({ vaddr: memory.address, iova, size: memory.size, flags: flag[access] }),
+      unmap: (iova, size) => void container.unmapDma({ iova, size }),
+      describe: () => {
+        const iommu = container.iommuInfo();
+        return {
+          type: type1v2 ? 'VFIO_TYPE1v2_IOMMU' : 'VFIO_TYPE1_IOMMU',
+          pgsizes: hex(iommu.iovaPgsizes),
+          iovaRanges: (iommu.iovaRanges ?? []).map((r) => `${hex(r.start)}-${hex(r.end)}`),
+          dmaAvail: iommu.dmaAvail ?? null,
+        };
+      },
+    };
+  });
 }
 
 /** The edu devices to drive: `--group N --bdf B`, `EDU_GROUP`/`EDU_BDF`, or every edu of `$VFIO_UAPI_DEVICES`. */
@@ -210,11 +262,12 @@ function targets(argv: readonly string[]): EduOptions[] {
   const bdf = arg('bdf') ?? process.env.EDU_BDF;
   const irq = arg('irq') as 'msi' | 'intx' | undefined;
   const dmaBytes = arg('dma-bytes') === undefined ? undefined : Number(arg('dma-bytes'));
-  if (group !== undefined && bdf !== undefined) return [{ group: Number(group), bdf, irq, dmaBytes }];
+  const backend = arg('backend') as 'container' | 'cdev' | undefined;
+  if (group !== undefined && bdf !== undefined) return [{ group: Number(group), bdf, irq, dmaBytes, backend }];
   const devices = JSON.parse(process.env.VFIO_UAPI_DEVICES ?? '[]') as { bdf: string; vendor: string; device: string; iommuGroup: number }[];
   const edus = devices.filter((d) => d.vendor === '0x1234' && d.device === '0x11e8');
   if (edus.length === 0) throw new Error('usage: edu.js --group N --bdf SSSS:BB:DD.F (or EDU_GROUP and EDU_BDF)');
-  return edus.map((d) => ({ group: d.iommuGroup, bdf: d.bdf, irq, dmaBytes }));
+  return edus.map((d) => ({ group: d.iommuGroup, bdf: d.bdf, irq, dmaBytes, backend }));
 }
 
 /** CLI: drives each target, prints (and writes to `$VFIO_UAPI_RESULT`) the results as JSON; exit code 1 unless all are ok. */

@@ -10,6 +10,7 @@
  */
 
 import type { Codec } from './codec.js';
+import { checkFd } from './validate.js';
 import { ArgszError, IoctlError } from './errors.js';
 import { errno, libc } from './libc.js';
 
@@ -47,6 +48,7 @@ export const DEFAULT_ARGSZ_MAX_ROUNDS = 4;
 
 /** The libc `ioctl`, as a {@link RawIoctl}. */
 export const libcRawIoctl: RawIoctl = (fd, request, buf) => {
+  checkFd(fd);
   const result = libc().ioctlPointer(fd, request, buf);
   return result < 0 ? -errno() : result;
 };

@@ -7,6 +7,7 @@ import * as vfio from '../generated/vfio/index.js';
 import type { VfioIommuType1InfoCapMigration, VfioIovaRange } from '../generated/vfio/index.js';
 import { VfioError } from './errors.js';
 import type { OwnedFd } from './fd.js';
+import { readBitmap } from './bitmap.js';
 import { AnonymousMemory } from './memory.js';
 import {
   VfioFd, capabilityValue, decodeCapabilities, initOrClose, openVfioPath,
@@ -198,11 +199,7 @@ export class Container extends VfioFd {
       iova: range.iova, size, bitmap: { pgsize, size: BigInt(words * 8), data: memory.address },
     });
     this.#dirtyPages(vfio.VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP, get);
-    const copy = new BigUint64Array(words);
-    new Uint8Array(copy.buffer).set(new Uint8Array(memory.buffer, 0, words * 8));
-    let dirtyPages = 0;
-    for (const word of copy) for (let w = word; w !== 0n; w &= w - 1n) dirtyPages++;
-    return { iova: range.iova, size, pgsize, words: copy, dirtyPages };
+    return { iova: range.iova, size, pgsize, ...readBitmap(memory, words) };
   }
 
   #dirtyPages(flags: number, data?: Uint8Array): void {

@@ -2,16 +2,24 @@
  * A VFIO device fd: regions (read/write/mmap), interrupts, resets, features.
  */
 
+import { existsSync, readdirSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { retireMapping } from './memory.js';
 import * as vfio from '../generated/vfio/index.js';
 import type { VfioPciDependentDevice, VfioRegionInfoCapType, VfioRegionSparseMmapArea } from '../generated/vfio/index.js';
 import { SyscallError, VfioError } from './errors.js';
 import type { EventFd } from './eventfd.js';
-import type { OwnedFd } from './fd.js';
+import { OwnedFd } from './fd.js';
 import type { Group } from './group.js';
+import { bitNames, idOf, type IommuFd, type IommufdObjectRef } from './iommufd.js';
+import { AnonymousMemory } from './memory.js';
+import {
+  MIGRATION_FLAGS, MigrationData, migrationStateName, migrationStateValue,
+  type MigrationInfo, type MigrationStateName,
+} from './migration.js';
 import { MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, addressOf, errno, koffi, libc, pageSize, type NativePointer } from './libc.js';
 import {
-  VfioFd, capabilityValue, decodeCapabilities, descriptor, initOrClose,
+  VfioFd, capabilityValue, decodeCapabilities, descriptor, initOrClose, openVfioPath,
   type DecodedCapability, type VfioSyscalls,
 } from './vfio-fd.js';
 
@@ -19,6 +27,20 @@ import {
 export interface DeviceOptions extends VfioSyscalls {
   /** The device's name (PCI address), for messages. */
   readonly name?: string;
+}
+
+/** Options of {@link Device.openCdev}. */
+export interface CdevOptions extends DeviceOptions {
+  /** Bind to this iommufd right away (then `VFIO_DEVICE_GET_INFO` is checked, as for group-path devices). */
+  readonly iommufd?: IommuFd;
+}
+
+/** What {@link Device.setMigrationState} returns. */
+export interface MigrationTransition {
+  /** The state the device is in now. */
+  readonly state: MigrationStateName;
+  /** The data fd, when the transition started a session (→ PRE_COPY, STOP_COPY from STOP, RESUMING); else `undefined`. */
+  readonly data: MigrationData | undefined;
 }
 
 /** What {@link Device.info} returns: `struct vfio_device_info` and its capabilities. */
@@ -150,6 +172,7 @@ export class Device extends VfioFd {
   readonly name: string | undefined;
   readonly #regions = new Map<number, RegionInfo>();
   readonly #mappings = new Set<MappedRegion>();
+  #devId: number | undefined;
 
   private constructor(fd: OwnedFd, options: DeviceOptions) {
     super(fd, options);
@@ -159,6 +182,70 @@ export class Device extends VfioFd {
   /** Takes ownership of an open device fd and checks it answers `VFIO_DEVICE_GET_INFO` (closed if not). */
   static fromFd(fd: OwnedFd, options: DeviceOptions = {}): Device {
     return initOrClose(new Device(fd, options), (device) => device.info());
+  }
+
+  /**
+   * Opens a device cdev (`/dev/vfio/devices/vfioN`, see {@link vfioCdevPath}).
+   * A cdev answers nothing but `VFIO_DEVICE_BIND_IOMMUFD` until it is bound
+   * (the kernel refuses other ioctls with `EINVAL`), so without
+   * `options.iommufd` the device is returned unchecked: bind it next.
+   * With `options.iommufd` it is bound and `VFIO_DEVICE_GET_INFO` checked; the
+   * fd is closed if either fails.
+   * @throws SyscallError (`open`): `ENOENT` no such cdev (no `CONFIG_VFIO_DEVICE_CDEV`?), `EACCES`/`EPERM`.
+   */
+  static openCdev(path: string, options: CdevOptions = {}): Device {
+    const device = new Device(openVfioPath(path, 'VFIO device cdev'), { ...options, name: options.name ?? path });
+    const { iommufd } = options;
+    if (iommufd === undefined) return device;
+    return initOrClose(device, (d) => {
+      d.bindIommufd(iommufd);
+      d.info();
+    });
+  }
+
+  /** The dev id {@link Device.bindIommufd} returned (the device's handle in iommufd commands), or `undefined` before. */
+  get devId(): number | undefined {
+    return this.#devId;
+  }
+
+  /**
+   * `VFIO_DEVICE_BIND_IOMMUFD` (cdev fds only): binds the device to `iommufd`;
+   * returns its dev id. Closing the device fd unbinds it.
+   * @param options `token`: the 16-byte VF token (a UUID) a VF of a PF with one needs (`VFIO_DEVICE_BIND_FLAG_TOKEN`).
+   * @throws IoctlError e.g. `EINVAL` when already bound (Linux 7.2 in the live test) or on a group-path device fd.
+   */
+  bindIommufd(iommufd: IommuFd, options: { token?: Uint8Array } = {}): number {
+    const codec = vfio.vfio_device_bind_iommufd;
+    if (options.token !== undefined && options.token.byteLength !== 16) throw new RangeError(`the VF token is a 16-byte UUID, not ${options.token.byteLength} bytes`);
+    using token = options.token ? AnonymousMemory.allocate(16) : undefined;
+    token?.bytes.set(options.token!);
+    const { out_devid } = this.ioctlStruct('VFIO_DEVICE_BIND_IOMMUFD', codec, {
+      argsz: codec.size, flags: token ? vfio.VFIO_DEVICE_BIND_FLAG_TOKEN : 0, iommufd: iommufd.fd, token_uuid_ptr: token?.address ?? 0n,
+    });
+    this.#devId = out_devid;
+    return out_devid;
+  }
+
+  /**
+   * `VFIO_DEVICE_ATTACH_IOMMUFD_PT`: attaches the (bound) device to an IOAS or
+   * HWPT; attaching again replaces the page table. Returns the `pt_id` the
+   * kernel reports: the IOAS id given, or the HWPT's (for an IOAS, the kernel
+   * may have made or reused one).
+   * @param options `pasid`: attach that PASID only (`VFIO_DEVICE_ATTACH_PASID`).
+   */
+  attachPt(pt: IommufdObjectRef, options: { pasid?: number } = {}): number {
+    const codec = vfio.vfio_device_attach_iommufd_pt;
+    return this.ioctlStruct('VFIO_DEVICE_ATTACH_IOMMUFD_PT', codec, {
+      argsz: codec.size, flags: options.pasid === undefined ? 0 : vfio.VFIO_DEVICE_ATTACH_PASID, pt_id: idOf(pt), pasid: options.pasid ?? 0,
+    }).pt_id;
+  }
+
+  /** `VFIO_DEVICE_DETACH_IOMMUFD_PT`: the device (or one PASID) blocks DMA until attached again. */
+  detachPt(options: { pasid?: number } = {}): void {
+    const codec = vfio.vfio_device_detach_iommufd_pt;
+    this.ioctlStruct('VFIO_DEVICE_DETACH_IOMMUFD_PT', codec, {
+      argsz: codec.size, flags: options.pasid === undefined ? 0 : vfio.VFIO_DEVICE_DETACH_PASID, pasid: options.pasid ?? 0,
+    });
   }
 
   /** `VFIO_DEVICE_GET_INFO` through the argsz protocol, capabilities decoded. */
@@ -398,9 +485,64 @@ export class Device extends VfioFd {
     return this.#feature(vfio.VFIO_DEVICE_FEATURE_GET | id, size);
   }
 
-  /** `VFIO_DEVICE_FEATURE` SET of feature `id` with `data` (e.g. a feature struct's codec output). */
-  setFeature(id: number, data: Uint8Array = new Uint8Array(0)): void {
-    this.#feature(vfio.VFIO_DEVICE_FEATURE_SET | id, data.byteLength, data);
+  /**
+   * `VFIO_DEVICE_FEATURE` SET of feature `id` with `data` (e.g. a feature
+   * struct's codec output); returns the data as the kernel left it (SET of
+   * `MIG_DEVICE_STATE` writes `data_fd` back).
+   */
+  setFeature(id: number, data: Uint8Array = new Uint8Array(0)): Uint8Array {
+    return this.#feature(vfio.VFIO_DEVICE_FEATURE_SET | id, data.byteLength, data);
+  }
+
+  /**
+   * GET of `VFIO_DEVICE_FEATURE_MIGRATION`: which optional states the driver
+   * migrates through.
+   * @throws IoctlError `ENOTTY` when the device does not support migration.
+   */
+  migrationInfo(): MigrationInfo {
+    const codec = vfio.vfio_device_feature_migration;
+    const { flags } = codec.decode(this.getFeature(vfio.VFIO_DEVICE_FEATURE_MIGRATION, codec.size));
+    const has = (bit: number) => (flags & BigInt(bit)) !== 0n;
+    return {
+      flags,
+      flagNames: bitNames(MIGRATION_FLAGS.map((n) => [n, vfio[n]]), flags),
+      stopCopy: has(vfio.VFIO_MIGRATION_STOP_COPY), p2p: has(vfio.VFIO_MIGRATION_P2P), preCopy: has(vfio.VFIO_MIGRATION_PRE_COPY),
+    };
+  }
+
+  /** GET of `VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE`: the device's migration state. */
+  migrationState(): MigrationStateName {
+    const codec = vfio.vfio_device_feature_mig_state;
+    const { device_state } = codec.decode(this.getFeature(vfio.VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, codec.size));
+    return this.#stateName(device_state);
+  }
+
+  /**
+   * SET of `VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE`: moves the device to `state`
+   * (the kernel walks combination arcs itself). When the transition starts a
+   * data session the new fd is returned as a {@link MigrationData} that owns it;
+   * moving within the saving group (PRE_COPY → STOP_COPY) keeps the session's
+   * fd and returns none.
+   * @throws IoctlError `EINVAL` for a transition the FSM does not allow (STOP_COPY → PRE_COPY, to ERROR, to an
+   *   optional state the device lacks); the device may then be in a state along the path (see vfio.h).
+   */
+  setMigrationState(state: MigrationStateName): MigrationTransition {
+    const codec = vfio.vfio_device_feature_mig_state;
+    const reply = codec.decode(this.setFeature(vfio.VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, codec.encode({ device_state: migrationStateValue(state), data_fd: -1 })));
+    const data = reply.data_fd >= 0 ? new MigrationData(new OwnedFd(reply.data_fd, `migration data of ${this.label}`), this.syscalls) : undefined;
+    return { state: this.#stateName(reply.device_state), data };
+  }
+
+  /** GET of `VFIO_DEVICE_FEATURE_MIG_DATA_SIZE`: the estimated bytes STOP_COPY will still produce. */
+  migrationDataSize(): bigint {
+    const codec = vfio.vfio_device_feature_mig_data_size;
+    return codec.decode(this.getFeature(vfio.VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, codec.size)).stop_copy_length;
+  }
+
+  #stateName(value: number): MigrationStateName {
+    const name = migrationStateName(value);
+    if (name === undefined) throw new VfioError(`${this.label}: unknown migration state ${value}`);
+    return name;
   }
 
   #feature(flags: number, size: number, data?: Uint8Array): Uint8Array {
@@ -546,10 +688,12 @@ export class MappedRegion implements Disposable {
 
   /** munmap; later calls do nothing. */
   unmap(): void {
-    if (this.#buffer === undefined) return;
+    const buffer = this.#buffer;
+    if (buffer === undefined) return;
     this.#buffer = undefined;
     this.#onUnmap();
-    if (libc().munmap(this.#pointer, this.size) < 0) throw new SyscallError('munmap', errno(), `region ${this.index}`);
+    // The BAR is released now; views kept from before read zeros instead of faulting (see retireMapping).
+    retireMapping(this.#pointer, this.size, buffer, `region ${this.index}`);
     this.#pointer = null;
   }
 
@@ -557,6 +701,22 @@ export class MappedRegion implements Disposable {
   [Symbol.dispose](): void {
     this.unmap();
   }
+}
+
+/**
+ * The cdev of a device bound to a VFIO driver: `/dev/vfio/devices/vfioN`, from
+ * `<sysfs device>/vfio-dev/vfioN`. `device` is a PCI address
+ * (`/sys/bus/pci/devices/<bdf>`), an mdev UUID (`/sys/bus/mdev/devices/<uuid>`)
+ * or a sysfs device directory.
+ * @throws VfioError when the device has no `vfio-dev` entry (not bound to a VFIO driver, or no `CONFIG_VFIO_DEVICE_CDEV`).
+ */
+export function vfioCdevPath(device: string, sysfs = '/sys'): string {
+  const dirs = device.includes('/') ? [device] : [`${sysfs}/bus/pci/devices/${device}`, `${sysfs}/bus/mdev/devices/${device}`];
+  for (const dir of dirs) {
+    const entries = existsSync(`${dir}/vfio-dev`) ? readdirSync(`${dir}/vfio-dev`).filter((e) => /^vfio\d+$/.test(e)) : [];
+    if (entries.length > 0) return `/dev/vfio/devices/${entries[0]}`;
+  }
+  throw new VfioError(`${device}: no vfio-dev entry in ${dirs.join(' or ')} (is it bound to a VFIO driver, and the kernel built with CONFIG_VFIO_DEVICE_CDEV?)`);
 }
 
 /** `get(i)` for i in [0, n), leaving out the indices that fail with `EINVAL`. */

@@ -129,9 +129,15 @@ export function s64(value: bigint | undefined, path: string): bigint {
 /** Checks an array-like value of at most `length` elements (a missing value is all zero). */
 export function list<T>(value: ArrayLike<T> | undefined, length: number, path: string): ArrayLike<T> {
   if (value === undefined) return [];
-  if (typeof value !== 'object' || value === null || typeof value.length !== 'number') bad(path, value, 'an array', 'object');
-  if (value.length > length) throw new RangeError(`${path}: ${value.length} elements given, it holds ${length}`);
-  return value;
+  if (typeof value !== 'object' || value === null) bad(path, value, 'an array', 'object');
+  // Read once: a getter may answer differently on the next read (after the size was checked).
+  const n: unknown = value.length;
+  if (typeof n !== 'number') bad(path, value, 'an array', 'object');
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${path}: length ${String(n)} is not a non-negative integer`);
+  if (n > length) throw new RangeError(`${path}: ${n} elements given, it holds ${length}`);
+  // Arrays and fixed-length typed arrays keep their length; any other array-like is copied as it stands now.
+  if (Array.isArray(value) || (ArrayBuffer.isView(value) && !(value.buffer as ArrayBuffer & { resizable?: boolean }).resizable)) return value;
+  return Array.from({ length: n }, (_, i) => value[i]!);
 }
 
 /** Reads a bit-field: `width` bits at bit `bit` of the `size`-byte unit at `offset` (bit 0 is the first allocated). */

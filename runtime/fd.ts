@@ -3,6 +3,7 @@
  */
 
 import { SyscallError, VfioError } from './errors.js';
+import { checkCount, checkPath } from './validate.js';
 import { O_CLOEXEC, O_RDWR, check, errno, libc } from './libc.js';
 
 /**
@@ -32,6 +33,9 @@ export class OwnedFd implements Disposable {
    * @throws SyscallError (`open`) on failure; see `isNoDevice`, `isPermissionDenied`.
    */
   static open(path: string, flags: number = O_RDWR, mode = 0): OwnedFd {
+    checkPath(path);
+    checkCount(flags, 'flags', 0x7fffffff);
+    checkCount(mode, 'mode', 0o7777);
     const fd = check(libc().open(path, flags | O_CLOEXEC, mode), 'open', path);
     return new OwnedFd(fd, path);
   }

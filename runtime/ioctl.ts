@@ -5,6 +5,7 @@
 import type { Codec, FdKind, IoctlArgument, IoctlDescriptor } from './codec.js';
 import { IoctlError } from './errors.js';
 import { errno, ioctlBytes, libc } from './libc.js';
+import { checkFd } from './validate.js';
 
 /** What {@link ioctl} needs to know about a request: at least its name (for errors) and number. An {@link IoctlDescriptor} is one. */
 export interface IoctlRequest {
@@ -54,6 +55,7 @@ export function ioctl(
   request: IoctlRequest,
   arg?: number | bigint | ArrayBufferView | object,
 ): number | StructIoctlResult<unknown> {
+  checkFd(fd);
   checkRequest(request);
   const kind = request.arg?.kind;
 
@@ -97,6 +99,8 @@ export function ioctl(
  * the argument. Throws {@link IoctlError} on -1.
  */
 export function ioctlBuffer(fd: number, request: { readonly name: string; readonly request: number }, bytes: Uint8Array): number {
+  checkFd(fd);
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
   return check(ioctlBytes(fd, request.request, bytes), fd, request);
 }
 

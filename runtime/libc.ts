@@ -62,6 +62,10 @@ export interface Libc {
   sysconf(name: number): number;
   /** `pipe2(fds, flags)`: fills `fds[0]` (read end) and `fds[1]` (write end). */
   pipe2(fds: Int32Array, flags: number): number;
+  /** `memfd_create(name, flags)` (glibc ≥ 2.27). */
+  memfdCreate(name: string, flags: number): number;
+  /** `ftruncate64(fd, length)`. */
+  ftruncate(fd: number, length: number | bigint): number;
 }
 
 /** `open` flags (x86_64 / asm-generic values). */
@@ -96,6 +100,10 @@ export const MAP_PRIVATE = 0x02;
 /** @see MAP_SHARED */
 export const MAP_ANONYMOUS = 0x20;
 /** @see MAP_SHARED */
+/** `MAP_FIXED`: place the mapping exactly at `addr`, replacing what was there. */
+export const MAP_FIXED = 0x10;
+/** `MAP_NORESERVE`: no swap reserved. */
+export const MAP_NORESERVE = 0x4000;
 export const MAP_LOCKED = 0x2000;
 /** @see MAP_SHARED */
 export const MAP_POPULATE = 0x8000;
@@ -119,6 +127,9 @@ export const POLLERR = 0x8;
 export const POLLHUP = 0x10;
 /** @see POLLIN */
 export const POLLNVAL = 0x20;
+
+/** `memfd_create` flags. */
+export const MFD_CLOEXEC = 0x1;
 
 /** `sysconf(_SC_PAGESIZE)`. */
 export const SC_PAGESIZE = 30;
@@ -167,6 +178,8 @@ export function libc(): Libc {
       }),
     sysconf: lib.func('long sysconf(int name)'),
     pipe2: lib.func('int pipe2(void *fds, int flags)'),
+    memfdCreate: lib.func('int memfd_create(const char *name, unsigned int flags)'),
+    ftruncate: lib.func('int ftruncate64(int fd, int64_t length)'),
   };
   return bound;
 }

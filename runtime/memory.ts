@@ -5,7 +5,7 @@
 
 import { SyscallError, VfioError } from './errors.js';
 import {
-  MAP_ANONYMOUS, MAP_FAILED, MAP_LOCKED, MAP_POPULATE, MAP_PRIVATE, PROT_READ, PROT_WRITE,
+  MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, PROT_READ, PROT_WRITE,
   addressOf, errno, koffi, libc, pageSize, type NativePointer,
 } from './libc.js';
 
@@ -23,10 +23,11 @@ export interface AnonymousMemoryOptions {
  * its size rounded up to whole pages.
  *
  * Its bytes are exposed without copy as an external ArrayBuffer. That buffer
- * cannot be detached: once {@link AnonymousMemory.free} has unmapped the pages,
- * any ArrayBuffer or view still held from before points at unmapped memory and
- * touching it crashes the process. Take views from {@link AnonymousMemory.buffer}
- * (which throws after free) and drop them before freeing.
+ * cannot be detached, so {@link AnonymousMemory.free} does not leave it pointing
+ * at unmapped memory: it releases the pages at once (replacing them with fresh
+ * zero pages, see {@link retireMapping}) and returns the address range itself to
+ * the system only when the last view of it has been garbage-collected. A view
+ * kept past free() reads zeros; it never crashes the process.
  */
 export class AnonymousMemory implements Disposable {
   /** Length in bytes, a multiple of the page size. */
@@ -88,11 +89,10 @@ export class AnonymousMemory implements Disposable {
 
   /** Unmaps the pages; later calls do nothing. @throws SyscallError (`munmap`) if the kernel refuses. */
   free(): void {
-    if (this.#buffer === undefined) return;
+    const buffer = this.#buffer;
+    if (buffer === undefined) return;
     this.#buffer = undefined;
-    if (libc().munmap(this.#pointer, this.size) < 0) {
-      throw new SyscallError('munmap', errno(), `0x${this.address.toString(16)}`);
-    }
+    retireMapping(this.#pointer, this.size, buffer, `0x${this.address.toString(16)}`);
     this.#pointer = null;
   }
 
@@ -100,4 +100,24 @@ export class AnonymousMemory implements Disposable {
   [Symbol.dispose](): void {
     this.free();
   }
+}
+
+/** Address ranges whose views are still reachable: unmapped when their buffer is collected. */
+const retired = new FinalizationRegistry<{ pointer: NativePointer; size: number }>(({ pointer, size }) => {
+  libc().munmap(pointer, size);
+});
+
+/**
+ * Ends a mapping that JavaScript views (`buffer`, from `koffi.view`) may still
+ * reach: its pages (anonymous memory, or a device's BAR) are replaced at once by
+ * private zero pages with `mmap(MAP_FIXED)`, so the memory or device is released
+ * now, and the address range is unmapped once `buffer` is garbage-collected.
+ * No view can then touch an unmapped address (a SIGSEGV).
+ * @throws SyscallError (`mmap`) if the kernel refuses to replace the pages (the mapping is then unchanged).
+ */
+export function retireMapping(pointer: NativePointer, size: number, buffer: ArrayBuffer, what: string): void {
+  const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE;
+  const replaced = libc().mmap(pointer, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (replaced === null || addressOf(replaced) === MAP_FAILED) throw new SyscallError('mmap', errno(), `replacing ${what}`);
+  retired.register(buffer, { pointer, size });
 }

@@ -1,11 +1,13 @@
 /**
- * What {@link Container}, {@link Group} and {@link Device} share: an owned fd,
+ * What {@link Container}, {@link Group}, {@link Device} and {@link IommuFd} share: an owned fd,
  * ioctls through injectable system calls (so tests can replay recorded kernel
  * replies), the argsz protocol, and capability chains decoded with the
  * generated `CAPABILITIES` registry.
  */
 
+import * as iommufd from '../generated/iommufd/index.js';
 import * as vfio from '../generated/vfio/index.js';
+import { checkFd } from './validate.js';
 import { ioctlArgsz, libcRawIoctl, type ArgszResult, type RawIoctl } from './argsz.js';
 import { capabilities, decodeCapability } from './capabilities.js';
 import type { Codec, FlexCodec, IoctlDescriptor } from './codec.js';
@@ -18,6 +20,7 @@ export type RawIoctlValue = (fd: number, request: number, value: number) => numb
 
 /** libc's `ioctl(fd, request, unsigned long)`, as a {@link RawIoctlValue}. */
 export const libcRawIoctlValue: RawIoctlValue = (fd, request, value) => {
+  checkFd(fd);
   const result = libc().ioctlValue(fd, request, value);
   return result < 0 ? -errno() : result;
 };
@@ -83,7 +86,15 @@ export function capabilityValue<T>(caps: readonly DecodedCapability[], name: str
 }
 
 /** The kind of VFIO fd, for messages. */
-export type VfioFdKind = 'container' | 'group' | 'device';
+export type VfioFdKind = 'container' | 'group' | 'device' | 'iommufd';
+
+/** An ioctl of vfio.h or iommufd.h, by name. */
+export type IoctlName = vfio.IoctlName | iommufd.IoctlName;
+
+/** What an `ENOTTY` hint calls each kind of fd. */
+const fdKindNoun: Record<VfioFdKind, string> = {
+  container: 'a VFIO container fd', group: 'a VFIO group fd', device: 'a VFIO device fd', iommufd: 'an iommufd (/dev/iommu) fd',
+};
 
 /**
  * Base of the VFIO objects: owns one fd (closed by {@link VfioFd.close} or
@@ -130,26 +141,26 @@ export abstract class VfioFd implements Disposable {
   }
 
   /** Issues `name` with the address of `bytes` (modified in place); returns the ioctl's result. */
-  protected ioctlPointer(name: vfio.IoctlName, bytes: Uint8Array): number {
+  protected ioctlPointer(name: IoctlName, bytes: Uint8Array): number {
     const { request } = descriptor(name);
     return this.checked(name, request, this.syscalls.ioctl(this.fd, request, bytes));
   }
 
   /** Issues `name` with `value` passed by value (0 for ioctls without argument). */
-  protected ioctlValue(name: vfio.IoctlName, value = 0): number {
+  protected ioctlValue(name: IoctlName, value = 0): number {
     const { request } = descriptor(name);
     return this.checked(name, request, this.syscalls.ioctlValue(this.fd, request, value));
   }
 
   /** Encodes `value` with `codec`, issues `name` on it, decodes the reply. */
-  protected ioctlStruct<T>(name: vfio.IoctlName, codec: Codec<T>, value: Partial<T>): T {
+  protected ioctlStruct<T>(name: IoctlName, codec: Codec<T>, value: Partial<T>): T {
     const bytes = codec.encode(value);
     this.ioctlPointer(name, bytes);
     return codec.decode(bytes);
   }
 
   /** A `*_GET_INFO` ioctl through the argsz protocol (see `ioctlArgsz`). */
-  protected ioctlInfo<T>(name: vfio.IoctlName, codec: Codec<T>, input: Partial<T> = {}): ArgszResult<T> {
+  protected ioctlInfo<T>(name: IoctlName, codec: Codec<T>, input: Partial<T> = {}): ArgszResult<T> {
     const { request } = descriptor(name);
     try {
       return ioctlArgsz(this.fd, { name, request }, codec, input, { call: this.syscalls.ioctl });
@@ -167,16 +178,16 @@ export abstract class VfioFd implements Disposable {
 
   private hint(error: IoctlError): IoctlError {
     if (error.code === 'ENOTTY') {
-      error.message += `: ${this.label} does not implement it (not a VFIO ${this.kind} fd, or not supported there)`;
+      error.message += `: ${this.label} does not implement it (not ${fdKindNoun[this.kind]}, or not supported there)`;
     }
     return error;
   }
 }
 
-/** The generated descriptor of ioctl `name` (its number on the running ABI). */
-export function descriptor(name: vfio.IoctlName): { readonly name: string; readonly request: number } {
-  const d = vfio.ioctls[name] as IoctlDescriptor | undefined;
-  if (d === undefined) throw new TypeError(`vfio.h has no ioctl ${name}`);
+/** The generated descriptor of ioctl `name` of vfio.h or iommufd.h (its number on the running ABI). */
+export function descriptor(name: IoctlName): { readonly name: string; readonly request: number } {
+  const d = ((vfio.ioctls as Record<string, IoctlDescriptor>)[name] ?? (iommufd.ioctls as Record<string, IoctlDescriptor>)[name]) as IoctlDescriptor | undefined;
+  if (d === undefined) throw new TypeError(`neither vfio.h nor iommufd.h has an ioctl ${name}`);
   return d;
 }
 
@@ -212,6 +223,28 @@ export function initOrClose<T extends Disposable>(object: T, init: (object: T) =
     return object;
   } catch (error) {
     object[Symbol.dispose]();
+    throw error;
+  }
+}
+
+/**
+ * Runs `open(own)`, where `own(x)` registers a resource (an fd object, an
+ * IOAS, ...) and returns it; returns `open`'s result with a `Symbol.dispose`
+ * that disposes every registered resource, last first (devices before the
+ * IOAS they are attached to, before the iommufd). If `open` throws, what was
+ * registered so far is disposed before the error is rethrown. `own` stays
+ * usable after `open` returns (a resource owned later is disposed first). Node 20 has no
+ * `DisposableStack`; this is the part of it the examples need.
+ */
+export function disposingAll<T extends object>(open: (own: <D extends Disposable>(resource: D) => D) => T): T & Disposable {
+  const owned: Disposable[] = [];
+  const dispose = () => {
+    for (const resource of owned.splice(0).reverse()) resource[Symbol.dispose]();
+  };
+  try {
+    return Object.assign(open((resource) => (owned.push(resource), resource)), { [Symbol.dispose]: dispose });
+  } catch (error) {
+    dispose();
     throw error;
   }
 }

@@ -13,6 +13,8 @@ import { compileObject, ElfFile } from '../conformance/clang/elf.js';
 import { clangLayout, clangLayoutAll, type LayoutJson } from '../conformance/clang/oracle.js';
 import { clangArgs, findClang, installedClangs, MissingPrerequisite } from '../conformance/clang/toolchain.js';
 import { ensureUapiTree } from '../scripts/uapi-tree.js';
+import { parseHeaderForAbis } from '../generator/parse/parse.js';
+import { layoutJson } from '../generator/layout/json.js';
 
 const haveClang = installedClangs().some((c) => c.major >= 14);
 const haveClang19 = installedClangs().some((c) => c.major >= 19);
@@ -122,6 +124,17 @@ struct side_rec {
 struct fake_vfio_only { __u8 only_here; __u32 w; };
 #endif
 `,
+  // Bit-fields as UAPI headers write them: unnamed padding, zero widths, enums, packing, across storage units.
+  'bits.h': `
+#include <linux/types.h>
+enum bits_e { BE_A, BE_B = 3 };
+struct bits_plain { __u32 a:3, b:7; __u8 c; __u32 d:30; __u32 e:4; };
+struct bits_unnamed { __u32 a; __u32 :32; __u32 b:3, :5, c:4; __u64 :0; __u8 d:1; };
+struct bits_mixed { __u8 a:1; __u16 b:9; __u64 c:40; enum bits_e e:2; __s8 s:3; };
+struct bits_packed { __u8 a; __u32 b:24; __u32 c:16; } __attribute__((packed));
+union bits_union { __u32 a:5; __u16 b:12; };
+struct bits_nested { __u8 h; struct { __u16 x:4, y:4; }; struct bits_plain p; };
+`,
   'user.h': `
 #include <linux/vfio.h>
 struct vfio_user { struct fake_vfio_only f; };
@@ -224,8 +237,11 @@ describe.skipIf(!haveClang)('clang oracle (needs clang-14 or newer)', () => {
     expect(l.records['struct with_nested']).toEqual({
       size: 56,
       align: 8,
-      fields: { x: 0, in: 4, 'in.p': 4, 'in.q': 8, arr: 12, side: 32, 'side.s0': 32, 'side.s1': 40, tail: 49 /* 8 bits of bitfields take one byte */ },
-      bitfields: ['flags', 'more'],
+      fields: {
+        x: 0, in: 4, 'in.p': 4, 'in.q': 8, arr: 12, side: 32, 'side.s0': 32, 'side.s1': 40,
+        flags: { bit_offset: 48 * 8, bit_width: 3 }, more: { bit_offset: 48 * 8 + 3, bit_width: 5 },
+        tail: 49, /* 8 bits of bitfields take one byte */
+      },
     });
     expect(l.records['struct inner']).toEqual({ size: 8, align: 4, fields: { p: 0, q: 4 } });
     expect(l.records['union u_top']).toEqual({ size: 4, align: 4, fields: { bytes: 0, word: 0 } });
@@ -246,6 +262,20 @@ describe.skipIf(!haveClang)('clang oracle (needs clang-14 or newer)', () => {
     expect(Object.keys(l.records)).toEqual(['struct vfio_user']);
     expect(l.records['struct vfio_user'].fields).toEqual({ f: 0, 'f.only_here': 0, 'f.w': 4 });
   });
+
+  it('bit-field positions (bit_offset, bit_width) agree with ours on every ABI, big-endian included', async () => {
+    const maxClang = Math.max(0, ...installedClangs().map((c) => c.major));
+    const problems: string[] = [];
+    let bitfields = 0;
+    for (const abi of ABIS.filter((a) => a.minClang <= maxClang)) {
+      const expected = await layout('bits.h', abi);
+      const ours = layoutJson(parseHeaderForAbis(hdr('bits.h'), [abi]).get(abi.name)!, abi, expected.header);
+      problems.push(...compareLayouts(expected, ours).map((d) => d.message));
+      bitfields += Object.values(expected.records).reduce((n, r) => n + Object.values(r.fields).filter((f) => typeof f !== 'number').length, 0);
+    }
+    expect(problems).toEqual([]);
+    expect(bitfields).toBeGreaterThan(12 * 20);
+  }, 120_000);
 
   it('clangLayoutAll agrees with clangLayout', async () => {
     const all = await clangLayoutAll([hdr('layout.h'), hdr('side.h')], [x86_64, i386, mips], { includeRoot });

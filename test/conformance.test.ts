@@ -65,6 +65,7 @@ describe.skipIf(skipReason !== undefined)(`live conformance${skipReason ? ` (ski
       expect(run.result.example.verdict).not.toBe('fail');
       const json = toJson([run]);
       expect(Object.keys(json.kernels[0]!)).toEqual(['kernel', 'suite', 'wall_s', 'ioctls']);
+      expect(json.schema_version).toBe(1);
       console.log(`[conformance ${suite}] ${run.kernel}: ${summary(run)}, ${(run.wallMs / 1000).toFixed(1)} s`);
     });
   }

@@ -201,7 +201,7 @@ describe('diff rules (synthetic headers)', () => {
     expect(md).toContain('### Breaking (1)');
     expect(md).toContain('| changed | constant | `T_LIMIT` | all ABIs | value 16 -> 17: old binaries pass the old value |');
     const json = formatDiffJson(diffJson(d, 'old.h', 'new.h'));
-    expect(json).toBe('{"old": "old.h", "new": "new.h", "changes": ['
+    expect(json).toBe('{"schema_version": 1, "old": "old.h", "new": "new.h", "changes": ['
       + '{"kind": "added", "what": "constant", "name": "T_A", "abis": ["all"], "severity": "compatible", "detail": "new macro = 1"}, '
       + '{"kind": "changed", "what": "constant", "name": "T_LIMIT", "abis": ["all"], "severity": "breaking", "detail": "value 16 -> 17: old binaries pass the old value"}]}');
     expect(JSON.parse(json)).toEqual(diffJson(d, 'old.h', 'new.h'));
@@ -216,18 +216,18 @@ describe('vfio-uapi diff (CLI)', () => {
     const b = writeHeaders({ 'b.h': '#define K 2\n' });
     const r = run(a, b, '--json', '--abi', 'x86_64,i386');
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ old: a, new: b, changes: [{ kind: 'changed', what: 'constant', name: 'K', abis: ['all'], severity: 'breaking', detail: 'value 1 -> 2: old binaries pass the old value' }] });
+    expect(JSON.parse(r.stdout)).toEqual({ schema_version: 1, old: a, new: b, changes: [{ kind: 'changed', what: 'constant', name: 'K', abis: ['all'], severity: 'breaking', detail: 'value 1 -> 2: old binaries pass the old value' }] });
     expect(run(a, b).stdout).toMatch(/breaking \(1\):/);
     expect(run(a, b, '--markdown').stdout).toMatch(/^## `.*a\.h` → `.*b\.h`/);
   });
-  it.skipIf(!existsSync(cli))('a bad header: exit 1 with its location', () => {
+  it.skipIf(!existsSync(cli))('a bad header: exit 3 (bad input) with its location', () => {
     const a = writeHeaders({ 'a.h': '#define K 1\n' });
     const bad = writeHeaders({ 'bad.h': 'struct s {\n\tint a\n};\n' });
     const r = run(a, bad, '--json');
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(3);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/bad\.h:\d+:\d+: error:/);
-    expect(run(a, bad.replace('bad.h', 'missing.h')).status).toBe(1);
+    expect(run(a, bad.replace('bad.h', 'missing.h')).status).toBe(3);
     expect(run(a, a, '--abi', 'vax').stderr).toMatch(/unknown ABI 'vax'/);
   });
 });

@@ -52,19 +52,19 @@ describe('CLI exit codes', () => {
   it.skipIf(!existsSync(cli))('layout on a broken header: exit 1, the location on stderr, nothing on stdout', () => {
     const bad = writeHeaders({ 'bad.h': 'struct s {\n\tint a\n};\n' });
     const r = spawnSync(process.execPath, [cli, 'layout', '--header', bad, '--abi', 'x86_64', '--json'], { encoding: 'utf8' });
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(3);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/bad\.h:\d+:\d+: error:/);
   });
   it.skipIf(!existsSync(cli))('an unknown ABI lists the valid names', () => {
     const ok = writeHeaders({ 'ok.h': 'struct s { int a; };' });
     const r = spawnSync(process.execPath, [cli, 'layout', '--header', ok, '--abi', 'vax'], { encoding: 'utf8' });
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(3);
     expect(r.stderr).toMatch(/unknown ABI 'vax'.*x86_64/);
   });
   it.skipIf(!existsSync(cli))('layout --json has the documented shape', () => {
     const ok = writeHeaders({ 'ok.h': 'struct s { __u32 a; };\n#define K (1 << 31)\n' });
     const out = JSON.parse(execFileSync(process.execPath, [cli, 'layout', '--header', ok, '--abi', 'x86_64', '--json'], { encoding: 'utf8' }));
-    expect(out).toEqual({ header: ok, abi: 'x86_64', constants: { K: -2147483648 }, records: { 'struct s': { size: 4, align: 4, fields: { a: 0 } } } });
+    expect(out).toEqual({ schema_version: 2, header: ok, abi: 'x86_64', constants: { K: -2147483648 }, records: { 'struct s': { size: 4, align: 4, fields: { a: 0 } } } });
   });
 });

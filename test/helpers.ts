@@ -57,3 +57,13 @@ export function vmSkipReason(): string | undefined {
   if (!findQemu()) return 'qemu-system-x86_64 not found (apt-get install qemu-system-x86 busybox-static)';
   return undefined;
 }
+
+/** The error `fn` throws; throws itself if `fn` returns. */
+export function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected an error');
+}

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { thrown } from './helpers.js';
 import * as vfio from '../generated/vfio/index.js';
 import {
   ArgszError, CapabilityChainError, Container, Device, EventFd, Group, IoctlError, OwnedFd, SyscallError, VfioError,
@@ -23,15 +24,6 @@ const req = (name: string) => vfio.ioctls[name].request;
 const openFds = () => readdirSync('/proc/self/fd').sort();
 const dataView = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
-/** The error `fn` throws. */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected an error');
-}
 
 /** A fake kernel: per request number, a handler of the buffer; every other pointer ioctl is -ENOTTY. */
 function kernel(handlers: Record<string, (buf: Uint8Array) => number>, log?: string[]): VfioSyscalls {

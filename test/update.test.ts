@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { generateBindings, writeFileSet } from '../generator/codegen/emit.js';
 import { HeaderError } from '../generator/errors.js';
-import { findCommittedHeader, readProvenance, updateCommand, updateFromTree, type HeaderTree } from '../bin/commands/update.js';
+import { compareHeaderVersions, findCommittedHeader, readProvenance, updateCommand, updateFromTree, type HeaderTree } from '../bin/commands/update.js';
+import { CliError, EXIT } from '../bin/commands/common.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -130,7 +131,7 @@ describe('update (no network)', () => {
     const broken = tree('2.0-1', { 'vfio.h': VFIO_V2, 'iommufd.h': 'struct iommu_thing {\n\t__u32 size\n};\n' });
     expect(() => updateFromTree({ tree: broken, out, corpora: [corpus], cacheDir: tempDir(), write })).toThrow(HeaderError);
     expect(() => updateFromTree({ tree: tree('2.0-1', { 'vfio.h': VFIO_V2 }), out, corpora: [corpus], cacheDir: tempDir(), write }))
-      .toThrow(/iommufd\.h does not exist/);
+      .toThrow(/linux-libc-dev 2\.0-1 has no linux\/iommufd\.h: nothing was changed/);
     expect(write).not.toHaveBeenCalled();
     expect(snapshotDir(out)).toEqual(before);
   });
@@ -161,6 +162,36 @@ describe('update (no network)', () => {
     const report = updateFromTree({ tree: tree('1.0-1', V1), out, corpora: [corpus], cacheDir: tempDir() });
     expect(report.modules.map((m) => [m.written, m.diff?.changes.length, m.provenanceOnly > 0])).toEqual([[false, 0, true], [false, 0, true]]);
     expect(snapshotDir(out)).toEqual(before);
+  });
+
+  it('refuses to move the committed bindings to an older header version unless told', () => {
+    const { corpus, out } = committed('7.2.13', V2);
+    const before = snapshotDir(out);
+    const write = vi.fn(writeFileSet);
+    const older = tree('6.12.117-1~bpo12+1', V1);
+    expect(() => updateFromTree({ tree: older, out, corpora: [corpus], cacheDir: tempDir(), write }))
+      .toThrow(/refusing to replace .*vfio \(from vfio\.h 7\.2\.13\) with the older 6\.12\.117-1~bpo12\+1: pass --allow-downgrade/);
+    expect(write).not.toHaveBeenCalled();
+    expect(snapshotDir(out)).toEqual(before);
+    const report = updateFromTree({ tree: older, out, corpora: [corpus], cacheDir: tempDir(), write, allowDowngrade: true });
+    expect(report.modules.every((m) => m.written)).toBe(true);
+    expect(readProvenance(join(out, 'vfio'))).toMatchObject({ version: '6.12.117-1~bpo12+1' });
+  });
+
+  it('compares header versions numerically by their upstream part', () => {
+    expect(compareHeaderVersions('6.12.117-1~bpo12+1', '7.2.13')).toBeLessThan(0);
+    expect(compareHeaderVersions('7.2.13-1', '7.2.13')).toBe(0);
+    expect(compareHeaderVersions('1:6.1.10-1', '6.1.9')).toBeGreaterThan(0);
+    expect(compareHeaderVersions('unknown', '6.1')).toBeUndefined();
+  });
+
+  it('an unknown suite: one line and the usage exit code, no stack trace', async () => {
+    const fetchTree = async () => { throw new Error("fetching linux-libc-dev failed: `apt-get ... update`: E: The repository 'http://deb.debian.org/debian nosuchsuite Release' does not have a Release file.\n    at run (x.js:1:1)"); };
+    const err = await updateCommand({ suite: 'nosuchsuite', out: tempDir() }, { fetchTree }).catch((e: unknown) => e as CliError);
+    expect(err).toBeInstanceOf(CliError);
+    expect(err!.exitCode).toBe(EXIT.USAGE);
+    expect(err!.message).not.toMatch(/\n/);
+    expect(err!.message).toMatch(/suite 'nosuchsuite'.*does not have a Release file/);
   });
 
   it('updateCommand: fetches through the injected step and prints the report', async () => {

@@ -1,21 +1,22 @@
 /**
  * `vfio-uapi conformance`: the live conformance suite. Boots Debian kernels in
- * QEMU with emulated PCI devices bound to vfio-pci (or uses this machine's own
+ * QEMU (and `custom`, the kernel built here with iommufd, cdevs and the mdev
+ * samples) with emulated PCI devices bound to vfio-pci (or uses this machine's own
  * VFIO device with `--host`), gives every ioctl of each kernel's own `vfio.h`
  * a verdict, and prints the matrix (or JSON), optionally writing the Markdown
  * report.
  */
 import { writeFileSync } from 'node:fs';
-import { SUITES, findQemu, type Accel, type Suite } from '../../conformance/vm/index.js';
+import { KERNEL_SOURCES, findQemu, type Accel, type Suite } from '../../conformance/vm/index.js';
 import {
   HostSetupError, SuiteRunError, failedRun, runHostSuite, runKernelSuite, type KernelRun,
 } from '../../conformance/suite/host.js';
 import { anyFail, markdownReport, matrixText, toJson } from '../../conformance/suite/report.js';
-import { CliError } from './common.js';
+import { CliError, EXIT } from './common.js';
 
 /** Options of {@link conformanceCommand} (as commander passes them). */
 export interface ConformanceOptions {
-  /** `bullseye`, `bookworm`, `trixie`, `newest` or `all`. */
+  /** `bullseye`, `bookworm`, `trixie`, `newest`, `custom` (built here) or `all` (every one of them). */
   kernel: string;
   /** Print the JSON document instead of the matrix. */
   json?: boolean;
@@ -53,9 +54,9 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<void
       throw e;
     }
   } else {
-    const suites: Suite[] = opts.kernel === 'all' ? [...SUITES] : (SUITES as readonly string[]).includes(opts.kernel) ? [opts.kernel as Suite] : [];
-    if (suites.length === 0) throw new CliError(`--kernel must be one of ${SUITES.join(', ')}, all; not ${opts.kernel}`);
-    if (!findQemu()) throw new CliError('qemu-system-x86_64 not found: apt-get install qemu-system-x86 busybox-static', 2);
+    const suites: Suite[] = opts.kernel === 'all' ? [...KERNEL_SOURCES] : (KERNEL_SOURCES as readonly string[]).includes(opts.kernel) ? [opts.kernel as Suite] : [];
+    if (suites.length === 0) throw new CliError(`--kernel must be one of ${KERNEL_SOURCES.join(', ')}, all; not ${opts.kernel}`);
+    if (!findQemu()) throw new CliError('qemu-system-x86_64 not found: apt-get install qemu-system-x86 busybox-static', EXIT.PREREQUISITE);
     for (const suite of suites) {
       try {
         runs.push(await runKernelSuite(suite, { accel: accel as Accel, onProgress: progress(suite) }));
@@ -75,5 +76,5 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<void
     writeFileSync(opts.report, markdownReport(runs, { command, accel }));
     process.stderr.write(`wrote ${opts.report}\n`);
   }
-  if (anyFail(runs)) process.exitCode = 1;
+  if (anyFail(runs)) process.exitCode = EXIT.PROBLEM;
 }

@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path';
 import { diffFileSet, generateBindings, writeFileSet } from '../../generator/codegen/emit.js';
 import { parseAbiList } from '../../generator/abi/abis.js';
-import { CliError } from './common.js';
+import { CliError, EXIT } from './common.js';
 
 /** Options of the generate command. */
 export interface GenerateCommandOptions {
@@ -33,7 +33,7 @@ export function generateCommand(opts: GenerateCommandOptions): void {
   if (opts.check) {
     const differ = diffFileSet(dir, files);
     if (differ.length > 0) {
-      throw new CliError(`${join(opts.out, name)} is not what ${opts.header} generates; run vfio-uapi generate without --check. Differing: ${differ.join(', ')}`);
+      throw new CliError(`${join(opts.out, name)} is not what ${opts.header} generates; run vfio-uapi generate without --check. Differing: ${differ.join(', ')}`, EXIT.PROBLEM);
     }
     process.stdout.write(`${join(opts.out, name)}: up to date (${files.size} files)\n`);
     return;

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { diffFileSet, generateBindings, writeFileSet, type FileSet } from '../../generator/codegen/emit.js';
 import { diffHeaderFiles, diffText, type HeaderDiff } from '../../generator/diff/index.js';
 import { defaultCacheDir, fetchSuiteUapiTree, SUITE_TREES_DIR } from '../../scripts/uapi-tree.js';
+import { CliError, EXIT } from './common.js';
 
 /** Options of the update command. */
 export interface UpdateCommandOptions {
@@ -22,6 +23,8 @@ export interface UpdateCommandOptions {
   suite: string;
   /** The bindings directory (`generated`): modules go to `<out>/vfio` and `<out>/iommufd`. */
   out: string;
+  /** Replace bindings generated from a newer header with an older one. */
+  allowDowngrade?: boolean;
 }
 
 /** A fetched header tree: its include root (`.../usr/include`) and the package version. */
@@ -48,6 +51,8 @@ export interface UpdateFromTreeOptions extends Omit<UpdateDeps, 'fetchTree'> {
   readonly out: string;
   /** Modules to update (default: `vfio`, `iommufd`), each from `<include>/linux/<name>.h`. */
   readonly modules?: readonly string[];
+  /** Replace bindings generated from a newer header with an older one (refused otherwise). */
+  readonly allowDowngrade?: boolean;
 }
 
 /** The bindings' record of the header they were generated from. */
@@ -122,6 +127,23 @@ function upstreamOf(version: string): string {
 }
 
 /**
+ * Compares two kernel header versions by their upstream parts, numerically
+ * (`6.12.117-1~bpo12+1` < `7.2.13`): negative, zero or positive; undefined when
+ * either has no leading number.
+ */
+export function compareHeaderVersions(a: string, b: string): number | undefined {
+  const parts = (v: string) => /^\d+(\.\d+)*/.exec(upstreamOf(v))?.[0].split('.').map(Number);
+  const x = parts(a);
+  const y = parts(b);
+  if (!x || !y) return undefined;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/**
  * Finds the header the committed bindings were generated from: `<corpus>/<version>/<file>`
  * or a cached tree of that version first, then any corpus or cached header with the
  * recorded sha256. Only a file whose sha256 matches is returned.
@@ -185,9 +207,17 @@ export function updateFromTree(opts: UpdateFromTreeOptions): UpdateReport {
   const modules = opts.modules ?? ['vfio', 'iommufd'];
 
   // 1. Everything in memory.
+  for (const name of modules) {
+    const header = join(opts.tree.include, 'linux', `${name}.h`);
+    if (!existsSync(header)) throw new CliError(`linux-libc-dev ${opts.tree.version} has no linux/${name}.h: nothing was changed`);
+    const committed = readProvenance(resolve(opts.out, name));
+    const order = committed ? compareHeaderVersions(opts.tree.version, committed.version) : undefined;
+    if (order !== undefined && order < 0 && !opts.allowDowngrade) {
+      throw new CliError(`refusing to replace ${join(opts.out, name)} (from ${name}.h ${committed!.version}) with the older ${opts.tree.version}: pass --allow-downgrade to do it anyway; nothing was changed`);
+    }
+  }
   const planned = modules.map((name) => {
     const header = join(opts.tree.include, 'linux', `${name}.h`);
-    if (!existsSync(header)) throw new Error(`${header} does not exist: linux-libc-dev ${opts.tree.version} has no ${name}.h`);
     const dir = resolve(opts.out, name);
     const files = generateBindings({ header, out: opts.out, name, version: opts.tree.version });
     const before = readFileSet(dir);
@@ -275,7 +305,14 @@ export function formatUpdateReport(report: UpdateReport, out: string): string {
 export async function updateCommand(opts: UpdateCommandOptions, deps: UpdateDeps = {}): Promise<void> {
   const log = (m: string) => process.stderr.write(`update: ${m}\n`);
   const fetchTree = deps.fetchTree ?? ((suite: string) => fetchSuiteUapiTree({ suite, cacheDir: deps.cacheDir, log }));
-  const tree = await fetchTree(opts.suite);
-  const report = updateFromTree({ ...deps, tree, out: opts.out });
+  let tree: HeaderTree;
+  try {
+    tree = await fetchTree(opts.suite);
+  } catch (e) {
+    // One line: apt's own message names what is wrong (an unknown suite, no network).
+    const first = ((e as Error).message.split('\n').find((l) => /E: |error|not|unable/i.test(l)) ?? (e as Error).message.split('\n')[0]!).trim();
+    throw new CliError(`cannot get linux-libc-dev from Debian suite '${opts.suite}': ${first}`, (e as Error).name === 'MissingPrerequisite' ? EXIT.PREREQUISITE : EXIT.USAGE);
+  }
+  const report = updateFromTree({ ...deps, tree, out: opts.out, allowDowngrade: opts.allowDowngrade });
   process.stdout.write(formatUpdateReport(report, opts.out));
 }

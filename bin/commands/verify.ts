@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseAbiList } from '../../generator/abi/abis.js';
 import { formatJson, formatMarkdown, formatText, verifyBindings, VerifyInputError } from '../../conformance/verify/index.js';
-import { CliError } from './common.js';
+import { CliError, EXIT } from './common.js';
 
 /** Options of the verify command. */
 export interface VerifyCommandOptions {
@@ -33,13 +33,13 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<void> {
       log: (line) => process.stderr.write(`${line}\n`),
     });
   } catch (e) {
-    if (e instanceof VerifyInputError) throw new CliError(e.message, e.exitCode);
+    if (e instanceof VerifyInputError) throw new CliError(e.message, e.exitCode === 2 ? EXIT.PREREQUISITE : EXIT.USAGE);
     throw e;
   }
   process.stdout.write(opts.json ? formatJson(result) : formatText(result));
   if (opts.report) await writeFile(opts.report, formatMarkdown(result));
   if (!result.ok) {
     process.stderr.write(`vfio-uapi: verify: ${result.failed} mismatch(es) between the bindings and clang\n`);
-    process.exitCode = 1;
+    process.exitCode = EXIT.PROBLEM;
   }
 }

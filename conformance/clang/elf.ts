@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Abi } from '../../generator/abi/abis.js';
 import { clangArgs, findClang, parseErrors, runClang, type ClangBinary, type ClangDiagnostic } from './toolchain.js';
+import { makeTempDir, removeTempDir } from '../cleanup.js';
 
 const SHT_NOBITS = 8;
 const SHT_SYMTAB = 2;
@@ -192,7 +193,7 @@ export class CompileError extends Error {
  */
 export async function compileObject(cSource: string, abi: Abi, opts: CompileOptions): Promise<{ symbols: Map<string, Uint8Array> }> {
   const clang = opts.clang ?? findClang(abi);
-  const dir = await mkdtemp(path.join(tmpdir(), 'vfio-uapi-cc-'));
+  const dir = await makeTempDir('vfio-uapi-cc-');
   try {
     const src = path.join(dir, 'tu.c');
     const obj = path.join(dir, 'tu.o');
@@ -209,7 +210,7 @@ export async function compileObject(cSource: string, abi: Abi, opts: CompileOpti
     if (r.status !== 0) throw new CompileError(abi, src, r.stderr);
     return { symbols: new ElfFile(await readFile(obj)).dataObjects() };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   }
 }
 

@@ -13,10 +13,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Abi } from '../../generator/abi/abis.js';
-import type { LayoutJson, RecordJson } from '../../generator/layout/json.js';
+import type { BitFieldJson, LayoutJson, RecordJson } from '../../generator/layout/json.js';
 import { CompileError, compileObject, readUnsigned } from './elf.js';
 import { clangArgs, findClang, parseErrors, runClang, siblingIncludeDir, type ClangDiagnostic } from './toolchain.js';
 import { createLimiter } from './limiter.js';
+import { removeTempDir } from '../cleanup.js';
 
 // The oracle answers in the document `layout --json` prints, so the two compare directly; its values come
 // from clang alone.
@@ -167,7 +168,7 @@ class HeaderContext {
   }
 
   dispose(): Promise<void> {
-    return rm(this.tmp, { recursive: true, force: true });
+    return removeTempDir(this.tmp);
   }
 
   private args(abi: Abi): string[] {
@@ -256,12 +257,32 @@ class HeaderContext {
       names.records.forEach((r, i) => {
         const rec: RecordJson = { size: Number(value(`__vo_s${i}`)), align: Number(value(`__vo_a${i}`)), fields: {} };
         r.fields.forEach((f, j) => { rec.fields[f] = Number(value(`__vo_f${i}_${j}`)); });
-        if (r.bitfields.length) rec.bitfields = [...r.bitfields];
+        r.bitfields.forEach((f, j) => {
+          const bytes = symbols.get(`__vo_b${i}_${j}`);
+          if (!bytes) throw new Error(`object file for ${abi.name} lacks __vo_b${i}_${j}`);
+          rec.fields[f] = bitPlace(bytes, abi.endian, `${r.key}.${f}`);
+        });
         out.records[r.key] = rec;
       });
       return out;
     }
   }
+}
+
+/**
+ * Where the set bits of an object lie, in allocation order (from the least
+ * significant bit of byte 0 on little-endian ABIs, the most significant on
+ * big-endian ones): a bit-field's position, from an object with only it set.
+ */
+function bitPlace(bytes: Uint8Array, endian: 'little' | 'big', what: string): BitFieldJson {
+  const bits: number[] = [];
+  bytes.forEach((b, k) => {
+    for (let i = 0; i < 8; i++) if (b & (1 << i)) bits.push(k * 8 + (endian === 'little' ? i : 7 - i));
+  });
+  bits.sort((a, b) => a - b);
+  const first = bits[0];
+  if (first === undefined || bits[bits.length - 1]! - first + 1 !== bits.length) throw new Error(`cannot locate bit-field ${what}: bits ${bits.join(',')}`);
+  return { bit_offset: first, bit_width: bits.length };
 }
 
 // ---------------------------------------------------------------------------
@@ -292,6 +313,8 @@ function recordLine(r: RecordNames, i: number): string {
   return [
     `${u} __vo_s${i} = sizeof(${r.key}); ${u} __vo_a${i} = _Alignof(${r.key});`,
     ...r.fields.map((f, j) => `${u} __vo_f${i}_${j} = __builtin_offsetof(${r.key}, ${f});`),
+    // A bit-field has no offsetof: an object with only its bits set (to all ones) shows where it lies.
+    ...r.bitfields.map((f, j) => `const ${r.key} __vo_b${i}_${j} = { .${f} = -1 };`),
   ].join('\n');
 }
 

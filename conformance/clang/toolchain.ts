@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Abi } from '../../generator/abi/abis.js';
+import { makeTempDir, removeTempDir } from '../cleanup.js';
 
 /** Oldest clang major version the oracle accepts for any ABI. */
 export const MIN_CLANG = 14;
@@ -180,7 +181,7 @@ export async function clangVersion(clang: ClangBinary): Promise<string> {
  * siblings before the include tree's. The caller removes it.
  */
 export async function siblingIncludeDir(header: string, prefix = 'vfio-uapi-'): Promise<string> {
-  const tmp = await mkdtemp(path.join(tmpdir(), prefix));
+  const tmp = await makeTempDir(prefix);
   try {
     const dir = path.dirname(header);
     await mkdir(path.join(tmp, 'linux'));
@@ -190,7 +191,7 @@ export async function siblingIncludeDir(header: string, prefix = 'vfio-uapi-'): 
       }
     }
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
+    await removeTempDir(tmp);
     throw err;
   }
   return tmp;

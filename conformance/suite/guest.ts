@@ -6,12 +6,15 @@
  *
  * Order: container and groups, IOMMU, device fds and infos, region access,
  * DMA, interrupts, ioeventfd, features, resets, the unsupported ioctls, the
- * teardown, then the edu example driver.
+ * teardown; then, where the manifest has iommufd.h: the iommufd size rule,
+ * IOAS, the mock IOMMU, the cdev path, the five IOMMU backends, migration on
+ * mtty, GFX planes on mdpy/mbochs; then the edu example driver.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as iommufd from '../../generated/iommufd/index.js';
 import * as vfio from '../../generated/vfio/index.js';
 import { containerChecks, groupChecks, iommuInfoChecks, openDevices, teardownChecks } from './container.js';
 import { Context, type DeviceEntry } from './context.js';
@@ -21,7 +24,12 @@ import { featureChecks } from './features.js';
 import { irqChecks } from './irqs.js';
 import { KernelAbi } from './kabi.js';
 import { hotResetChecks, ioeventfdChecks, resetChecks } from './reset.js';
-import type { GuestResult, Manifest, VerdictEntry } from './types.js';
+import type { BackendMatrix, GuestResult, Manifest, VerdictEntry } from './types.js';
+import { backendChecks } from './backends.js';
+import { cdevChecks } from './cdev.js';
+import { gfxChecks } from './gfx.js';
+import { hasIommufd, ioasChecks, mockChecks, sizeRuleChecks } from './iommufd.js';
+import { migrationChecks } from './migration.js';
 import { unsupportedChecks } from './unsupported.js';
 import { Verdicts } from './verdicts.js';
 
@@ -44,7 +52,7 @@ function stage(v: Verdicts, subject: string, name: string, body: () => void): vo
 
 /** Records, as failures, the places where the bindings' request numbers differ from the kernel header's. */
 function compareNumbers(k: KernelAbi, v: Verdicts): void {
-  const bound = vfio.ioctls as Record<string, { request: number } | undefined>;
+  const bound = { ...(iommufd.ioctls as Record<string, { request: number } | undefined>), ...(vfio.ioctls as Record<string, { request: number } | undefined>) };
   for (const spec of k.manifest.ioctls) {
     const b = bound[spec.name];
     if (b && b.request !== spec.number) {
@@ -135,6 +143,25 @@ async function main(): Promise<void> {
     ctx.container?.close();
   }
 
+  // iommufd, the cdev path, the backends, migration and GFX: on kernels whose manifest has iommufd.h (the custom
+  // kernel), after the group path has closed everything (a device is opened through its group or its cdev, not both).
+  let backends: BackendMatrix | undefined;
+  if (hasIommufd(ctx)) {
+    if (!existsSync('/dev/iommu')) v.fail('setup', 'the manifest has iommufd.h but the kernel has no /dev/iommu (CONFIG_IOMMUFD)');
+    else {
+      stage(v, 'IOMMU_IOAS_ALLOC', 'iommufd size rule', () => sizeRuleChecks(ctx));
+      stage(v, 'IOMMU_IOAS_ALLOC', 'iommufd IOAS', () => ioasChecks(ctx));
+      stage(v, 'IOMMU_HWPT_ALLOC', 'iommufd mock IOMMU', () => mockChecks(ctx));
+      const edu = entries.find((e) => e.qemuId === 'edu0') ?? entries.find((e) => e.vendor === '0x1234' && e.device === '0x11e8');
+      if (edu) {
+        stage(v, 'VFIO_DEVICE_BIND_IOMMUFD', 'cdev', () => cdevChecks(ctx, edu));
+        stage(v, 'IOMMU_IOAS_MAP', 'IOMMU backends', () => { backends = backendChecks(ctx, edu); });
+      } else v.fail('setup', 'no edu device for the cdev path and the backends');
+      stage(v, 'VFIO_DEVICE_FEATURE', 'migration (mtty)', () => migrationChecks(ctx));
+      stage(v, 'VFIO_DEVICE_QUERY_GFX_PLANE', 'GFX planes (mdpy, mbochs)', () => gfxChecks(ctx));
+    }
+  }
+
   log('-- edu example');
   const example = await runExample(entries);
   log(`edu example: ${example.verdict}: ${example.detail}`);
@@ -153,6 +180,7 @@ async function main(): Promise<void> {
     features: v.verdicts(manifest.features),
     example,
     checks: v.checks,
+    ...(backends ? { backends } : {}),
     elapsedMs: Date.now() - started,
   };
   const out = JSON.stringify(result, null, 1);

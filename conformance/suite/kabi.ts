@@ -10,6 +10,7 @@
  * the manifest's; where the kernel's header differs from the one the bindings
  * were generated from (an older kernel), a codec is built from the manifest.
  */
+import * as iommufd from '../../generated/iommufd/index.js';
 import * as vfio from '../../generated/vfio/index.js';
 import type { Codec, FieldLayout, IoctlRequest } from '../../runtime/index.js';
 import type { Manifest, ManifestField, ManifestIoctl, ManifestRecord } from './types.js';
@@ -37,6 +38,9 @@ const DOCUMENTED_ARGS: Record<string, string> = {
   VFIO_IOMMU_UNMAP_DMA: 'vfio_iommu_type1_dma_unmap',
   VFIO_IOMMU_DIRTY_PAGES: 'vfio_iommu_type1_dirty_bitmap',
   VFIO_MIG_GET_PRECOPY_INFO: 'vfio_precopy_info',
+  // iommufd.h: each command's struct is named `iommu_<cmd>` (the header's kernel-doc says `ioctl(IOMMU_...)`).
+  IOMMU_OPTION: 'iommu_option',
+  IOMMU_IOAS_CHANGE_PROCESS: 'iommu_ioas_change_process',
 };
 
 /** How the suite got the codec of a record. */
@@ -167,7 +171,8 @@ export class KernelAbi {
 
   #makeCodec(name: string): CodecSource {
     const rec = this.record(name);
-    const generated = (vfio as unknown as Record<string, unknown>)[name] as Codec<Decoded> | undefined;
+    // The generated codecs of the header that defines it (vfio.h, else iommufd.h).
+    const generated = ((vfio as unknown as Record<string, unknown>)[name] ?? (iommufd as unknown as Record<string, unknown>)[name]) as Codec<Decoded> | undefined;
     if (!generated || typeof generated.decode !== 'function') {
       return { codec: manifestCodec(name, rec), from: 'manifest', note: `the bindings have no struct ${name}` };
     }

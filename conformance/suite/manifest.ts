@@ -16,9 +16,9 @@ import { AbiLayout, type RecordLayout } from '../../generator/layout/layout.js';
 import { parseHeader } from '../../generator/parse/parse.js';
 import type { Manifest, ManifestField, ManifestRecord } from './types.js';
 
-/** Builds the manifest of the `vfio.h` at `headerPath` for `abi` (default x86_64, the VM's). */
-export function buildManifest(headerPath: string, abi = 'x86_64'): Manifest {
-  const ir = parseHeader(headerPath);
+/** Builds the manifest of the `vfio.h` at `headerPath` for `abi` (default x86_64, the VM's); `includeDirs` for headers that include others. */
+export function buildManifest(headerPath: string, abi = 'x86_64', includeDirs?: string[]): Manifest {
+  const ir = parseHeader(headerPath, includeDirs ? { includeDirs } : {});
   const layout = new AbiLayout(ir, abiByName(abi));
   const values = new Map(layout.constants().values.map((c) => [c.name, c.value]));
 
@@ -54,6 +54,25 @@ export function buildManifest(headerPath: string, abi = 'x86_64'): Manifest {
     extensions: extensionNames(ir, values),
     injected: [],
   };
+}
+
+/**
+ * Adds the ioctls, constants and records of another header of the same kernel
+ * (`iommufd.h` beside `vfio.h`) to `manifest`; the header is listed in `headers`.
+ * @throws Error when a name is defined by both with different values.
+ */
+export function addHeader(manifest: Manifest, extra: Manifest, opts: { ioctls?: boolean } = {}): Manifest {
+  const out = structuredClone(manifest);
+  for (const [name, value] of Object.entries(extra.constants)) {
+    if (name in out.constants && out.constants[name] !== value) throw new Error(`${extra.header.path}: ${name} = ${value}, but ${manifest.header.path} says ${out.constants[name]}`);
+    out.constants[name] = value;
+  }
+  for (const [name, rec] of Object.entries(extra.records)) out.records[name] ??= rec;
+  const known = new Set(out.ioctls.map((i) => i.name));
+  if (opts.ioctls !== false) out.ioctls.push(...extra.ioctls.filter((i) => !known.has(i.name)).map((i) => ({ ...i, header: path.basename(extra.header.path) })));
+  out.capabilities.push(...extra.capabilities);
+  out.headers = [...(out.headers ?? []), extra.header];
+  return out;
 }
 
 /** Members by access path with offset, size, spelling and array count (like the generated field tables). */

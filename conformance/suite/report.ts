@@ -5,14 +5,19 @@
 import type { KernelRun } from './host.js';
 import { VERDICTS, type Verdict, type VerdictEntry } from './types.js';
 
-/** The `--json` document: exactly `{kernels: [{kernel, suite, wall_s, ioctls}]}`. */
+/** The version of the `conformance --json` shape; schemas/conformance.schema.json describes it. */
+export const CONFORMANCE_SCHEMA_VERSION = 1;
+
+/** The `--json` document: exactly `{schema_version, kernels: [{kernel, suite, wall_s, ioctls}]}` (an optional `arch` per kernel). */
 export interface ConformanceJson {
-  kernels: { kernel: string; suite: string; wall_s: number; ioctls: Record<string, VerdictEntry> }[];
+  schema_version: number;
+  kernels: { kernel: string; suite: string; arch?: string; wall_s: number; ioctls: Record<string, VerdictEntry> }[];
 }
 
 /** The `--json` document of `runs`. */
 export function toJson(runs: readonly KernelRun[]): ConformanceJson {
   return {
+    schema_version: CONFORMANCE_SCHEMA_VERSION,
     kernels: runs.map((r) => ({
       kernel: r.kernel,
       suite: r.suite,
@@ -114,6 +119,20 @@ export function markdownReport(runs: readonly KernelRun[], opts: MarkdownOptions
     out.push(`| \`${n}\` | ${runs.map((r) => cellMd(r.result.features[n]?.verdict)).join(' | ')} |`);
   }
 
+  const custom = runs.filter((r) => r.custom);
+  if (custom.length) {
+    out.push('', '## The custom kernel', '');
+    out.push('Built here from Debian\'s newest `linux-source-*` with `conformance/vm/custom/x86_64.config` on top of `tinyconfig`');
+    out.push('(IOMMUFD + IOMMUFD_TEST, VFIO group + legacy container + cdev, the mtty/mdpy/mbochs samples; all built in),');
+    out.push('cached under `~/.cache/vfio-uapi/custom-kernel/` by (source version, fragment hash). Its manifest adds `iommufd.h`.', '');
+    out.push('| kernel | source | fragment | build wall (s) | build CPU (s) | jobs | incremental | image |', '|---|---|---|---|---|---|---|---|');
+    for (const r of custom) {
+      const b = r.custom!.build;
+      out.push(`| ${r.kernel} | ${r.custom!.source} | ${b.fragment} (${b.fragmentHash}) | ${b.wallS} | ${b.cpuS} | ${b.jobs} | ${b.incremental ? 'yes' : 'no'} | ${(b.imageBytes / 1e6).toFixed(2)} MB |`);
+    }
+  }
+  for (const r of runs.filter((x) => x.result.backends)) out.push('', ...backendMatrixMd(r));
+
   out.push('', '## The edu example driver (`examples/edu.ts`, `runEdu`)', '');
   out.push('| kernel | verdict | detail |', '|---|---|---|');
   for (const r of runs) out.push(`| ${r.suite} ${r.kernel} | ${r.result.example.verdict} | ${md(r.result.example.detail)} |`);
@@ -129,6 +148,27 @@ export function markdownReport(runs: readonly KernelRun[], opts: MarkdownOptions
     out.push('');
   }
   return `${out.join('\n').trimEnd()}\n`;
+}
+
+/** The backend matrix of one run: checks x backends, then each difference with what the kernel documents. */
+export function backendMatrixMd(run: KernelRun): string[] {
+  const m = run.result.backends!;
+  const out = [`## IOMMU backends (${run.suite} ${run.kernel}, edu ${m.device})`, ''];
+  out.push('The same DMA checks through each backend the kernel selftests name (`conformance/suite/backends.ts`).', '');
+  out.push(`| check | ${m.backends.map((b) => `\`${b}\``).join(' | ')} |`);
+  out.push(`|---|${m.backends.map(() => '---').join('|')}|`);
+  for (const c of m.checks) {
+    out.push(`| ${md(c.what)} | ${m.backends.map((b) => { const cell = c.cells[b]!; return cell.ok ? md(cell.text) : `**${md(cell.text)}**`; }).join(' | ')} |`);
+  }
+  const diffs = m.checks.filter((c) => c.differs);
+  out.push('', diffs.length ? 'Where the backends differ:' : 'The backends agree on every check.', '');
+  for (const c of diffs) {
+    const groups = new Map<string, string[]>();
+    for (const b of m.backends) groups.set(c.cells[b]!.text, [...(groups.get(c.cells[b]!.text) ?? []), b]);
+    const found = [...groups].map(([text, bs]) => `${bs.map((b) => `\`${b}\``).join(', ')}: ${text}`).join('; ');
+    out.push(`- **${md(c.what)}**: ${md(found)}. ${c.documented ? `Documented: ${md(c.documented)}.` : 'Not documented as a difference.'}`);
+  }
+  return out;
 }
 
 function cellMd(v: Verdict | undefined): string {

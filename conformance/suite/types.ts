@@ -57,6 +57,8 @@ export interface ManifestIoctl {
     | { kind: 'unknown'; reason: string };
   /** Line of the `#define`. */
   line: number;
+  /** The header that defines it when it is not the manifest's main `vfio.h` (`iommufd.h`). */
+  header?: string;
 }
 
 /**
@@ -71,6 +73,8 @@ export interface Manifest {
     version: string;
     sha256: string;
   };
+  /** Further headers of the same kernel merged in (`iommufd.h` for the custom kernel). */
+  headers?: Manifest['header'][];
   /** The ABI the numbers and layouts are for (`x86_64`). */
   abi: string;
   ioctls: ManifestIoctl[];
@@ -96,6 +100,23 @@ export interface CheckRecord {
   text: string;
 }
 
+/** The DMA checks run in each IOMMU backend (backends.ts), as found. */
+export interface BackendMatrix {
+  /** The edu they ran on. */
+  device: string;
+  /** `vfio_type1_iommu`, ..., `iommufd` (the kernel selftests' names). */
+  backends: string[];
+  checks: {
+    id: string;
+    what: string;
+    /** What the kernel source documents about the backends' behaviour here, when it does. */
+    documented?: string;
+    /** Whether the backends' answers differ. */
+    differs: boolean;
+    cells: Record<string, { text: string; ok: boolean }>;
+  }[];
+}
+
 /** What the guest script writes to `$VFIO_UAPI_RESULT`. */
 export interface GuestResult {
   /** `uname -r`. */
@@ -109,6 +130,8 @@ export interface GuestResult {
   example: VerdictEntry;
   /** Every check, in order. */
   checks: CheckRecord[];
+  /** The backend matrix, on kernels with iommufd (the custom kernel). */
+  backends?: BackendMatrix;
   /** Wall time of the suite inside the guest, in ms. */
   elapsedMs: number;
 }

@@ -14,11 +14,12 @@
  *   `transpileModule`) into a temp dir, with the same import rewriting.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { makeTempDir, removeTempDir } from '../cleanup.js';
 
 /** A bindings problem the user can fix (bad directory, header not found); `exitCode` 2 for missing inputs. */
 export class VerifyInputError extends Error {
@@ -55,6 +56,22 @@ export function packageRoot(): string {
 }
 
 /** The bindings `verify` checks by default: the package's generated/vfio and generated/iommufd. */
+/**
+ * The bindings directories `dir` stands for: itself when it holds one header's
+ * bindings (an `abi/` folder), else each of its subdirectories that does (a
+ * `generated/` folder with `vfio/` and `iommufd/`, as verify checks by default).
+ */
+export function expandBindingsDir(dir: string): string[] {
+  if (existsSync(path.join(dir, 'abi'))) return [dir];
+  let subdirs: string[] = [];
+  try {
+    subdirs = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && existsSync(path.join(dir, e.name, 'abi'))).map((e) => path.join(dir, e.name)).sort();
+  } catch {
+    return [dir]; // loadBindings says what is wrong with it
+  }
+  return subdirs.length > 0 ? subdirs : [dir];
+}
+
 export function defaultBindingsDirs(): string[] {
   const root = packageRoot();
   return ['vfio', 'iommufd'].map((n) => path.join(root, 'generated', n)).filter((d) => existsSync(d));
@@ -124,7 +141,7 @@ export async function loadBindings(dir: string): Promise<LoadedBindings> {
     importDir = path.join(root, 'dist', relToRoot);
     how = 'dist';
   } else if (kind === 'ts' || !isEsmScope(abs) || !(await importsResolve(abs, jsFiles))) {
-    temp = await mkdtemp(path.join(tmpdir(), 'vfio-uapi-bindings-'));
+    temp = await makeTempDir('vfio-uapi-bindings-');
     importDir = path.join(temp, path.basename(abs));
     how = kind === 'ts' ? 'transpiled' : 'copied';
     try {
@@ -144,7 +161,7 @@ export async function loadBindings(dir: string): Promise<LoadedBindings> {
       }
       if (!existsSync(path.join(importDir, 'package.json'))) await writeFile(path.join(importDir, 'package.json'), '{"type":"module"}\n');
     } catch (err) {
-      await rm(temp, { recursive: true, force: true });
+      await removeTempDir(temp);
       throw err;
     }
   }
@@ -169,7 +186,7 @@ export async function loadBindings(dir: string): Promise<LoadedBindings> {
       return p;
     },
     dispose: async () => {
-      if (temp) await rm(temp, { recursive: true, force: true });
+      if (temp) await removeTempDir(temp);
     },
   };
 }

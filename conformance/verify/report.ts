@@ -73,7 +73,10 @@ export function formatMarkdown(r: VerifyResult): string {
   return lines.join('\n') + '\n';
 }
 
-/** JSON (bigints as strings). */
+/** The version of the `verify --json` shape; schemas/verify.schema.json describes it. */
+export const VERIFY_SCHEMA_VERSION = 1;
+
+/** JSON (bigints as strings), with the shape's version first. */
 export function formatJson(r: VerifyResult): string {
-  return JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n';
+  return JSON.stringify({ schema_version: VERIFY_SCHEMA_VERSION, ...r }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n';
 }

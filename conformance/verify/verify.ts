@@ -15,8 +15,9 @@ import { findClang, installedClangs, MissingPrerequisite, requiredClangMajor } f
 import { ensureUapiTree } from '../../scripts/uapi-tree.js';
 import { compileUnit, siblingIncludeDir, type HeaderUnit } from './ctu.js';
 import { abiChecks, overridesOf, readClaims, type Mismatch, type MismatchKind } from './checks.js';
-import { findHeader, defaultBindingsDirs, loadBindings, sha256File, VerifyInputError, type LoadedBindings } from './load.js';
+import { findHeader, defaultBindingsDirs, expandBindingsDir, loadBindings, sha256File, VerifyInputError, type LoadedBindings } from './load.js';
 import { createLimiter } from '../clang/limiter.js';
+import { removeTempDir } from '../cleanup.js';
 
 /** Options of {@link verifyBindings}. */
 export interface VerifyOptions {
@@ -92,7 +93,7 @@ export interface VerifyResult {
 export async function verifyBindings(opts: VerifyOptions = {}): Promise<VerifyResult> {
   const started = performance.now();
   const log = opts.log ?? (() => {});
-  const dirs = opts.bindings?.length ? [...opts.bindings] : defaultBindingsDirs();
+  const dirs = opts.bindings?.length ? opts.bindings.flatMap((d) => expandBindingsDir(d)) : defaultBindingsDirs();
   if (dirs.length === 0) throw new VerifyInputError('no bindings to verify (give --bindings DIR)');
   const requested = opts.abis === undefined || opts.abis === 'all' ? undefined : opts.abis;
   requireClang(requested ?? ABIS); // before any work
@@ -195,7 +196,7 @@ export async function verifyBindings(opts: VerifyOptions = {}): Promise<VerifyRe
       elapsedMs: Math.round(performance.now() - started),
     };
   } finally {
-    await Promise.all([...loaded.map((b) => b.dispose()), ...siblingDirs.map((d) => rm(d, { recursive: true, force: true }))]);
+    await Promise.all([...loaded.map((b) => b.dispose()), ...siblingDirs.map((d) => removeTempDir(d))]);
   }
 }
 

@@ -6,13 +6,21 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { ensureCustomKernel } from './custom.js';
 import { cacheRoot, exec, exists, publishDir, writeFileAtomic, type ProgressFn } from './util.js';
 
-/** Debian suites the harness boots; `newest` is sid (or trixie-backports if sid has no kernel). */
-export type Suite = 'bullseye' | 'bookworm' | 'trixie' | 'newest';
+/**
+ * Kernels the harness boots: Debian's stock kernels by suite (`newest` is sid,
+ * or trixie-backports if sid has no kernel), and `custom`, the kernel we build
+ * from Debian's newest linux-source with our config fragment (custom.ts).
+ */
+export type Suite = 'bullseye' | 'bookworm' | 'trixie' | 'newest' | 'custom';
 
-/** All suites, oldest first. */
+/** Debian's stock kernels, oldest first. */
 export const SUITES: readonly Suite[] = ['bullseye', 'bookworm', 'trixie', 'newest'];
+
+/** Every kernel source: the stock suites, then `custom`. */
+export const KERNEL_SOURCES: readonly Suite[] = [...SUITES, 'custom'];
 
 /** An unpacked Debian kernel in the cache. */
 export interface Kernel {
@@ -29,8 +37,12 @@ export interface Kernel {
   packages: string[];
   /** Absolute path of the bzImage. */
   vmlinuz: string;
-  /** Absolute path of `.../lib/modules/<version>`. */
+  /** Absolute path of `.../lib/modules/<version>` (for `custom`: the directory of its `modules.builtin`). */
   modulesDir: string;
+  /** What tells builds of one source version apart (`custom`: the config fragment's hash). */
+  variant?: string;
+  /** For a kernel built here (`custom`): its unpacked source tree. */
+  sourceDir?: string;
 }
 
 /** Options of {@link ensureKernel}. */
@@ -39,7 +51,7 @@ export interface EnsureKernelOptions {
   refresh?: boolean;
 }
 
-const DIST_SUITES: Record<Suite, readonly string[]> = {
+const DIST_SUITES: Record<Exclude<Suite, 'custom'>, readonly string[]> = {
   bullseye: ['bullseye'],
   bookworm: ['bookworm'],
   trixie: ['trixie'],
@@ -57,6 +69,7 @@ type KernelRecord = Omit<Kernel, 'suite'>;
  * touching the network unless `opts.refresh` is set.
  */
 export function ensureKernel(suite: Suite, onProgress?: ProgressFn, opts: EnsureKernelOptions = {}): Promise<Kernel> {
+  if (suite === 'custom') return ensureCustomKernel(onProgress, opts);
   // One resolution per suite at a time in this process (apt locks its lists directory).
   const key = `${suite}${opts.refresh ? ':refresh' : ''}`;
   let pending = inflight.get(key);
@@ -69,8 +82,8 @@ export function ensureKernel(suite: Suite, onProgress?: ProgressFn, opts: Ensure
 
 const inflight = new Map<string, Promise<Kernel>>();
 
-async function ensureKernelNow(suite: Suite, onProgress: ProgressFn | undefined, opts: EnsureKernelOptions): Promise<Kernel> {
-  if (!(suite in DIST_SUITES)) throw new Error(`unknown suite ${JSON.stringify(suite)} (expected one of ${SUITES.join(', ')})`);
+async function ensureKernelNow(suite: Exclude<Suite, 'custom'>, onProgress: ProgressFn | undefined, opts: EnsureKernelOptions): Promise<Kernel> {
+  if (!(suite in DIST_SUITES)) throw new Error(`unknown suite ${JSON.stringify(suite)} (expected one of ${KERNEL_SOURCES.join(', ')})`);
   const progress = onProgress ?? (() => {});
   const kernelsDir = path.join(cacheRoot(), 'kernels');
   const pointer = path.join(kernelsDir, `${suite}.json`);
@@ -177,7 +190,7 @@ interface ResolvedKernel {
 }
 
 /** apt options that replace every piece of system state apt would read or write. */
-function aptOptions(aptDir: string): string[] {
+export function aptOptions(aptDir: string): string[] {
   const o = (kv: string) => ['-o', kv];
   return [
     ...o(`Dir::Etc::SourceList=${path.join(aptDir, 'debian.sources')}`),
@@ -192,7 +205,8 @@ function aptOptions(aptDir: string): string[] {
   ];
 }
 
-function aptEnv(): NodeJS.ProcessEnv {
+/** The environment apt runs with (C locale, non-interactive). */
+export function aptEnv(): NodeJS.ProcessEnv {
   return { ...process.env, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' };
 }
 
@@ -219,7 +233,7 @@ async function systemArchive(): Promise<{ uris: string; signedBy?: string }> {
 }
 
 /** Parses one deb822 stanza (keys lower-cased, continuation lines joined with newlines). */
-function parseStanza(text: string): Map<string, string> {
+export function parseStanza(text: string): Map<string, string> {
   const fields = new Map<string, string>();
   let key: string | undefined;
   for (const line of text.split('\n')) {
@@ -237,8 +251,8 @@ function parseStanza(text: string): Map<string, string> {
   return fields;
 }
 
-/** Runs `apt-get update` with the private configuration of `distSuite`. */
-async function aptUpdate(distSuite: string, progress: ProgressFn): Promise<string> {
+/** Runs `apt-get update` with the private configuration of `distSuite`; returns its directory. */
+export async function aptUpdate(distSuite: string, progress: ProgressFn): Promise<string> {
   const aptDir = path.join(cacheRoot(), 'apt', distSuite);
   await fs.mkdir(path.join(aptDir, 'lists', 'partial'), { recursive: true });
   await fs.mkdir(path.join(aptDir, 'cache', 'archives', 'partial'), { recursive: true });
@@ -258,7 +272,7 @@ async function aptUpdate(distSuite: string, progress: ProgressFn): Promise<strin
 }
 
 /** The stanza of `name` at `version` (or apt's candidate), or undefined if the suite lacks it. */
-async function showPackage(aptDir: string, name: string, version?: string): Promise<Map<string, string> | undefined> {
+export async function showPackage(aptDir: string, name: string, version?: string): Promise<Map<string, string> | undefined> {
   if (!version) {
     const policy = await exec('apt-cache', [...aptOptions(aptDir), 'policy', name], { env: aptEnv(), what: `apt-cache policy ${name}` });
     const cand = /Candidate:\s*(\S+)/.exec(policy.stdout)?.[1];
@@ -285,7 +299,7 @@ function isKernelSource(stanza: Map<string, string>): boolean {
  * the kernel sources (image, and on newer kernels linux-binary-*,
  * linux-modules-*, linux-base-*), skipping tools such as kmod or initramfs-tools.
  */
-async function resolveKernelPackages(suite: Suite, progress: ProgressFn): Promise<ResolvedKernel> {
+async function resolveKernelPackages(suite: Exclude<Suite, 'custom'>, progress: ProgressFn): Promise<ResolvedKernel> {
   const tried: string[] = [];
   for (const distSuite of DIST_SUITES[suite]) {
     const aptDir = await aptUpdate(distSuite, progress);

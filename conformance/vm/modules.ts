@@ -71,6 +71,8 @@ export function modinfo(elf: Buffer): Map<string, string[]> {
 }
 
 async function listModules(dir: string, rel = 'kernel', out = new Map<string, string>()): Promise<Map<string, string>> {
+  // A kernel without module support (the custom one) has no kernel/ tree: every module is in modules.builtin.
+  if (rel === 'kernel' && !(await fs.stat(path.join(dir, rel)).catch(() => undefined))) return out;
   for (const entry of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
     const r = `${rel}/${entry.name}`;
     if (entry.isDirectory()) await listModules(dir, r, out);

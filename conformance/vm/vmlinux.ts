@@ -19,7 +19,7 @@ const XEN_ELFNOTE_PHYS32_ENTRY = 18;
  * format is not one we can unpack, in which case boot the bzImage.
  */
 export async function ensurePvhVmlinux(kernel: Kernel, onProgress?: ProgressFn): Promise<string | undefined> {
-  const out = path.join(cacheRoot(), 'vmlinux', `${kernel.package}_${kernel.packageVersion}.elf`);
+  const out = path.join(cacheRoot(), 'vmlinux', `${kernel.package}_${kernel.packageVersion}${kernel.variant ? `-${kernel.variant}` : ''}.elf`);
   const none = `${out}.none`;
   if (await exists(out)) return out;
   if (await exists(none)) return undefined;

@@ -58,6 +58,8 @@ export interface Abi {
   readonly minClang: number;
   /** The compiler's architecture macros for this ABI (`__x86_64__`, ...; `NAME=VALUE` where not 1), for `#if`s that test them. */
   readonly archMacros: readonly string[];
+  /** An unnamed zero-width bit-field raises the record's alignment to its type's (AAPCS: arm, aarch64). */
+  readonly zeroWidthBitFieldAligns?: boolean;
 }
 
 const GENERIC_IOC: IocLayout = { nrBits: 8, typeBits: 8, sizeBits: 14, dirBits: 2, none: 0, read: 2, write: 1 };
@@ -90,9 +92,9 @@ export const ABIS: readonly Abi[] = [
   { name: 'i386', endian: 'little', charSigned: true,
     scalars: scalars('ILP32', { 'long long': { size: 8, align: 4 }, double: { size: 8, align: 4 }, 'long double': { size: 12, align: 4 } }),
     maxAlign: 16, ioc: GENERIC_IOC, clangTarget: 'i386-linux-gnu', debianTriplet: 'i386-linux-gnu', glibcCross: { package: 'libc6-dev-i386-cross', folder: 'i686-linux-gnu' }, node: { arch: 'ia32', endian: 'LE' }, minClang: 14 , archMacros: ['__i386__', '__i386', 'i386', '__i686__'] },
-  { name: 'aarch64', endian: 'little', charSigned: false, scalars: scalars('LP64'), maxAlign: 16, ioc: GENERIC_IOC,
+  { name: 'aarch64', zeroWidthBitFieldAligns: true, endian: 'little', charSigned: false, scalars: scalars('LP64'), maxAlign: 16, ioc: GENERIC_IOC,
     clangTarget: 'aarch64-linux-gnu', debianTriplet: 'aarch64-linux-gnu', glibcCross: { package: 'libc6-dev-arm64-cross', folder: 'aarch64-linux-gnu' }, node: { arch: 'arm64', endian: 'LE' }, minClang: 14 , archMacros: ['__aarch64__'] },
-  { name: 'arm', endian: 'little', charSigned: false, scalars: scalars('ILP32', { 'long double': { size: 8, align: 8 } }), maxAlign: 8,
+  { name: 'arm', zeroWidthBitFieldAligns: true, endian: 'little', charSigned: false, scalars: scalars('ILP32', { 'long double': { size: 8, align: 8 } }), maxAlign: 8,
     ioc: GENERIC_IOC, clangTarget: 'armv7a-linux-gnueabihf', debianTriplet: 'arm-linux-gnueabihf', glibcCross: { package: 'libc6-dev-armhf-cross', folder: 'arm-linux-gnueabihf' }, node: { arch: 'arm', endian: 'LE' }, minClang: 14 , archMacros: ['__arm__', '__ARM_EABI__', '__ARMEL__'] },
   { name: 'ppc64le', endian: 'little', charSigned: false, scalars: scalars('LP64'), maxAlign: 16, ioc: THREE_DIR_BIT_IOC,
     clangTarget: 'powerpc64le-linux-gnu', debianTriplet: 'powerpc64le-linux-gnu', glibcCross: { package: 'libc6-dev-ppc64el-cross', folder: 'powerpc64le-linux-gnu' }, node: { arch: 'ppc64', endian: 'LE' }, minClang: 14 , archMacros: ['__powerpc__', '__powerpc64__', '__PPC__', '__PPC64__', '__ppc64__'] },

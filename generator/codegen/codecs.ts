@@ -366,7 +366,7 @@ export class CodecWriter {
       const flexRead = flexElSize === 0 ? '[]' : this.readExpr({ kind: 'array', of: flexType.of, length: { k: 'int', value: 1n, decimal: true, unsigned: false, longs: 0, loc: lastField.loc } }, (k) => `o${k ? ` + ${k}` : ''}`, lastField.loc, '    ');
       out.push(`  /** The trailing elements: \`count\` of them, or as many as the buffer holds. */`);
       out.push(`  decodeFlex(bytes: Uint8Array, offset = 0, count?: number): ${this.shapes.tsType({ kind: 'array', of: flexType.of, length: null }, lastField.loc)} {`);
-      out.push(`    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - ${lastMember!.offset}) / ${Math.max(flexElSize, 1)}));`);
+      out.push(`    const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - ${lastMember!.offset}) / ${Math.max(flexElSize, 1)})) : int(count, 0, 0x7fffffff, 'count');`);
       const flexBytes = /^new (Uint8Array|Int8Array)/.exec(flexRead)?.[1];
       if (flexBytes === 'Uint8Array') {
         out.push(`    checkRange(bytes.byteLength, offset + ${lastMember!.offset}, n, ${JSON.stringify(cName)});`);
@@ -386,18 +386,23 @@ export class CodecWriter {
     const flexSize = (n: string) => this.flexSize(rec.size, lastMember!.offset, flexElSize, n);
     out.push(`  encode(value: Partial<${T}>): Uint8Array {`);
     if (flexName) {
-      out.push(`    const n = list(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)}).length;`);
-      out.push(`    const bytes = allocate(${flexSize('n')});`);
-    } else out.push(`    const bytes = allocate(${rec.size});`);
-    // allocate() gives zeroed memory: padding stays zero without a fill.
-    out.push(`    write$${name}(bufferView(bytes), bytes.byteOffset, value);`, '    return bytes;', '  },');
+      // The elements are read once: the size allocated is the size written (a length getter cannot grow in between).
+      out.push(`    const f = list(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)});`);
+      out.push(`    const bytes = allocate(${flexSize('f.length')});`);
+      out.push(`    write$${name}(bufferView(bytes), bytes.byteOffset, f === value.${flexName} ? value : { ...value, ${flexName}: f } as Partial<${T}>);`, '    return bytes;', '  },');
+    } else {
+      // allocate() gives zeroed memory: padding stays zero without a fill.
+      out.push(`    const bytes = allocate(${rec.size});`);
+      out.push(`    write$${name}(bufferView(bytes), bytes.byteOffset, value);`, '    return bytes;', '  },');
+    }
     out.push(`  encodeInto(view: DataView, offset: number, value: Partial<${T}>): void {`);
     if (flexName) {
-      out.push(`    const size = ${flexSize(`list(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)}).length`)};`);
+      out.push(`    const f = list(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)});`);
+      out.push(`    const size = ${flexSize('f.length')};`);
       out.push(`    checkView(view, offset, size, ${cn});`);
     } else out.push(`    checkView(view, offset, ${rec.size}, ${cn});`);
     if (needsZero) out.push(`    new Uint8Array(view.buffer, view.byteOffset + offset, ${flexName ? 'size' : rec.size}).fill(0);`);
-    out.push(`    write$${name}(view, offset, value);`, '  },');
+    out.push(`    write$${name}(view, offset, ${flexName ? `f === value.${flexName} ? value : { ...value, ${flexName}: f } as Partial<${T}>` : 'value'});`, '  },');
     out.push('};');
     out.push('');
     out.push(`function write$${name}(v: DataView, o: number, value: Partial<${T}>): void {`);

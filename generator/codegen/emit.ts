@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type HandlebarsNs from 'handlebars';
@@ -18,6 +18,7 @@ import { parseHeaderForAbis } from '../parse/parse.js';
 import { identifiersOf } from '../expr/ast.js';
 import { commentText } from '../source/lexer.js';
 import { CodecWriter, Shapes, ownRecords } from './codecs.js';
+import { replaceDirectory } from './swap.js';
 import { capabilitySpecs, exprToTs, flagGroups, functionSpecs, ioctlSpecs } from './associations.js';
 import { isBindable, propertyKey, typeName } from './names.js';
 
@@ -233,25 +234,28 @@ export function generateBindings(options: GenerateOptions): FileSet {
     if (!constTypes.has(c.name)) constTypes.set(c.name, new Set());
     constTypes.get(c.name)!.add(tsValue(c.value).ts);
   }));
-  const everywhere = [...constTypes.keys()].filter((n) => constantLists.every((l) => l.some((c) => c.name === n)));
+  // Sets, not list searches: a header may define tens of thousands of constants.
+  const namesPerAbi = constantLists.map((l) => new Set(l.map((c) => c.name)));
+  const everywhere = [...constTypes.keys()].filter((n) => namesPerAbi.every((names) => names.has(n)));
+  const everywhereSet = new Set(everywhere);
   const tsTypeOf = (n: string) => [...constTypes.get(n)!].sort().join(' | ');
-  const ioctlList = ioctlSpecs(ir).filter((s) => everywhere.includes(s.name));
+  const ioctlList = ioctlSpecs(ir).filter((s) => everywhereSet.has(s.name));
   const ioctls = ioctlList.map((s) => {
     const arg = s.arg.kind === 'struct' && !own.some((r) => r.name === (s.arg as { record: string }).record)
       ? { kind: 'unknown', reason: `struct ${s.arg.record} is not defined by this header` } : s.arg;
     return JSON.stringify({ name: s.name, fd: s.fd, arg }).replace(/"(\w+)":/g, '$1: ').replace(/,(?=\w+: )/g, ', ').replace(/"/g, "'");
   });
   const funcs = functionSpecs(ir, layouts).specs
-    .filter((f) => isBindable(f.macro.name) && !everywhere.includes(f.macro.name))
+    .filter((f) => isBindable(f.macro.name) && !everywhereSet.has(f.macro.name))
     .filter((f) => [...new Set(f.macro.params)].every(isBindable))
     // Emitted as 32-bit int arithmetic: only over constants that are numbers on every ABI.
     .filter((f) => [...identifiersOf(f.expr)].every((i) => !constTypes.has(i) || tsTypeOf(i) === 'number'))
     .map((f) => ({ name: f.macro.name, params: f.macro.params!.join(', '), typedParams: f.macro.params!.map((p) => `${p}: number`).join(', '), body: exprToTs(f.expr), origin: originOf(f.macro.loc) }));
-  const isNumber = (n: string) => everywhere.includes(n) && tsTypeOf(n) === 'number';
+  const isNumber = (n: string) => everywhereSet.has(n) && tsTypeOf(n) === 'number';
   const flagSets = flags.map((g, i) => ({
     name: g.field === 'flags' ? `${g.record.name}_flags` : `${g.record.name}_${g.field}_flags`, field: `${g.record.tag} ${g.record.name}.${g.field}`, typeName: flagTypes[i]!.name,
     bits: g.bits.filter(isNumber), masks: g.masks.filter(isNumber),
-  })).filter((f) => f.bits.length > 0 && !everywhere.includes(f.name));
+  })).filter((f) => f.bits.length > 0 && !everywhereSet.has(f.name));
   const capabilities = capabilitySpecs(ir, layouts[0]!).filter((c) => isNumber(c.id));
   const index = template('index')({
     ...provenance, runtime: runtimeFrom('.'),
@@ -294,28 +298,11 @@ export function diffFileSet(dir: string, files: FileSet): string[] {
 }
 
 /**
- * Replaces `dir` with exactly `files`, atomically: everything is written to a
- * sibling temp dir first, then swapped in with renames. On error nothing changes.
+ * Writes `files` to `dir`, replacing its contents atomically: at every instant `dir` holds the complete old
+ * or the complete new set (see swap.ts), and leftovers of killed runs are removed.
  */
 export function writeFileSet(dir: string, files: FileSet): void {
-  const target = resolve(dir);
-  mkdirSync(dirname(target), { recursive: true });
-  const staging = `${target}.tmp-${process.pid}`;
-  const old = `${target}.old-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  try {
-    for (const [rel, text] of files) {
-      mkdirSync(dirname(join(staging, rel)), { recursive: true });
-      writeFileSync(join(staging, rel), text);
-    }
-    if (existsSync(target)) renameSync(target, old);
-    renameSync(staging, target);
-    rmSync(old, { recursive: true, force: true });
-  } catch (e) {
-    rmSync(staging, { recursive: true, force: true });
-    if (existsSync(old) && !existsSync(target)) renameSync(old, target);
-    throw e;
-  }
+  replaceDirectory(dir, files);
 }
 
 export type { HeaderIR };

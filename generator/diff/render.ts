@@ -6,14 +6,20 @@ import type { Change, HeaderDiff, Severity } from './model.js';
 
 /** The `diff --json` document. */
 export interface DiffJson {
+  /** The version of this shape (schemas/diff.schema.json). */
+  schema_version: number;
   old: string;
   new: string;
   changes: { kind: string; what: string; name: string; abis: string[]; severity: string; detail: string }[];
 }
 
+/** The version of the `diff --json` shape; schemas/diff.schema.json describes it. */
+export const DIFF_SCHEMA_VERSION = 1;
+
 /** The JSON document of a diff; `old` and `new` label the headers (their paths as given). */
 export function diffJson(diff: HeaderDiff, oldLabel: string, newLabel: string): DiffJson {
   return {
+    schema_version: DIFF_SCHEMA_VERSION,
     old: oldLabel,
     new: newLabel,
     changes: diff.changes.map((c) => ({ kind: c.kind, what: c.what, name: c.name, abis: [...c.abis], severity: c.severity, detail: c.detail })),
@@ -22,7 +28,7 @@ export function diffJson(diff: HeaderDiff, oldLabel: string, newLabel: string): 
 
 /**
  * The JSON document as one line, in the documented spelling: keys in the order
- * `old, new, changes` and `kind, what, name, abis, severity, detail`, with `": "`
+ * `schema_version, old, new, changes` and `kind, what, name, abis, severity, detail`, with `": "`
  * and `", "` separators.
  */
 export function formatDiffJson(doc: DiffJson): string {

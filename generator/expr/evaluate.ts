@@ -71,6 +71,12 @@ export function evaluate(e: Expr, env: EvalEnv): IntValue {
     return Object.values(T).find((t) => !t.signed && t.rank === s.rank)!;
   };
   const fail = (loc: SourceLoc, msg: string): never => { throw new HeaderError(loc, msg); };
+  // Signed overflow is undefined behaviour, so the expression is not an integer constant expression
+  // (C11 6.6p4): compilers reject it where a constant is required. Unsigned arithmetic wraps.
+  const arith = (v: bigint, t: IntType, loc: SourceLoc): IntValue => {
+    if (t.signed && !fits(v, t)) fail(loc, `overflow in expression: ${v} does not fit in ${t.name}, so this is not an integer constant expression`);
+    return { value: wrap(v, t), type: t };
+  };
 
   const ev = (x: Expr): IntValue => {
     switch (x.k) {
@@ -92,7 +98,7 @@ export function evaluate(e: Expr, env: EvalEnv): IntValue {
         const t = promote(a.type);
         switch (x.op) {
           case '+': return { value: wrap(a.value, t), type: t };
-          case '-': return { value: wrap(-a.value, t), type: t };
+          case '-': return arith(-wrap(a.value, t), t, x.loc);
           case '~': return { value: wrap(~a.value, t), type: t };
           case '!': return int(a.value === 0n);
         }
@@ -114,11 +120,12 @@ export function evaluate(e: Expr, env: EvalEnv): IntValue {
         const l = wrap(a.value, t);
         const r = wrap(b.value, t);
         switch (x.op) {
-          case '+': return { value: wrap(l + r, t), type: t };
-          case '-': return { value: wrap(l - r, t), type: t };
-          case '*': return { value: wrap(l * r, t), type: t };
-          case '/': if (r === 0n) fail(x.loc, 'division by zero'); return { value: wrap(l / r, t), type: t };
-          case '%': if (r === 0n) fail(x.loc, 'remainder by zero'); return { value: wrap(l % r, t), type: t };
+          case '+': return arith(l + r, t, x.loc);
+          case '-': return arith(l - r, t, x.loc);
+          case '*': return arith(l * r, t, x.loc);
+          case '/': if (r === 0n) fail(x.loc, 'division by zero'); return arith(l / r, t, x.loc);
+          // C11 6.5.5p6: a % b is defined only where a / b is, so INT_MIN % -1 overflows too.
+          case '%': if (r === 0n) fail(x.loc, 'remainder by zero'); arith(l / r, t, x.loc); return { value: wrap(l % r, t), type: t };
           case '&': return { value: wrap(l & r, t), type: t };
           case '|': return { value: wrap(l | r, t), type: t };
           case '^': return { value: wrap(l ^ r, t), type: t };

@@ -6,10 +6,13 @@
 import { HeaderError, type SourceLoc } from '../errors.js';
 import type { Token } from '../source/lexer.js';
 import type { BinaryOp, Expr, TypeName } from './ast.js';
+import { MAX_BRACKET_DEPTH, MAX_EXPR_DEPTH, ourLimit } from '../limits.js';
 
 /** What the parser needs to know about the surrounding declarations. */
 export interface ParseContext {
   isTypeName(name: string): boolean;
+  /** The bracket limit is ours, not the compiler's (clang has none in `#if`). */
+  readonly bracketLimitIsOurs?: boolean;
 }
 
 const BINARY_PRECEDENCE: Record<string, number> = {
@@ -22,6 +25,7 @@ const QUALIFIERS = new Set(['const', 'volatile', '__const', '__volatile__', 'res
 /** Parses all of `tokens` as one expression (the comma operator included). */
 export function parseExpression(tokens: readonly Token[], ctx: ParseContext): Expr {
   if (tokens.length === 0) throw new Error('empty expression');
+  checkBracketDepth(tokens, ctx.bracketLimitIsOurs);
   const p = new Parser(tokens, ctx);
   const e = p.expression(0);
   p.expectEnd();
@@ -30,14 +34,49 @@ export function parseExpression(tokens: readonly Token[], ctx: ParseContext): Ex
 
 /** Parses a type name (`unsigned long`, `struct foo *`, `__u32`). */
 export function parseTypeName(tokens: readonly Token[], ctx: ParseContext): TypeName {
+  checkBracketDepth(tokens);
   const p = new Parser(tokens, ctx);
   const t = p.typeName();
   p.expectEnd();
   return t;
 }
 
+/** C compilers cap bracket nesting (clang: 256); so do we, before any recursion. */
+function checkBracketDepth(tokens: readonly Token[], ours = false): void {
+  let depth = 0;
+  for (const t of tokens) {
+    if (t.kind !== 'punct') continue;
+    if (t.text === '(' || t.text === '[') {
+      if (++depth > MAX_BRACKET_DEPTH) {
+        throw new HeaderError(t.loc, ours ? ourLimit('bracket nesting', `${MAX_BRACKET_DEPTH} levels`) : `bracket nesting level exceeded maximum of ${MAX_BRACKET_DEPTH}`);
+      }
+    } else if (t.text === ')' || t.text === ']') depth--;
+  }
+}
+
+/** The depth of an expression tree, from its children's (operands nest, so the tree's depth bounds every walk over it). */
+const depths = new WeakMap<Expr, number>();
+function depthOf(e: Expr): number {
+  return depths.get(e) ?? 1;
+}
+
 class Parser {
   private i = 0;
+  /** Recursion depth of the parser's own calls: `?:` chains and unary operators nest without brackets. */
+  private nesting = 0;
+
+  /** Records `e`'s tree depth; throws where the tree would be deeper than any walk over it may recurse. */
+  private node<E extends Expr>(e: E, ...children: Expr[]): E {
+    let d = 0;
+    for (const c of children) d = Math.max(d, depthOf(c));
+    if (d + 1 > MAX_EXPR_DEPTH) throw new HeaderError(e.loc, ourLimit('expression depth', `${MAX_EXPR_DEPTH} nested operators`));
+    if (d > 0) depths.set(e, d + 1);
+    return e;
+  }
+
+  private enter(): void {
+    if (++this.nesting > MAX_EXPR_DEPTH) throw new HeaderError(this.loc(), ourLimit('expression depth', `${MAX_EXPR_DEPTH} nested operators`));
+  }
   constructor(private readonly tokens: readonly Token[], private readonly ctx: ParseContext) {}
 
   private peek(offset = 0): Token | undefined { return this.tokens[this.i + offset]; }
@@ -58,6 +97,15 @@ class Parser {
   }
 
   expression(minPrec: number): Expr {
+    this.enter();
+    try {
+      return this.binary(minPrec);
+    } finally {
+      this.nesting--;
+    }
+  }
+
+  private binary(minPrec: number): Expr {
     let left = this.unary();
     for (;;) {
       const t = this.peek();
@@ -67,14 +115,14 @@ class Parser {
         const whenTrue = this.expression(1);
         this.take(':');
         const whenFalse = this.expression(3);
-        left = { k: 'cond', c: left, t: whenTrue, f: whenFalse, loc: t.loc };
+        left = this.node({ k: 'cond', c: left, t: whenTrue, f: whenFalse, loc: t.loc }, left, whenTrue, whenFalse);
         continue;
       }
       const prec = BINARY_PRECEDENCE[t.text];
       if (prec === undefined || prec < minPrec) break;
       this.i++;
       const right = this.expression(prec + 1);
-      left = { k: 'binary', op: t.text as BinaryOp, l: left, r: right, loc: t.loc };
+      left = this.node({ k: 'binary', op: t.text as BinaryOp, l: left, r: right, loc: t.loc }, left, right);
     }
     return left;
   }
@@ -87,18 +135,29 @@ class Parser {
   }
 
   private unary(): Expr {
+    this.enter();
+    try {
+      return this.unaryBody();
+    } finally {
+      this.nesting--;
+    }
+  }
+
+  private unaryBody(): Expr {
     const t = this.peek();
     if (!t) this.fail('expected an expression');
     const loc = t!.loc;
     if (t!.kind === 'punct' && (t!.text === '-' || t!.text === '+' || t!.text === '~' || t!.text === '!')) {
       this.i++;
-      return { k: 'unary', op: t!.text as '-' | '+' | '~' | '!', e: this.unary(), loc };
+      const e = this.unary();
+      return this.node({ k: 'unary', op: t!.text as '-' | '+' | '~' | '!', e, loc }, e);
     }
     if (t!.text === '(' && this.startsTypeName(1)) {
       this.i++;
       const type = this.typeName();
       this.take(')');
-      return { k: 'cast', type, e: this.unary(), loc };
+      const e = this.unary();
+      return this.node({ k: 'cast', type, e, loc }, e);
     }
     if (t!.kind === 'ident' && (t!.text === 'sizeof' || t!.text === '_Alignof' || t!.text === '__alignof__' || t!.text === 'alignof')) {
       this.i++;
@@ -109,7 +168,8 @@ class Parser {
         this.take(')');
         return { k, type, loc };
       }
-      return { k, type: { kind: 'typeof', expr: this.unary(), pointer: 0 }, loc };
+      const e = this.unary();
+      return this.node({ k, type: { kind: 'typeof', expr: e, pointer: 0 }, loc }, e);
     }
     return this.postfix();
   }
@@ -135,7 +195,7 @@ class Parser {
             else if (this.peek()?.text !== ')') this.fail(`expected ',' or ')' in call of ${t.text}`);
           }
           this.i++;
-          return { k: 'call', name: t.text, args, loc: t.loc };
+          return this.node({ k: 'call', name: t.text, args, loc: t.loc }, ...args);
         }
         return { k: 'ident', name: t.text, loc: t.loc };
       }
@@ -203,6 +263,7 @@ export function parseIntegerLiteral(t: Token): Expr {
   const suffix = m[2]!.toLowerCase();
   if (!/^(u?(l|ll)?|(l|ll)u)$/.test(suffix)) throw new HeaderError(t.loc, `invalid suffix '${m[2]}' on integer constant`);
   const value = /^0[0-7]+$/.test(digits) ? BigInt('0o' + digits.slice(1)) : BigInt(digits);
+  if (value >= 1n << 64n) throw new HeaderError(t.loc, 'integer literal is too large to be represented in any integer type');
   const longs = suffix.includes('ll') ? 2 : suffix.includes('l') ? 1 : 0;
   return { k: 'int', value, decimal: /^[1-9]/.test(digits) || digits === '0', unsigned: suffix.includes('u'), longs, loc: t.loc };
 }

@@ -21,6 +21,8 @@ export interface LayoutAttributes {
   readonly packed?: boolean;
   /** `aligned(n)`; `'max'` for a bare `aligned`. */
   readonly aligned?: Expr | 'max';
+  /** `_Alignas(n)` (a type's alignment as `_Alignof(type)`): may not lower the member's natural alignment. */
+  readonly alignas?: Expr;
   /** `#pragma pack(n)` in effect where a record is defined: member alignment capped at n. */
   readonly pack?: number;
 }

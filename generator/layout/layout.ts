@@ -10,6 +10,10 @@ import type { TypeName } from '../expr/ast.js';
 import { evaluate, intTypes, type EvalEnv, type IntType, type IntValue } from '../expr/evaluate.js';
 import type { CType, EnumDecl, Field, HeaderIR, RecordDecl } from '../ir/types.js';
 import type { Expr } from '../expr/ast.js';
+import { ourLimit } from '../limits.js';
+
+/** Sizes beyond this (in bytes) would not be exact in JavaScript numbers counted in bits. */
+const MAX_SIZE = BigInt(Number.MAX_SAFE_INTEGER) / 8n;
 
 /** Size and alignment of a type, in bytes. */
 export interface TypeLayout {
@@ -77,6 +81,7 @@ export class AbiLayout {
   private readonly inProgress = new Set<number>();
   private readonly enumTypes = new Map<number, IntType>();
   private enumValues?: Map<string, ConstantValue>;
+  private enumError?: Error;
   private readonly T: ReturnType<typeof intTypes>;
   readonly env: EvalEnv;
 
@@ -102,7 +107,24 @@ export class AbiLayout {
 
   private num(e: Expr, what: string): number {
     const v = this.evaluate(e).value;
-    if (v < 0n || v > 1n << 40n) throw new HeaderError(e.loc, `${what} ${v} is out of range`);
+    if (v < 0n) throw new HeaderError(e.loc, `${what} is negative (${v})`);
+    if (v > MAX_SIZE) throw new HeaderError(e.loc, this.tooLarge(what, v));
+    return Number(v);
+  }
+
+  /** Why a size of `v` bytes cannot be: too large for the ABI's address space (C), or for our arithmetic. */
+  private tooLarge(what: string, v: bigint): string {
+    // clang's limit: the size in bits must fit in 64 bits, and in bytes the ABI's pointer width.
+    const addressBits = BigInt(Math.min(61, this.abi.scalars.pointer.size * 8));
+    if (v >= 1n << addressBits) return `${what} is too large (${v} bytes)`;
+    return ourLimit(`${what} (${v})`, `${MAX_SIZE} bytes`);
+  }
+
+  /** An alignment as C allows it: a power of two, at most 2^32 (clang). */
+  private alignment(e: Expr): number {
+    const v = this.evaluate(e).value;
+    if (v <= 0n || (v & (v - 1n)) !== 0n) throw new HeaderError(e.loc, `requested alignment is not a power of 2 (${v})`);
+    if (v > 1n << 32n) throw new HeaderError(e.loc, 'requested alignment must be 4294967296 bytes or smaller');
     return Number(v);
   }
 
@@ -129,9 +151,23 @@ export class AbiLayout {
 
   /** Every enumerator of the translation unit (headers included), by name. */
   allEnumerators(): Map<string, ConstantValue> {
+    if (this.enumError) throw this.enumError;
     if (this.enumValues) return this.enumValues;
     const values = new Map<string, ConstantValue>();
+    // Set before evaluating: an enumerator's value may name the ones before it.
     this.enumValues = values;
+    try {
+      this.evaluateEnumerators(values);
+    } catch (e) {
+      // An enumerator C cannot evaluate makes the header invalid: every later use reports it, none sees a partial table.
+      this.enumError = e as Error;
+      this.enumValues = undefined;
+      throw e;
+    }
+    return values;
+  }
+
+  private evaluateEnumerators(values: Map<string, ConstantValue>): void {
     for (const decl of this.ir.enums) {
       let next: IntValue = { value: 0n, type: this.T.int };
       for (const en of decl.enumerators ?? []) {
@@ -143,7 +179,6 @@ export class AbiLayout {
         if (BigInt.asIntN(type.bits, next.value) !== next.value && type.signed) next = { value: next.value, type: this.T.long };
       }
     }
-    return values;
   }
 
   // ---- types ----------------------------------------------------------------
@@ -203,6 +238,11 @@ export class AbiLayout {
     }
   }
 
+  private isIntegerName(name: string): boolean {
+    const s = builtinScalar(name.split(' '), this.abi);
+    return s !== undefined && s.scalar !== 'float' && s.scalar !== 'double' && s.scalar !== 'long double';
+  }
+
   /** Follows typedefs to the underlying type (arrays and pointers keep their element types as written). */
   resolve(t: CType, loc: SourceLoc): CType {
     let guard = 0;
@@ -253,7 +293,7 @@ export class AbiLayout {
         const inner = this.typeLayout(td.type, td.loc);
         const aligned = td.attrs.aligned;
         if (aligned === undefined) return inner;
-        return { size: inner.size, align: aligned === 'max' ? this.abi.maxAlign : this.num(aligned, 'alignment') };
+        return { size: inner.size, align: aligned === 'max' ? this.abi.maxAlign : this.alignment(aligned) };
       }
       case 'pointer':
         return this.abi.scalars.pointer;
@@ -266,7 +306,9 @@ export class AbiLayout {
       case 'array': {
         const el = this.typeLayout(t.of, loc);
         const n = t.length === null ? 0 : this.num(t.length, 'array length');
-        return { size: el.size * n, align: el.align };
+        const size = BigInt(el.size) * BigInt(n);
+        if (size > MAX_SIZE) throw new HeaderError(t.length?.loc ?? loc, this.tooLarge('array', size));
+        return { size: Number(size), align: el.align };
       }
       case 'record':
         return this.recordLayout(t.id, loc);
@@ -282,8 +324,12 @@ export class AbiLayout {
     if (!decl.fields) throw new HeaderError(at, `${decl.tag} ${decl.name ?? '(anonymous)'} is incomplete (declared but never defined)`);
     if (this.inProgress.has(id)) throw new HeaderError(at, `${decl.tag} ${decl.name} contains itself`);
     this.inProgress.add(id);
-    const layout = this.computeRecord(decl);
-    this.inProgress.delete(id);
+    let layout: RecordLayout;
+    try {
+      layout = this.computeRecord(decl);
+    } finally {
+      this.inProgress.delete(id); // a failed layout must not read as "contains itself" later
+    }
     this.records.set(id, layout);
     return layout;
   }
@@ -303,23 +349,38 @@ export class AbiLayout {
         if (!isUnion) throw new HeaderError(field.loc, `flexible array member '${field.name}' is not at the end of ${decl.tag} ${decl.name ?? ''}`.trim());
       }
       const natural = this.typeLayout(field.type, field.loc);
-      const explicit = field.attrs.aligned === undefined ? undefined
-        : field.attrs.aligned === 'max' ? this.abi.maxAlign : this.num(field.attrs.aligned, 'alignment');
+      let explicit = field.attrs.aligned === undefined ? undefined
+        : field.attrs.aligned === 'max' ? this.abi.maxAlign : this.alignment(field.attrs.aligned);
+      if (field.attrs.alignas !== undefined && this.evaluate(field.attrs.alignas).value !== 0n) {
+        const a = this.alignment(field.attrs.alignas);
+        if (a < natural.align) throw new HeaderError(field.attrs.alignas.loc, `requested alignment is less than minimum alignment of ${natural.align} for type '${field.spelling}'`);
+        explicit = Math.max(explicit ?? 1, a);
+      }
       const cap = decl.attrs.pack;
       const packed = packedRecord || field.attrs.packed === true || (cap !== undefined && cap < natural.align && field.bitWidth !== undefined);
       let fieldAlign = packed ? 1 : natural.align;
       if (explicit !== undefined) fieldAlign = Math.max(fieldAlign, explicit);
       if (cap !== undefined) fieldAlign = Math.min(fieldAlign, cap);
       if (field.bitWidth) {
-        const width = this.num(field.bitWidth, 'bit-field width');
+        const label = field.name === undefined ? 'anonymous bit-field' : `bit-field '${field.name}'`;
+        if (resolved.kind !== 'enum' && !(resolved.kind === 'builtin' && this.isIntegerName(resolved.name))) {
+          throw new HeaderError(field.loc, `${label} has non-integral type '${field.spelling}'`);
+        }
+        const w = this.evaluate(field.bitWidth).value;
+        if (w < 0n) throw new HeaderError(field.bitWidth.loc, `${label} has negative width (${w})`);
+        if (w === 0n && field.name !== undefined) throw new HeaderError(field.bitWidth.loc, `named bit-field '${field.name}' has zero width`);
         const unitBits = natural.size * 8;
-        if (width > unitBits) throw new HeaderError(field.loc, `width of bit-field '${field.name}' (${width} bits) exceeds its type (${unitBits} bits)`);
+        if (w > BigInt(unitBits)) throw new HeaderError(field.loc, `width of ${label} (${w} bits) exceeds its type (${unitBits} bits)`);
+        const width = Number(w);
         const alignBits = natural.align * 8;
         let at = isUnion ? 0 : bit;
         if (width === 0) at = alignUp(at, alignBits);
-        else if (!packed && Math.floor(at / alignBits) !== Math.floor((at + width - 1) / alignBits)) at = alignUp(at, alignBits);
+        // A bit-field may not straddle a unit of its type's size that starts at a multiple of the type's
+        // alignment (i386's `long long` is 4-aligned: a 40-bit field may start at bit 10).
+        else if (!packed && (at % alignBits) + width > unitBits) at = alignUp(at, alignBits);
         if (explicit !== undefined) at = alignUp(at, explicit * 8);
-        if (field.name !== undefined || explicit !== undefined) align = Math.max(align, Math.min(packed ? (explicit ?? 1) : natural.align, cap ?? Infinity));
+        const aligns = field.name !== undefined || explicit !== undefined || (width === 0 && this.abi.zeroWidthBitFieldAligns === true);
+        if (aligns) align = Math.max(align, Math.min(packed ? (explicit ?? 1) : natural.align, cap ?? Infinity));
         members.push({ field, offset: Math.floor(at / 8), size: natural.size, align: natural.align, bitOffset: at, bitWidth: width, resolved });
         if (!isUnion) bit = at + width;
         sizeBits = Math.max(sizeBits, at + width);
@@ -332,9 +393,10 @@ export class AbiLayout {
       sizeBits = Math.max(sizeBits, at + natural.size * 8);
     });
     if (decl.attrs.aligned !== undefined) {
-      align = Math.max(align, decl.attrs.aligned === 'max' ? this.abi.maxAlign : this.num(decl.attrs.aligned, 'alignment'));
+      align = Math.max(align, decl.attrs.aligned === 'max' ? this.abi.maxAlign : this.alignment(decl.attrs.aligned));
     }
     const size = alignUp(Math.ceil(sizeBits / 8), align);
+    if (size > Number(MAX_SIZE)) throw new HeaderError(decl.loc, this.tooLarge(`${decl.tag} ${decl.name ?? '(anonymous)'}`, BigInt(size)));
     return { decl, size, align, members };
   }
 
@@ -346,8 +408,18 @@ export class AbiLayout {
    * not (strings, types, empty) are left out; `skipped` says why.
    */
   constants(): { values: ConstantValue[]; skipped: { name: string; reason: string }[] } {
+    // Computed once: emit asks for them several times per ABI, and a header may define tens of thousands.
+    this.constantList ??= this.computeConstants();
+    return { values: [...this.constantList.values], skipped: [...this.constantList.skipped] };
+  }
+
+  private constantList?: { values: ConstantValue[]; skipped: { name: string; reason: string }[] };
+
+  private computeConstants(): { values: ConstantValue[]; skipped: { name: string; reason: string }[] } {
     const values: ConstantValue[] = [];
     const skipped: { name: string; reason: string }[] = [];
+    // Enumerators first and outside the per-macro catch: an invalid enum is an error in the header, not a skipped macro.
+    const enumerators = this.allEnumerators();
     for (const m of this.ir.macros) {
       if (!m.value) continue;
       if (m.value.kind !== 'expression') {
@@ -361,7 +433,7 @@ export class AbiLayout {
         skipped.push({ name: m.name, reason: (e as Error).message });
       }
     }
-    for (const v of this.allEnumerators().values()) if (v.loc.file === this.ir.file) values.push(v);
+    for (const v of enumerators.values()) if (v.loc.file === this.ir.file) values.push(v);
     return { values, skipped };
   }
 }

@@ -39,7 +39,7 @@ function renderMembers(layout: AbiLayout, r: RecordLayout, base: number, depth: 
       out.push(`${indent}};`);
     } else {
       const bits = m.bitWidth !== undefined ? `:${m.bitWidth}` : '';
-      const decl = `${indent}${m.field.spelling} ${m.field.name}${bits};`;
+      const decl = `${indent}${m.field.spelling}${m.field.name === undefined ? "" : ` ${m.field.name}`}${bits};`;
       const where = m.bitWidth !== undefined ? `${offset}:${(m.bitOffset ?? 0) % 8}` : String(offset);
       out.push(`${decl.padEnd(Math.max(decl.length + 1, 56))}/* ${where.padStart(5)} ${String(m.size).padStart(5)} */`);
     }

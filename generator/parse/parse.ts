@@ -12,8 +12,9 @@ import { HeaderError, type SourceLoc } from '../errors.js';
 import type { Token } from '../source/lexer.js';
 import { preprocess, type PreprocessedUnit } from '../preprocess/preprocessor.js';
 import { ABIS, COMMON_PREDEFINES, abiPredefines, abiSensitiveNames, type Abi } from '../abi/abis.js';
-import { parseExpression } from '../expr/parser.js';
+import { parseExpression, parseTypeName } from '../expr/parser.js';
 import type { Expr } from '../expr/ast.js';
+import { MAX_BRACKET_DEPTH, MAX_TYPE_DEPTH, ourLimit } from '../limits.js';
 import type {
   CType, EnumDecl, Enumerator, Field, HeaderIR, LayoutAttributes, MacroDecl, MacroValue, RecordDecl, TypedefDecl,
 } from '../ir/types.js';
@@ -29,6 +30,17 @@ function treeSitter(): TreeSitter {
     parser.setLanguage(require('tree-sitter-c'));
   }
   return parser;
+}
+
+/** Brackets nested deeper than C compilers accept (clang's bracket depth), checked before any recursive walk. */
+function checkNesting(tokens: readonly Token[]): void {
+  let depth = 0;
+  for (const t of tokens) {
+    if (t.kind !== 'punct') continue;
+    if (t.text === '(' || t.text === '[' || t.text === '{') {
+      if (++depth > MAX_BRACKET_DEPTH) throw new HeaderError(t.loc, `bracket nesting level exceeded maximum of ${MAX_BRACKET_DEPTH}`);
+    } else if (t.text === ')' || t.text === ']' || t.text === '}') depth = Math.max(0, depth - 1);
+  }
 }
 
 /** Attributes that do not change a layout, accepted and ignored. */
@@ -143,6 +155,8 @@ class DeclarationParser {
   private readonly records: RecordDecl[] = [];
   private readonly enums: EnumDecl[] = [];
   private readonly typedefs = new Map<string, TypedefDecl>();
+  /** Every enumerator so far (they share one name space across the unit). */
+  private readonly enumerators = new Map<string, SourceLoc>();
   private readonly ctx = { isTypeName: (n: string) => this.typedefs.has(n) };
 
   constructor(private readonly unit: PreprocessedUnit, private readonly abi?: string) {}
@@ -167,6 +181,7 @@ class DeclarationParser {
       prev = t;
     }
     this.text = parts.join('');
+    checkNesting(tokens);
     const tree = treeSitter().parse(this.text);
     this.reportSyntaxErrors(tree.rootNode);
     for (const node of tree.rootNode.namedChildren) this.topLevel(node);
@@ -217,7 +232,10 @@ class DeclarationParser {
   private reportSyntaxErrors(root: SyntaxNode): void {
     if (!root.hasError) return;
     const visit = (n: SyntaxNode): void => {
-      if (n.isMissing) throw new HeaderError(this.locOf(n), `syntax error: expected '${n.type}'`);
+      if (n.isMissing) {
+        if (n.type === 'field_identifier' && n.nextSibling?.type === 'bitfield_clause') return; // an unnamed bit-field
+        throw new HeaderError(this.locOf(n), `syntax error: expected '${n.type}'`);
+      }
       if (n.type === 'ERROR') {
         const t = this.tokensOf(n)[0];
         throw new HeaderError(this.locOf(n), `syntax error: unexpected '${t?.text ?? n.text.slice(0, 20)}'`);
@@ -243,13 +261,36 @@ class DeclarationParser {
         // `struct foo;`, or a variable/function declaration: only its types matter here.
         this.typeOf(node.childForFieldName('type')!);
         return;
-      case 'function_definition':
-      case 'comment':
-      case 'expression_statement':
+      case 'function_definition': {
+        // A `static inline` helper: its body does not change the ABI, but what it names must exist.
+        // `stbuct foo { ... }` parses as one too: a misspelt keyword becomes an unknown type name.
+        this.typeOf(node.childForFieldName('type')!);
+        const d = node.childForFieldName('declarator');
+        if (d && !this.isFunctionDeclarator(d)) throw new HeaderError(this.locOf(d), "expected ';' after top level declarator");
         return;
+      }
+      case 'comment':
+        return;
+      case 'primitive_type':
+      case 'sized_type_specifier':
+      case 'type_identifier':
+        // `int;`: declares nothing (compilers warn), but the type must exist.
+        this.typeOf(node);
+        return;
+      case 'expression_statement':
+        if (node.namedChildCount === 0) return; // a stray ';' at file scope
+        throw new HeaderError(this.locOf(node), `expected a declaration, found an expression ('${this.tokensOf(node)[0]?.text ?? ''}')`);
       default:
         throw new HeaderError(this.locOf(node), `unsupported top-level construct (${node.type.replace(/_/g, ' ')})`);
     }
+  }
+
+  private isFunctionDeclarator(d: SyntaxNode): boolean {
+    let n: SyntaxNode | null = d;
+    while (n && (n.type === 'pointer_declarator' || n.type === 'parenthesized_declarator' || n.type === 'attributed_declarator')) {
+      n = n.childForFieldName('declarator') ?? n.namedChildren.find((c) => c.type !== 'attribute_specifier') ?? null;
+    }
+    return n?.type === 'function_declarator';
   }
 
   private typedef(node: SyntaxNode): void {
@@ -257,6 +298,11 @@ class DeclarationParser {
     const attrs = this.attributesOf(node);
     for (const d of node.childrenForFieldName('declarator')) {
       const { name, type } = this.declarator(d, base);
+      const before = this.typedefs.get(name);
+      if (before && JSON.stringify(before.type) !== JSON.stringify(type)) {
+        throw new HeaderError(this.locOf(d), `typedef redefinition with different types ('${name}' first defined at ${before.loc.file}:${before.loc.line})`);
+      }
+      if (this.enumerators.has(name)) throw new HeaderError(this.locOf(d), `redefinition of '${name}' as a different kind of symbol`);
       this.typedefs.set(name, { name, type, attrs, loc: this.locOf(d) });
     }
   }
@@ -313,10 +359,37 @@ class DeclarationParser {
       for (const f of body.namedChildren) {
         if (f.type === 'comment') continue;
         if (f.type !== 'field_declaration') throw new HeaderError(this.locOf(f), `unsupported member (${f.type.replace(/_/g, ' ')})`);
-        decl.fields.push(...this.fields(f));
+        for (const field of this.fields(f)) decl.fields.push(field);
       }
+      this.checkMembers(decl);
     }
     return decl;
+  }
+
+  /**
+   * C's constraints on a member list that do not need an ABI: member names unique
+   * (anonymous members' names count as the parent's), and a flexible array
+   * member only after some named member.
+   */
+  private checkMembers(decl: RecordDecl): void {
+    const seen = new Map<string, SourceLoc>();
+    const visit = (r: RecordDecl) => {
+      for (const f of r.fields ?? []) {
+        if (f.name === undefined) {
+          if (f.type.kind === 'record' && f.bitWidth === undefined) visit(this.records[f.type.id]!);
+          continue;
+        }
+        const first = seen.get(f.name);
+        if (first) throw new HeaderError(f.loc, `duplicate member '${f.name}' (previous declaration at ${first.file}:${first.line}:${first.col})`);
+        seen.set(f.name, f.loc);
+      }
+    };
+    visit(decl);
+    const fields = decl.fields!;
+    const last = fields[fields.length - 1];
+    if (decl.tag === 'struct' && last?.type.kind === 'array' && last.type.length === null && seen.size === 1) {
+      throw new HeaderError(last.loc, `flexible array member '${last.name}' not allowed in otherwise empty struct`);
+    }
   }
 
   private fields(node: SyntaxNode): Field[] {
@@ -325,6 +398,8 @@ class DeclarationParser {
     const base = this.typeOf(typeNode);
     const attrs = this.attributesOf(node);
     const declarators = node.childrenForFieldName('declarator');
+    // `__u32 :32;`: tree-sitter-c wants a name before every bit width; it marks the missing one, which C allows.
+    const unnamed = (d: SyntaxNode) => d.isMissing && d.type === 'field_identifier';
     if (declarators.length === 0) {
       if (base.kind !== 'record') throw new HeaderError(this.locOf(node), 'declaration does not declare anything');
       return [{ type: base, attrs, loc: this.locOf(node), spelling: typeNode.text }];
@@ -336,10 +411,17 @@ class DeclarationParser {
         const last = out[out.length - 1];
         const width = child.namedChildren[0];
         if (!last || !width) throw new HeaderError(this.locOf(child), 'bit-field width without a member');
+        if (last.type.kind === 'array' || last.type.kind === 'pointer' || last.type.kind === 'function') {
+          throw new HeaderError(last.loc, `bit-field '${last.name}' has non-integral type`);
+        }
         out[out.length - 1] = { ...last, bitWidth: this.expr(width) };
         continue;
       }
       if (!declarators.some((d) => d.id === child.id)) continue;
+      if (unnamed(child)) {
+        out.push({ type: base, attrs, loc: this.locOf(child), spelling: typeNode.text });
+        continue;
+      }
       const { name, type } = this.declarator(child, base);
       const suffix = child.text.replace(name, '').replace(/\s+/g, '');
       out.push({ name, type, attrs, loc: this.locOf(child), spelling: suffix ? `${typeNode.text}${suffix.startsWith('*') ? ' ' : ''}${suffix}` : typeNode.text });
@@ -347,27 +429,41 @@ class DeclarationParser {
     return out;
   }
 
+  /** The name and type a declarator gives `base` (iteratively: declarators nest as deep as a header writes them). */
   private declarator(node: SyntaxNode, base: CType): { name: string; type: CType } {
-    switch (node.type) {
-      case 'field_identifier':
-      case 'type_identifier':
-      case 'identifier':
-      case 'primitive_type': // `typedef unsigned long size_t;`: see typeOf
-        return { name: node.text, type: base };
-      case 'array_declarator': {
-        const size = node.childForFieldName('size');
-        return this.declarator(node.childForFieldName('declarator')!, { kind: 'array', of: base, length: size ? this.expr(size) : null });
+    let type = base;
+    let depth = 0;
+    for (let n = node; ;) {
+      if (++depth > MAX_TYPE_DEPTH) throw new HeaderError(this.locOf(n), ourLimit('declarator depth', `${MAX_TYPE_DEPTH} levels of arrays, pointers and parentheses`));
+      switch (n.type) {
+        case 'field_identifier':
+        case 'type_identifier':
+        case 'identifier':
+        case 'primitive_type': // `typedef unsigned long size_t;`: see typeOf
+          return { name: n.text, type };
+        case 'array_declarator': {
+          const size = n.childForFieldName('size');
+          type = { kind: 'array', of: type, length: size ? this.expr(size) : null };
+          n = n.childForFieldName('declarator')!;
+          break;
+        }
+        case 'pointer_declarator':
+          type = { kind: 'pointer', to: type };
+          n = n.childForFieldName('declarator')!;
+          break;
+        case 'parenthesized_declarator':
+          n = n.namedChildren.find((c) => c.type !== 'attribute_specifier')!;
+          break;
+        case 'function_declarator':
+          type = { kind: 'function' };
+          n = n.childForFieldName('declarator')!;
+          break;
+        case 'attributed_declarator':
+          n = n.namedChildren[0]!;
+          break;
+        default:
+          throw new HeaderError(this.locOf(n), `unsupported declarator (${n.type.replace(/_/g, ' ')})`);
       }
-      case 'pointer_declarator':
-        return this.declarator(node.childForFieldName('declarator')!, { kind: 'pointer', to: base });
-      case 'parenthesized_declarator':
-        return this.declarator(node.namedChildren.find((c) => c.type !== 'attribute_specifier')!, base);
-      case 'function_declarator':
-        return this.declarator(node.childForFieldName('declarator')!, { kind: 'function' });
-      case 'attributed_declarator':
-        return this.declarator(node.namedChildren[0]!, base);
-      default:
-        throw new HeaderError(this.locOf(node), `unsupported declarator (${node.type.replace(/_/g, ' ')})`);
     }
   }
 
@@ -384,8 +480,15 @@ class DeclarationParser {
       const list: Enumerator[] = [];
       for (const e of body.namedChildren) {
         if (e.type !== 'enumerator') continue;
-        const value = e.childForFieldName('value');
-        list.push({ name: e.childForFieldName('name')!.text, value: value ? this.expr(value) : undefined, loc: this.locOf(e) });
+        // `NAME` or `NAME = value`, read from the tokens (one native call per enumerator instead of three: enums can be long).
+        const tokens = this.tokensOf(e);
+        const value = tokens.length > 2 && tokens[1]!.text === '=' ? parseExpression(tokens.slice(2), this.ctx) : undefined;
+        const en: Enumerator = { name: tokens[0]!.text, value, loc: tokens[0]!.loc };
+        const first = this.enumerators.get(en.name);
+        if (first) throw new HeaderError(en.loc, `redefinition of enumerator '${en.name}' (previous definition at ${first.file}:${first.line}:${first.col})`);
+        if (this.typedefs.has(en.name)) throw new HeaderError(en.loc, `redefinition of '${en.name}' as a different kind of symbol`);
+        this.enumerators.set(en.name, en.loc);
+        list.push(en);
       }
       decl.enumerators = list;
       decl.attrs = this.attributesOf(node);
@@ -397,7 +500,18 @@ class DeclarationParser {
   private attributesOf(node: SyntaxNode): LayoutAttributes {
     let packed = false;
     let aligned: Expr | 'max' | undefined;
+    let alignas: Expr | undefined;
     for (const spec of node.namedChildren) {
+      const q = spec.type === 'type_qualifier' ? spec.namedChildren.find((c) => c.type === 'alignas_qualifier') : undefined;
+      if (q) {
+        const arg = q.namedChildren[0];
+        if (!arg) throw new HeaderError(this.locOf(q), '_Alignas expects an expression or a type');
+        // `_Alignas(type)` is `_Alignas(_Alignof(type))`.
+        alignas = arg.type === 'type_descriptor'
+          ? { k: 'alignof', type: parseTypeName(this.tokensOf(arg), this.ctx), loc: this.locOf(arg) }
+          : this.expr(arg);
+        continue;
+      }
       if (spec.type !== 'attribute_specifier') continue;
       const list = spec.namedChildren[0];
       for (const item of list?.namedChildren ?? []) {
@@ -412,7 +526,7 @@ class DeclarationParser {
         }
       }
     }
-    return { ...(packed ? { packed } : {}), ...(aligned !== undefined ? { aligned } : {}) };
+    return { ...(packed ? { packed } : {}), ...(aligned !== undefined ? { aligned } : {}), ...(alignas !== undefined ? { alignas } : {}) };
   }
 
   // ---- macros ---------------------------------------------------------------

@@ -7,13 +7,14 @@
  * macro definition with its location, and the comments. ABI-dependent values
  * stay symbolic (see builtins.ts).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { HeaderError, type SourceLoc } from '../errors.js';
 import { lex, type Comment, type LogicalLine, type Token } from '../source/lexer.js';
 import { ABI_DEPENDENT_BUILTINS, BUILTIN_HEADERS, IMPLICIT_INCLUDES } from './builtins.js';
 import { parseExpression } from '../expr/parser.js';
 import { evaluatePreprocessorCondition } from '../expr/pp-eval.js';
+import { MAX_EXPANSION_TOKENS, MAX_FILE_BYTES, MAX_INCLUDE_DEPTH, MAX_MACRO_NESTING, ourLimit } from '../limits.js';
 
 /** A `#define`, as written. */
 export interface MacroDefinition {
@@ -85,18 +86,9 @@ const BUILTIN_PREFIX = '<builtin>/';
 
 /**
  * Files and their tokens, per process: a sweep or a multi-ABI run reads `linux/types.h` and friends
- * thousands of times. Headers are not expected to change while the process runs.
+ * thousands of times. Keyed by path and checked against the text just read.
  */
 const lexedFiles = new Map<string, { text: string; lexed: ReturnType<typeof lex> }>();
-const existing = new Map<string, boolean>();
-const texts = new Map<string, { mtimeMs: number; size: number; text: string }>();
-
-function fileExists(file: string): boolean {
-  let e = existing.get(file);
-  if (e === undefined) existing.set(file, (e = existsSync(file)));
-  return e;
-}
-
 function lexCached(file: string, text: string): ReturnType<typeof lex> {
   const hit = lexedFiles.get(file);
   if (hit && hit.text === text) return hit.lexed;
@@ -141,17 +133,7 @@ class Preprocessor {
   }
 
   private read(file: string, from: SourceLoc): string {
-    try {
-      // Cached by path, checked against the file's size and mtime (tests rewrite temp headers in place).
-      const st = statSync(file);
-      const hit = texts.get(file);
-      if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.text;
-      const text = readFileSync(file, 'utf8');
-      texts.set(file, { mtimeMs: st.mtimeMs, size: st.size, text });
-      return text;
-    } catch (e) {
-      throw new HeaderError(from, `cannot read ${file}: ${(e as Error).message}`);
-    }
+    return readHeaderFile(file, from);
   }
 
   private processFile(lines: readonly LogicalLine[], file: string): void {
@@ -163,13 +145,13 @@ class Preprocessor {
     let pending: Token[] = [];
     const active = () => stack.length === 0 || stack[stack.length - 1]!.active;
     const flush = () => {
-      if (pending.length > 0) this.out.push(...this.expand(pending));
+      if (pending.length > 0) for (const t of this.expand(pending)) this.out.push(t);
       pending = [];
     };
     for (const { tokens } of lines) {
       const first = tokens[0]!;
       if (first.text !== '#' || first.kind !== 'punct') {
-        if (active()) pending.push(...tokens);
+        if (active()) for (const t of tokens) pending.push(t);
         continue;
       }
       flush();
@@ -213,6 +195,7 @@ class Preprocessor {
           if (name === 'define') this.define(rest, directive.loc);
           else if (name === 'undef') {
             if (rest[0]?.kind !== 'ident') throw new HeaderError(directive.loc, '#undef expects a macro name');
+            this.forget();
             this.macros.delete(rest[0].text);
           } else if (name === 'include') this.include(rest, directive.loc, file);
           else if (name === 'error') throw new HeaderError(directive.loc, `#error ${rest.map((t) => t.text).join(' ')}`);
@@ -224,6 +207,12 @@ class Preprocessor {
     flush();
     const open = stack[stack.length - 1];
     if (open) throw new HeaderError(open.loc, `unterminated conditional: #endif expected before end of ${file}`);
+  }
+
+  /** Drops memoised expansions: the macro table changed. */
+  private forget(): void {
+    if (this.memo.size > 0) this.memo.clear();
+    this.graph = undefined;
   }
 
   /** `#pragma pack(n)`, `pack(push[, n])`, `pack(pop)`, `pack()`; other pragmas do not change layouts. */
@@ -262,7 +251,7 @@ class Preprocessor {
     }
     if (resolved.length === 0) throw new HeaderError(loc, '#if with no expression');
     const expanded = this.expand(resolved);
-    const expr = parseExpression(expanded, { isTypeName: () => false });
+    const expr = parseExpression(expanded, { isTypeName: () => false, bracketLimitIsOurs: true });
     return evaluatePreprocessorCondition(expr) !== 0n;
   }
 
@@ -291,6 +280,7 @@ class Preprocessor {
       }
       body = tokens.slice(i);
     }
+    this.forget();
     this.macros.delete(nameTok.text); // a redefinition moves to the end, as it now follows the others
     this.macros.set(nameTok.text, { name: nameTok.text, params, variadic, body, loc: nameTok.loc });
   }
@@ -306,8 +296,8 @@ class Preprocessor {
     if (first?.kind === 'string') {
       name = first.text.slice(1, -1);
       // "X": the including file's directory first, as C compilers do.
-      const here = join(dirname(from), name);
-      if (!from.startsWith(BUILTIN_PREFIX) && fileExists(here)) {
+      const here = isAbsolute(name) ? name : join(dirname(from), name);
+      if (!from.startsWith(BUILTIN_PREFIX) && !isAbsolute(name) && exists(here)) {
         this.includeFile(name, loc, { file: here, text: this.read(here, loc), origin: 'sibling' });
         return;
       }
@@ -320,9 +310,9 @@ class Preprocessor {
   }
 
   private includeFile(name: string, loc: SourceLoc, given?: { file: string; text: string; origin: IncludeOrigin }): void {
+    if (this.depth >= MAX_INCLUDE_DEPTH) throw new HeaderError(loc, `#include nested too deeply (more than ${MAX_INCLUDE_DEPTH} levels, at ${name})`);
     const found = given ?? this.findInclude(name, loc);
     if (found.origin === 'builtin' && ABI_DEPENDENT_BUILTINS.has(name)) this.abiSensitive = true;
-    if (this.depth > 50) throw new HeaderError(loc, `#include nested too deeply (at ${name})`);
     const first = !this.files.has(found.file);
     this.files.set(found.file, found.origin);
     if (found.origin === 'builtin' && !first) return; // built-ins are guarded anyway
@@ -339,14 +329,14 @@ class Preprocessor {
     // A sibling first: `<linux/vfio.h>` from vfio_zdev.h means the vfio.h of the same version (unless the header
     // lives in one of the include dirs, whose layout then answers exactly).
     if (!this.mainInIncludeDir) {
-      const sibling = join(dirname(this.mainFile), name.replace(/^linux\//, ''));
-      if (fileExists(sibling)) return { file: sibling, text: this.read(sibling, loc), origin: 'sibling' };
+      const sibling = isAbsolute(name) ? name : join(dirname(this.mainFile), name.replace(/^linux\//, ''));
+      if (exists(sibling)) return { file: sibling, text: this.read(sibling, loc), origin: 'sibling' };
     }
     for (const dir of dirs) {
       const inMultiarch = this.findMultiarch(dir, name);
       if (inMultiarch) return { file: inMultiarch, text: this.read(inMultiarch, loc), origin: 'include-dir' };
       const candidate = resolve(dir, name);
-      if (fileExists(candidate)) return { file: candidate, text: this.read(candidate, loc), origin: 'include-dir' };
+      if (exists(candidate)) return { file: candidate, text: this.read(candidate, loc), origin: 'include-dir' };
     }
     if (builtin !== undefined) return { file: BUILTIN_PREFIX + name, text: builtin, origin: 'builtin' };
     const where = dirs.length ? `in ${dirs.join(', ')}${this.options.multiarch ? ` (nor its ${this.options.multiarch}/)` : ''}` : 'beside the header; pass --include DIR';
@@ -358,7 +348,7 @@ class Preprocessor {
     const folders = this.options.multiarch ? [this.options.multiarch] : this.options.multiarchFolders ?? [];
     for (const folder of folders) {
       const candidate = resolve(dir, folder, name);
-      if (!fileExists(candidate)) continue;
+      if (!exists(candidate)) continue;
       if (!this.options.multiarch) this.abiSensitive = true;
       return candidate;
     }
@@ -372,35 +362,98 @@ class Preprocessor {
     });
   }
 
-  /** Fully macro-expands `input` (C's expansion and rescanning, with hide sets). */
+  /** Memoised full expansions of object-like macros in isolation (see {@link expandObject}); cleared by #define/#undef. */
+  private readonly memo = new Map<string, Token[] | HeaderError | null>();
+  /** The macro reference graph's strongly connected components; recomputed after #define/#undef. */
+  private graph?: MacroGraph;
+  private nesting = 0;
+
+  /**
+   * Fully macro-expands `input` (C's expansion and rescanning, with hide sets).
+   * Work is linear in the tokens produced, which are capped; object-like macros
+   * are expanded once and reused where that cannot change the result.
+   */
   expand(input: readonly Token[]): Token[] {
+    if (input.length === 0) return [];
+    if (this.nesting >= MAX_MACRO_NESTING) throw new HeaderError(input[0]!.loc, ourLimit('nesting of macro invocations in macro arguments', MAX_MACRO_NESTING));
+    this.nesting++;
+    try {
+      return this.expandLoop(input);
+    } finally {
+      this.nesting--;
+    }
+  }
+
+  private expandLoop(input: readonly Token[]): Token[] {
     const output: Token[] = [];
-    const queue = [...input];
-    let guard = 0;
-    while (queue.length > 0) {
-      if (++guard > 1_000_000) throw new HeaderError(input[0]!.loc, 'macro expansion does not terminate');
-      const t = queue.shift()!;
+    // The tokens still to scan, last first: pushing a replacement and popping the next token are O(1).
+    const stack = [...input].reverse();
+    let work = 0;
+    // What macros add is capped, beyond the tokens given (a file's text between two directives may be long).
+    const cap = MAX_EXPANSION_TOKENS + input.length;
+    const tooLarge = () => new HeaderError(input[0]!.loc, ourLimit('macro expansion', `${MAX_EXPANSION_TOKENS} tokens`));
+    while (stack.length > 0) {
+      if (++work > 4 * cap || output.length > cap || stack.length > cap) throw tooLarge();
+      const t = stack.pop()!;
       const macro = t.kind === 'ident' ? this.macros.get(t.text) : undefined;
       if (!macro || t.hide?.has(t.text)) { output.push(t); continue; }
       const hide = new Set(t.hide ?? []).add(macro.name);
       if (!macro.params) {
-        queue.unshift(...this.substitute(macro, [], t, hide));
+        const memo = this.expandObject(macro, t);
+        if (memo) {
+          if (output.length + memo.length > cap) throw tooLarge();
+          for (let k = 0; k < memo.length; k++) output.push(moved(memo[k]!, t.loc, k === 0 ? t.space : memo[k]!.space));
+          work += memo.length;
+          continue;
+        }
+        pushReversed(stack, this.substitute(macro, [], t, hide));
         continue;
       }
-      if (queue[0]?.text !== '(') { output.push(t); continue; }
-      const args = this.collectArguments(queue, macro, t);
-      queue.unshift(...this.substitute(macro, args, t, hide));
+      if (stack[stack.length - 1]?.text !== '(') { output.push(t); continue; }
+      const args = this.collectArguments(stack, macro, t);
+      pushReversed(stack, this.substitute(macro, args, t, hide));
     }
     return output;
   }
 
-  /** Takes `( args )` off the front of `queue`. */
-  private collectArguments(queue: Token[], macro: MacroDefinition, at: Token): Token[][] {
-    queue.shift(); // '('
+  /**
+   * The full expansion of object-like macro `macro` at `t`, from the memo, or
+   * undefined where it must be expanded in place. Reuse is exact when no macro
+   * the body can reach is in `t`'s hide set (the hide set then changes nothing)
+   * and the expansion ends in no function-like macro name that following tokens
+   * could call.
+   */
+  private expandObject(macro: MacroDefinition, t: Token): Token[] | undefined {
+    if (this.nesting >= MAX_MACRO_NESTING / 2) return undefined; // deep chains of macros expand in place, iteratively
+    this.graph ??= macroGraph(this.macros);
+    const c = this.graph.component.get(macro.name)!;
+    if (this.graph.pastes[c]) return undefined; // `##` can make names the body does not spell
+    // Every name in a hide set produced the token, so it reaches `macro`; it is reachable back only within one component.
+    if (t.hide) for (const h of t.hide) if (this.graph.component.get(h) === c) return undefined;
+    let memo = this.memo.get(macro.name);
+    if (memo === undefined) {
+      this.memo.set(macro.name, null); // while computing: expand in place
+      try {
+        const out = this.expand([{ kind: 'ident', text: macro.name, loc: macro.loc, space: false }]);
+        const open = out.some((o) => o.kind === 'ident' && this.macros.get(o.text)?.params && !o.hide?.has(o.text));
+        memo = open ? null : out;
+      } catch (e) {
+        if (!(e instanceof HeaderError)) throw e;
+        memo = e;
+      }
+      this.memo.set(macro.name, memo);
+    }
+    if (memo instanceof HeaderError) throw new HeaderError(t.loc, memo.detail);
+    return memo ?? undefined;
+  }
+
+  /** Takes `( args )` off the top of `stack` (the next token last). */
+  private collectArguments(stack: Token[], macro: MacroDefinition, at: Token): Token[][] {
+    stack.pop(); // '('
     const args: Token[][] = [[]];
     let depth = 0;
     for (;;) {
-      const t = queue.shift();
+      const t = stack.pop();
       if (!t) throw new HeaderError(at.loc, `unterminated argument list of macro ${macro.name}`);
       if (t.text === '(') depth++;
       else if (t.text === ')') {
@@ -447,7 +500,7 @@ class Preprocessor {
           if (!expandedArgs.has(p)) expandedArgs.set(p, this.expand(args[p]!));
           replacement = expandedArgs.get(p)!;
         }
-        replacement.forEach((r, k) => result.push({ ...r, loc: at.loc, space: k === 0 ? space : r.space }));
+        for (let k = 0; k < replacement.length; k++) result.push(moved(replacement[k]!, at.loc, k === 0 ? space : replacement[k]!.space));
         // GNU comma elision: `, ## args` with an empty variadic argument drops the comma (bpf.h's `##ctx`).
         // With a non-empty one, the comma stays and nothing is pasted.
         if (macro.variadic && p === params.length - 1 && result[result.length - 1]?.text === '##' && result[result.length - 2]?.text === ',') {
@@ -460,6 +513,116 @@ class Preprocessor {
       result.push(relocate(t, space));
     }
     return pasteTokens(result, at);
+  }
+}
+
+/** Strongly connected components of the macro reference graph (an edge for each macro name in a body). */
+interface MacroGraph {
+  readonly component: ReadonlyMap<string, number>;
+  /** Per component: some macro reachable from it pastes tokens with `##`. */
+  readonly pastes: readonly boolean[];
+}
+
+/** Tarjan's algorithm, iteratively (macro chains may be long); components come out sinks first. */
+function macroGraph(macros: ReadonlyMap<string, MacroDefinition>): MacroGraph {
+  const edges = (name: string) => {
+    const out = new Set<string>();
+    for (const b of macros.get(name)!.body) if (b.kind === 'ident' && macros.has(b.text)) out.add(b.text);
+    return [...out];
+  };
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const component = new Map<string, number>();
+  const pastes: boolean[] = [];
+  let next = 0;
+  for (const root of macros.keys()) {
+    if (index.has(root)) continue;
+    const work: { name: string; out: string[]; i: number }[] = [];
+    const open = (name: string) => {
+      index.set(name, next); low.set(name, next); next++;
+      stack.push(name); onStack.add(name);
+      work.push({ name, out: edges(name), i: 0 });
+    };
+    open(root);
+    while (work.length > 0) {
+      const top = work[work.length - 1]!;
+      if (top.i < top.out.length) {
+        const w = top.out[top.i++]!;
+        if (!index.has(w)) open(w);
+        else if (onStack.has(w)) low.set(top.name, Math.min(low.get(top.name)!, index.get(w)!));
+        continue;
+      }
+      work.pop();
+      const parent = work[work.length - 1];
+      if (parent) low.set(parent.name, Math.min(low.get(parent.name)!, low.get(top.name)!));
+      if (low.get(top.name) !== index.get(top.name)) continue;
+      const id = pastes.length;
+      let paste = false;
+      const members: string[] = [];
+      for (;;) {
+        const w = stack.pop()!;
+        onStack.delete(w);
+        component.set(w, id);
+        members.push(w);
+        if (w === top.name) break;
+      }
+      for (const m of members) {
+        for (const b of macros.get(m)!.body) {
+          if (b.text === '##') paste = true;
+          const d = b.kind === 'ident' ? component.get(b.text) : undefined;
+          if (d !== undefined && d !== id && pastes[d]) paste = true;
+        }
+      }
+      pastes.push(paste);
+    }
+  }
+  return { component, pastes };
+}
+
+/** `t` at another place (one object shape for every token: spreading is several times slower on long expansions). */
+function moved(t: Token, loc: SourceLoc, space: boolean): Token {
+  return t.hide ? { kind: t.kind, text: t.text, loc, space, hide: t.hide } : { kind: t.kind, text: t.text, loc, space };
+}
+
+function pushReversed(stack: Token[], tokens: readonly Token[]): void {
+  for (let i = tokens.length - 1; i >= 0; i--) stack.push(tokens[i]!);
+}
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads a header: a regular file (not a device, FIFO or directory) of at most
+ * MAX_FILE_BYTES, checked on the open descriptor so nothing can change in between.
+ */
+export function readHeaderFile(file: string, from: SourceLoc): string {
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (fstat then refuses it).
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    throw new HeaderError(from, `cannot read ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new HeaderError(from, `cannot read ${file}: not a regular file`);
+    if (st.size > MAX_FILE_BYTES) throw new HeaderError(from, ourLimit(`${file} (${st.size} bytes)`, `${MAX_FILE_BYTES} bytes per file`));
+    const buf = Buffer.alloc(st.size + 1);
+    let n = 0;
+    // Read one byte beyond the size seen: a file that grows meanwhile is refused rather than read without end.
+    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
+    if (n > st.size) throw new HeaderError(from, `cannot read ${file}: it changed while being read`);
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -313,7 +313,7 @@ export const vfio_region_info_cap_sparse_mmap: FlexCodec<VfioRegionInfoCapSparse
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): VfioRegionSparseMmapArea[] {
-    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 16) / 16));
+    const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 16) / 16)) : int(count, 0, 0x7fffffff, 'count');
     const v = viewOf(bytes, offset + 16, n * 16, "struct vfio_region_info_cap_sparse_mmap");
     return Array.from({ length: n }, (_, k) => { const o = k * 16; return {
       offset: v.getBigUint64(o, true),
@@ -333,15 +333,16 @@ export const vfio_region_info_cap_sparse_mmap: FlexCodec<VfioRegionInfoCapSparse
     };
   },
   encode(value: Partial<VfioRegionInfoCapSparseMmap>): Uint8Array {
-    const n = list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas").length;
-    const bytes = allocate(16 + n * 16);
-    write$vfio_region_info_cap_sparse_mmap(bufferView(bytes), bytes.byteOffset, value);
+    const f = list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas");
+    const bytes = allocate(16 + f.length * 16);
+    write$vfio_region_info_cap_sparse_mmap(bufferView(bytes), bytes.byteOffset, f === value.areas ? value : { ...value, areas: f } as Partial<VfioRegionInfoCapSparseMmap>);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioRegionInfoCapSparseMmap>): void {
-    const size = 16 + list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas").length * 16;
+    const f = list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas");
+    const size = 16 + f.length * 16;
     checkView(view, offset, size, "struct vfio_region_info_cap_sparse_mmap");
-    write$vfio_region_info_cap_sparse_mmap(view, offset, value);
+    write$vfio_region_info_cap_sparse_mmap(view, offset, f === value.areas ? value : { ...value, areas: f } as Partial<VfioRegionInfoCapSparseMmap>);
   },
 };
 
@@ -688,7 +689,7 @@ export const vfio_irq_set: FlexCodec<VfioIrqSet, Uint8Array> = {
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
-    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 20) / 1));
+    const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 20) / 1)) : int(count, 0, 0x7fffffff, 'count');
     checkRange(bytes.byteLength, offset + 20, n, "struct vfio_irq_set");
     return bytes.slice(offset + 20, offset + 20 + n);
   },
@@ -703,15 +704,16 @@ export const vfio_irq_set: FlexCodec<VfioIrqSet, Uint8Array> = {
     };
   },
   encode(value: Partial<VfioIrqSet>): Uint8Array {
-    const n = list(value.data, Infinity, "vfio_irq_set.data").length;
-    const bytes = allocate(20 + n);
-    write$vfio_irq_set(bufferView(bytes), bytes.byteOffset, value);
+    const f = list(value.data, Infinity, "vfio_irq_set.data");
+    const bytes = allocate(20 + f.length);
+    write$vfio_irq_set(bufferView(bytes), bytes.byteOffset, f === value.data ? value : { ...value, data: f } as Partial<VfioIrqSet>);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIrqSet>): void {
-    const size = 20 + list(value.data, Infinity, "vfio_irq_set.data").length;
+    const f = list(value.data, Infinity, "vfio_irq_set.data");
+    const size = 20 + f.length;
     checkView(view, offset, size, "struct vfio_irq_set");
-    write$vfio_irq_set(view, offset, value);
+    write$vfio_irq_set(view, offset, f === value.data ? value : { ...value, data: f } as Partial<VfioIrqSet>);
   },
 };
 
@@ -811,7 +813,7 @@ export const vfio_pci_hot_reset_info: FlexCodec<VfioPciHotResetInfo, VfioPciDepe
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): VfioPciDependentDevice[] {
-    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 12) / 8));
+    const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 12) / 8)) : int(count, 0, 0x7fffffff, 'count');
     const v = viewOf(bytes, offset + 12, n * 8, "struct vfio_pci_hot_reset_info");
     return Array.from({ length: n }, (_, k) => { const o = k * 8; return {
       group_id: v.getUint32(o, true),
@@ -830,16 +832,17 @@ export const vfio_pci_hot_reset_info: FlexCodec<VfioPciHotResetInfo, VfioPciDepe
     };
   },
   encode(value: Partial<VfioPciHotResetInfo>): Uint8Array {
-    const n = list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices").length;
-    const bytes = allocate(12 + n * 8);
-    write$vfio_pci_hot_reset_info(bufferView(bytes), bytes.byteOffset, value);
+    const f = list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices");
+    const bytes = allocate(12 + f.length * 8);
+    write$vfio_pci_hot_reset_info(bufferView(bytes), bytes.byteOffset, f === value.devices ? value : { ...value, devices: f } as Partial<VfioPciHotResetInfo>);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioPciHotResetInfo>): void {
-    const size = 12 + list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices").length * 8;
+    const f = list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices");
+    const size = 12 + f.length * 8;
     checkView(view, offset, size, "struct vfio_pci_hot_reset_info");
     new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
-    write$vfio_pci_hot_reset_info(view, offset, value);
+    write$vfio_pci_hot_reset_info(view, offset, f === value.devices ? value : { ...value, devices: f } as Partial<VfioPciHotResetInfo>);
   },
 };
 
@@ -877,7 +880,7 @@ export const vfio_pci_hot_reset: FlexCodec<VfioPciHotReset, number[]> = {
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): number[] {
-    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 12) / 4));
+    const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 12) / 4)) : int(count, 0, 0x7fffffff, 'count');
     const v = viewOf(bytes, offset + 12, n * 4, "struct vfio_pci_hot_reset");
     return Array.from({ length: n }, (_, k) => { const o = k * 4; return v.getInt32(o, true); });
   },
@@ -890,15 +893,16 @@ export const vfio_pci_hot_reset: FlexCodec<VfioPciHotReset, number[]> = {
     };
   },
   encode(value: Partial<VfioPciHotReset>): Uint8Array {
-    const n = list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds").length;
-    const bytes = allocate(12 + n * 4);
-    write$vfio_pci_hot_reset(bufferView(bytes), bytes.byteOffset, value);
+    const f = list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds");
+    const bytes = allocate(12 + f.length * 4);
+    write$vfio_pci_hot_reset(bufferView(bytes), bytes.byteOffset, f === value.group_fds ? value : { ...value, group_fds: f } as Partial<VfioPciHotReset>);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioPciHotReset>): void {
-    const size = 12 + list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds").length * 4;
+    const f = list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds");
+    const size = 12 + f.length * 4;
     checkView(view, offset, size, "struct vfio_pci_hot_reset");
-    write$vfio_pci_hot_reset(view, offset, value);
+    write$vfio_pci_hot_reset(view, offset, f === value.group_fds ? value : { ...value, group_fds: f } as Partial<VfioPciHotReset>);
   },
 };
 
@@ -1087,7 +1091,7 @@ export const vfio_device_feature: FlexCodec<VfioDeviceFeature, Uint8Array> = {
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
-    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 8) / 1));
+    const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 8) / 1)) : int(count, 0, 0x7fffffff, 'count');
     checkRange(bytes.byteLength, offset + 8, n, "struct vfio_device_feature");
     return bytes.slice(offset + 8, offset + 8 + n);
   },
@@ -1099,15 +1103,16 @@ export const vfio_device_feature: FlexCodec<VfioDeviceFeature, Uint8Array> = {
     };
   },
   encode(value: Partial<VfioDeviceFeature>): Uint8Array {
-    const n = list(value.data, Infinity, "vfio_device_feature.data").length;
-    const bytes = allocate(8 + n);
-    write$vfio_device_feature(bufferView(bytes), bytes.byteOffset, value);
+    const f = list(value.data, Infinity, "vfio_device_feature.data");
+    const bytes = allocate(8 + f.length);
+    write$vfio_device_feature(bufferView(bytes), bytes.byteOffset, f === value.data ? value : { ...value, data: f } as Partial<VfioDeviceFeature>);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeature>): void {
-    const size = 8 + list(value.data, Infinity, "vfio_device_feature.data").length;
+    const f = list(value.data, Infinity, "vfio_device_feature.data");
+    const size = 8 + f.length;
     checkView(view, offset, size, "struct vfio_device_feature");
-    write$vfio_device_feature(view, offset, value);
+    write$vfio_device_feature(view, offset, f === value.data ? value : { ...value, data: f } as Partial<VfioDeviceFeature>);
   },
 };
 
@@ -1665,7 +1670,7 @@ export const vfio_device_feature_dma_buf: FlexCodec<VfioDeviceFeatureDmaBuf, Vfi
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): VfioRegionDmaRange[] {
-    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 16) / 16));
+    const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 16) / 16)) : int(count, 0, 0x7fffffff, 'count');
     const v = viewOf(bytes, offset + 16, n * 16, "struct vfio_device_feature_dma_buf");
     return Array.from({ length: n }, (_, k) => { const o = k * 16; return {
       offset: v.getBigUint64(o, true),
@@ -1682,15 +1687,16 @@ export const vfio_device_feature_dma_buf: FlexCodec<VfioDeviceFeatureDmaBuf, Vfi
     };
   },
   encode(value: Partial<VfioDeviceFeatureDmaBuf>): Uint8Array {
-    const n = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges").length;
-    const bytes = allocate(16 + n * 16);
-    write$vfio_device_feature_dma_buf(bufferView(bytes), bytes.byteOffset, value);
+    const f = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges");
+    const bytes = allocate(16 + f.length * 16);
+    write$vfio_device_feature_dma_buf(bufferView(bytes), bytes.byteOffset, f === value.dma_ranges ? value : { ...value, dma_ranges: f } as Partial<VfioDeviceFeatureDmaBuf>);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureDmaBuf>): void {
-    const size = 16 + list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges").length * 16;
+    const f = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges");
+    const size = 16 + f.length * 16;
     checkView(view, offset, size, "struct vfio_device_feature_dma_buf");
-    write$vfio_device_feature_dma_buf(view, offset, value);
+    write$vfio_device_feature_dma_buf(view, offset, f === value.dma_ranges ? value : { ...value, dma_ranges: f } as Partial<VfioDeviceFeatureDmaBuf>);
   },
 };
 
@@ -1819,7 +1825,7 @@ export const vfio_iommu_type1_info_cap_iova_range: FlexCodec<VfioIommuType1InfoC
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): VfioIovaRange[] {
-    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 16) / 16));
+    const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 16) / 16)) : int(count, 0, 0x7fffffff, 'count');
     const v = viewOf(bytes, offset + 16, n * 16, "struct vfio_iommu_type1_info_cap_iova_range");
     return Array.from({ length: n }, (_, k) => { const o = k * 16; return {
       start: v.getBigUint64(o, true),
@@ -1839,15 +1845,16 @@ export const vfio_iommu_type1_info_cap_iova_range: FlexCodec<VfioIommuType1InfoC
     };
   },
   encode(value: Partial<VfioIommuType1InfoCapIovaRange>): Uint8Array {
-    const n = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges").length;
-    const bytes = allocate(16 + n * 16);
-    write$vfio_iommu_type1_info_cap_iova_range(bufferView(bytes), bytes.byteOffset, value);
+    const f = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges");
+    const bytes = allocate(16 + f.length * 16);
+    write$vfio_iommu_type1_info_cap_iova_range(bufferView(bytes), bytes.byteOffset, f === value.iova_ranges ? value : { ...value, iova_ranges: f } as Partial<VfioIommuType1InfoCapIovaRange>);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1InfoCapIovaRange>): void {
-    const size = 16 + list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges").length * 16;
+    const f = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges");
+    const size = 16 + f.length * 16;
     checkView(view, offset, size, "struct vfio_iommu_type1_info_cap_iova_range");
-    write$vfio_iommu_type1_info_cap_iova_range(view, offset, value);
+    write$vfio_iommu_type1_info_cap_iova_range(view, offset, f === value.iova_ranges ? value : { ...value, iova_ranges: f } as Partial<VfioIommuType1InfoCapIovaRange>);
   },
 };
 
@@ -2088,7 +2095,7 @@ export const vfio_iommu_type1_dma_unmap: FlexCodec<VfioIommuType1DmaUnmap, Uint8
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
-    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 24) / 1));
+    const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 24) / 1)) : int(count, 0, 0x7fffffff, 'count');
     checkRange(bytes.byteLength, offset + 24, n, "struct vfio_iommu_type1_dma_unmap");
     return bytes.slice(offset + 24, offset + 24 + n);
   },
@@ -2102,15 +2109,16 @@ export const vfio_iommu_type1_dma_unmap: FlexCodec<VfioIommuType1DmaUnmap, Uint8
     };
   },
   encode(value: Partial<VfioIommuType1DmaUnmap>): Uint8Array {
-    const n = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data").length;
-    const bytes = allocate(24 + n);
-    write$vfio_iommu_type1_dma_unmap(bufferView(bytes), bytes.byteOffset, value);
+    const f = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data");
+    const bytes = allocate(24 + f.length);
+    write$vfio_iommu_type1_dma_unmap(bufferView(bytes), bytes.byteOffset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DmaUnmap>);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1DmaUnmap>): void {
-    const size = 24 + list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data").length;
+    const f = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data");
+    const size = 24 + f.length;
     checkView(view, offset, size, "struct vfio_iommu_type1_dma_unmap");
-    write$vfio_iommu_type1_dma_unmap(view, offset, value);
+    write$vfio_iommu_type1_dma_unmap(view, offset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DmaUnmap>);
   },
 };
 
@@ -2153,7 +2161,7 @@ export const vfio_iommu_type1_dirty_bitmap: FlexCodec<VfioIommuType1DirtyBitmap,
   },
   /** The trailing elements: `count` of them, or as many as the buffer holds. */
   decodeFlex(bytes: Uint8Array, offset = 0, count?: number): Uint8Array {
-    const n = count ?? Math.max(0, Math.floor((bytes.byteLength - offset - 8) / 1));
+    const n = count === undefined ? Math.max(0, Math.floor((bytes.byteLength - offset - 8) / 1)) : int(count, 0, 0x7fffffff, 'count');
     checkRange(bytes.byteLength, offset + 8, n, "struct vfio_iommu_type1_dirty_bitmap");
     return bytes.slice(offset + 8, offset + 8 + n);
   },
@@ -2165,15 +2173,16 @@ export const vfio_iommu_type1_dirty_bitmap: FlexCodec<VfioIommuType1DirtyBitmap,
     };
   },
   encode(value: Partial<VfioIommuType1DirtyBitmap>): Uint8Array {
-    const n = list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data").length;
-    const bytes = allocate(8 + n);
-    write$vfio_iommu_type1_dirty_bitmap(bufferView(bytes), bytes.byteOffset, value);
+    const f = list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data");
+    const bytes = allocate(8 + f.length);
+    write$vfio_iommu_type1_dirty_bitmap(bufferView(bytes), bytes.byteOffset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DirtyBitmap>);
     return bytes;
   },
   encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1DirtyBitmap>): void {
-    const size = 8 + list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data").length;
+    const f = list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data");
+    const size = 8 + f.length;
     checkView(view, offset, size, "struct vfio_iommu_type1_dirty_bitmap");
-    write$vfio_iommu_type1_dirty_bitmap(view, offset, value);
+    write$vfio_iommu_type1_dirty_bitmap(view, offset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DirtyBitmap>);
   },
 };
 
