@@ -59,7 +59,7 @@ describe.skipIf(!haveClang)('the libc model agrees with glibc 2.36 as clang comp
 });
 
 /** Kernel interfaces Node users drive, each reaching <asm/...>, other UAPI headers and (some) libc headers. */
-const USER_HEADERS = ['linux/input.h', 'linux/videodev2.h', 'sound/asound.h', 'drm/drm.h', 'linux/io_uring.h', 'linux/usbdevice_fs.h', 'linux/gpio.h', 'linux/spi/spidev.h'];
+const USER_HEADERS = ['linux/input.h', 'linux/videodev2.h', 'sound/asound.h', 'drm/drm.h', 'linux/io_uring.h', 'linux/usbdevice_fs.h', 'linux/gpio.h', 'linux/spi/spidev.h', 'linux/kvm.h', 'linux/perf_event.h'];
 
 describe.skipIf(!haveClang)('headers as users have them: --include a kernel include tree', () => {
   it(`${USER_HEADERS.join(', ')} on x86_64, i386, ppc64, s390x agree with clang and glibc`, async () => {
