@@ -72,6 +72,7 @@ program
   .command('conformance')
   .description('boot Debian kernels (or our own build, custom) in QEMU with emulated PCI devices bound to vfio-pci and exercise every VFIO (and iommufd) ioctl')
   .option('--kernel <suite>', 'bullseye, bookworm, trixie, newest, custom (built from Debian\'s linux-source, cached) or all', 'bookworm')
+  .option('--arch <arch>', 'x86_64, ppc64le, s390x, aarch64 or all (guest architectures)', 'x86_64')
   .option('--json', 'print JSON')
   .option('--report <file>', 'write the Markdown matrix')
   .option('--accel <accel>', 'tcg (default) or kvm', 'tcg')

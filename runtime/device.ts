@@ -17,7 +17,7 @@ import {
   MIGRATION_FLAGS, MigrationData, migrationStateName, migrationStateValue,
   type MigrationInfo, type MigrationStateName,
 } from './migration.js';
-import { MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, addressOf, errno, koffi, libc, pageSize, type NativePointer } from './libc.js';
+import { MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, addressOf, errno, libc, nativeView, pageSize, type NativePointer } from './libc.js';
 import {
   VfioFd, capabilityValue, decodeCapabilities, descriptor, initOrClose, openVfioPath,
   type DecodedCapability, type VfioSyscalls,
@@ -628,7 +628,7 @@ export class MappedRegion implements Disposable {
     this.index = index;
     this.offset = offset;
     this.address = addressOf(pointer);
-    this.#buffer = koffi().view(pointer, size);
+    this.#buffer = nativeView(pointer, size);
     this.#onUnmap = onUnmap;
   }
 

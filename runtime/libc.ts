@@ -1,7 +1,10 @@
 /**
- * koffi bindings to the few glibc functions the runtime needs.
+ * Bindings to the few glibc functions the runtime needs: through koffi where
+ * koffi has a build for the running architecture, else (ppc64le, s390x)
+ * through the Node-API addon of `native/syscalls.c` named by
+ * `$VFIO_UAPI_SYSCALLS_ADDON` (the VM harness builds it for the guest).
  *
- * Nothing is loaded at import time: {@link libc} loads koffi and `libc.so.6` on
+ * Nothing is loaded at import time: {@link libc} loads the backend on
  * first use, so importing the runtime works on any platform and only calling
  * into it fails (with a {@link VfioError}) where there is no Linux glibc.
  *
@@ -107,6 +110,8 @@ export const MAP_NORESERVE = 0x4000;
 export const MAP_LOCKED = 0x2000;
 /** @see MAP_SHARED */
 export const MAP_POPULATE = 0x8000;
+/** @see MAP_SHARED (the same value on powerpc) */
+export const MAP_HUGETLB = 0x40000;
 /** The address `mmap` returns on failure, `(void *)-1`. */
 export const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 
@@ -135,23 +140,66 @@ export const MFD_CLOEXEC = 0x1;
 export const SC_PAGESIZE = 30;
 
 let koffiModule: typeof KoffiModule | undefined;
-let bound: Libc | undefined;
+let koffiError: Error | undefined;
+let bound: Backend | undefined;
 
-/** The koffi module, loaded on first use. Throws {@link VfioError} off Linux. */
+/** Environment variable naming the Node-API system-call addon (runtime/native/syscalls.c) for architectures koffi has no build for. */
+export const SYSCALLS_ADDON_ENV = 'VFIO_UAPI_SYSCALLS_ADDON';
+
+/** What the runtime's system calls go through: koffi where it has a build for this architecture, else the Node-API addon. */
+export type SyscallBackendName = 'koffi' | 'napi';
+
+interface Backend {
+  name: SyscallBackendName;
+  libc: Libc;
+  errno(): number;
+  address(pointer: NativePointer): bigint;
+  view(pointer: NativePointer, size: number): ArrayBuffer;
+}
+
+/** The koffi module, loaded on first use. Throws {@link VfioError} off Linux or where koffi has no build for this architecture. */
 export function koffi(): typeof KoffiModule {
   if (koffiModule === undefined) {
     if (process.platform !== 'linux') {
       throw new VfioError(`the VFIO runtime needs Linux (this is ${process.platform})`);
     }
-    koffiModule = createRequire(import.meta.url)('koffi') as typeof KoffiModule;
+    if (koffiError) throw koffiError;
+    try {
+      koffiModule = createRequire(import.meta.url)('koffi') as typeof KoffiModule;
+    } catch (cause) {
+      koffiError = new VfioError(`koffi cannot load on ${process.arch}: ${(cause as Error).message}`, { cause });
+      throw koffiError;
+    }
   }
   return koffiModule;
 }
 
 /** The libc bindings, loaded on first use. Throws {@link VfioError} off Linux or without glibc. */
 export function libc(): Libc {
+  return backend().libc;
+}
+
+/** Which backend the system calls go through (loading it). */
+export function syscallBackend(): SyscallBackendName {
+  return backend().name;
+}
+
+function backend(): Backend {
   if (bound !== undefined) return bound;
-  const k = koffi();
+  let k: typeof KoffiModule;
+  try {
+    k = koffi();
+  } catch (cause) {
+    const addon = process.env[SYSCALLS_ADDON_ENV];
+    if (!addon || process.platform !== 'linux') throw cause;
+    bound = napiBackend(addon);
+    return bound;
+  }
+  bound = koffiBackend(k);
+  return bound;
+}
+
+function koffiBackend(k: typeof KoffiModule): Backend {
   let lib: KoffiModule.IKoffiLib;
   try {
     lib = k.load('libc.so.6');
@@ -159,7 +207,7 @@ export function libc(): Libc {
     throw new VfioError(`cannot load libc.so.6: ${(cause as Error).message}`, { cause });
   }
   const poll = lib.func('int poll(void *fds, unsigned long nfds, int timeout)');
-  bound = {
+  const libcFns: Libc = {
     ioctlPointer: lib.func('int ioctl(int fd, unsigned long request, void *arg)'),
     ioctlValue: lib.func('int ioctl(int fd, unsigned long request, unsigned long arg)'),
     open: lib.func('int open(const char *path, int flags, uint32_t mode)'),
@@ -181,7 +229,40 @@ export function libc(): Libc {
     memfdCreate: lib.func('int memfd_create(const char *name, unsigned int flags)'),
     ftruncate: lib.func('int ftruncate64(int fd, int64_t length)'),
   };
-  return bound;
+  return {
+    name: 'koffi',
+    libc: libcFns,
+    errno: () => k.errno(),
+    address: (pointer) => k.address(pointer),
+    view: (pointer, size) => k.view(pointer, size),
+  };
+}
+
+/** The addon's exports: the {@link Libc} functions with BigInt addresses as pointers, plus errno and view. */
+interface SyscallsAddon extends Omit<Libc, 'pollAsync'> {
+  pollAsync(fds: Uint8Array, nfds: number, timeoutMs: number, callback: (err: unknown, result: number) => void): void;
+  errno(): number;
+  view(address: bigint, size: number): ArrayBuffer;
+}
+
+function napiBackend(file: string): Backend {
+  let addon: SyscallsAddon;
+  try {
+    addon = createRequire(import.meta.url)(file) as SyscallsAddon;
+  } catch (cause) {
+    throw new VfioError(`koffi has no build for ${process.arch} and the system-call addon ${file} (${SYSCALLS_ADDON_ENV}) does not load: ${(cause as Error).message}`, { cause });
+  }
+  return {
+    name: 'napi',
+    libc: {
+      ...addon,
+      pollAsync: (fds, nfds, timeoutMs) =>
+        new Promise<number>((resolve, reject) => addon.pollAsync(fds, nfds, timeoutMs, (err, res) => (err ? reject(err) : resolve(res)))),
+    },
+    errno: () => addon.errno(),
+    address: (pointer) => (typeof pointer === 'bigint' ? pointer : BigInt(pointer as number)),
+    view: (pointer, size) => addon.view(pointer as bigint, size),
+  };
 }
 
 /** Arguments up to this size go through {@link ioctlBytes}'s native scratch buffer. */
@@ -216,7 +297,12 @@ export function ioctlBytes(fd: number, request: number, bytes: Uint8Array): numb
 
 /** The calling thread's `errno` as left by the last libc call. */
 export function errno(): number {
-  return koffi().errno();
+  return backend().errno();
+}
+
+/** An ArrayBuffer over `size` bytes of native memory at `pointer` (no copy; it dies with the mapping). */
+export function nativeView(pointer: NativePointer, size: number): ArrayBuffer {
+  return backend().view(pointer, size);
 }
 
 /**
@@ -231,7 +317,7 @@ export function check(result: number, syscall: string, detail?: string): number 
 
 /** The numeric address of a native pointer (`0n` for `null`). */
 export function addressOf(pointer: NativePointer): bigint {
-  return pointer === null || pointer === undefined ? 0n : koffi().address(pointer);
+  return pointer === null || pointer === undefined ? 0n : backend().address(pointer);
 }
 
 let cachedPageSize: number | undefined;

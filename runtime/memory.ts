@@ -6,7 +6,7 @@
 import { SyscallError, VfioError } from './errors.js';
 import {
   MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, PROT_READ, PROT_WRITE,
-  addressOf, errno, koffi, libc, pageSize, type NativePointer,
+  addressOf, errno, libc, nativeView, pageSize, type NativePointer,
 } from './libc.js';
 
 /** Options of {@link AnonymousMemory.allocate}. */
@@ -41,7 +41,7 @@ export class AnonymousMemory implements Disposable {
     this.#pointer = pointer;
     this.size = size;
     this.address = addressOf(pointer);
-    this.#buffer = koffi().view(pointer, size);
+    this.#buffer = nativeView(pointer, size);
   }
 
   /**
@@ -108,7 +108,7 @@ const retired = new FinalizationRegistry<{ pointer: NativePointer; size: number 
 });
 
 /**
- * Ends a mapping that JavaScript views (`buffer`, from `koffi.view`) may still
+ * Ends a mapping that JavaScript views (`buffer`, from `nativeView`) may still
  * reach: its pages (anonymous memory, or a device's BAR) are replaced at once by
  * private zero pages with `mmap(MAP_FIXED)`, so the memory or device is released
  * now, and the address range is unmapped once `buffer` is garbage-collected.

@@ -64,7 +64,7 @@ describe.skipIf(skipReason !== undefined)(`live conformance${skipReason ? ` (ski
       expect(run.result.ioctls.VFIO_IOMMU_MAP_DMA!.detail).toMatch(/no host page changed/);
       expect(run.result.example.verdict).not.toBe('fail');
       const json = toJson([run]);
-      expect(Object.keys(json.kernels[0]!)).toEqual(['kernel', 'suite', 'wall_s', 'ioctls']);
+      expect(Object.keys(json.kernels[0]!)).toEqual(['arch', 'suite', 'kernel', 'wall_s', 'ioctls']);
       expect(json.schema_version).toBe(1);
       console.log(`[conformance ${suite}] ${run.kernel}: ${summary(run)}, ${(run.wallMs / 1000).toFixed(1)} s`);
     });

@@ -41,7 +41,7 @@ function abisUsing(dir: string, kind: 'constants' | 'codecs', module: string): s
 }
 
 describe.skipIf(!HAVE_CORPUS || !haveClang)('vfio-uapi verify', () => {
-  it('passes on the committed bindings of vfio.h and iommufd.h, on every ABI', async () => {
+  it('passes on the committed bindings of vfio.h, iommufd.h, vfio_zdev.h and vfio_ccw.h, on every ABI', async () => {
     const progress: string[] = [];
     const t0 = performance.now();
     const r: VerifyResult = await verifyBindings({ abis: 'all', log: (l) => progress.push(l) });
@@ -52,11 +52,11 @@ describe.skipIf(!HAVE_CORPUS || !haveClang)('vfio-uapi verify', () => {
     console.log(`verify --abi all: ${r.checks} checks, ${r.failed} failed, ${seconds.toFixed(1)} s`);
     expect(r.mismatches.map((m) => m.message)).toEqual([]);
     expect(r.ok).toBe(true);
-    expect(r.bindings.map((b) => b.header)).toEqual(['vfio.h', 'iommufd.h']);
+    expect(r.bindings.map((b) => b.header)).toEqual(['vfio.h', 'iommufd.h', 'vfio_zdev.h', 'vfio_ccw.h']);
     expect(r.abis).toHaveLength(13);
     for (const a of r.abis) {
       expect(a.checks).toBeGreaterThan(1000);
-      expect(a.headers.map((h) => h.header)).toEqual(['vfio.h', 'iommufd.h']);
+      expect(a.headers.map((h) => h.header)).toEqual(['vfio.h', 'iommufd.h', 'vfio_zdev.h', 'vfio_ccw.h']);
     }
     expect(progress.filter((l) => /^verify: \[\d+\/13\] /.test(l))).toHaveLength(13);
     expect(seconds).toBeLessThan(180);

@@ -7,7 +7,7 @@
  * report.
  */
 import { writeFileSync } from 'node:fs';
-import { KERNEL_SOURCES, findQemu, type Accel, type Suite } from '../../conformance/vm/index.js';
+import { ARCHES, ARCH_NAMES, HOST_ARCH, KERNEL_SOURCES, SUITES, findQemu, type Accel, type ArchName, type Suite } from '../../conformance/vm/index.js';
 import {
   HostSetupError, SuiteRunError, failedRun, runHostSuite, runKernelSuite, type KernelRun,
 } from '../../conformance/suite/host.js';
@@ -18,6 +18,8 @@ import { CliError, EXIT } from './common.js';
 export interface ConformanceOptions {
   /** `bullseye`, `bookworm`, `trixie`, `newest`, `custom` (built here) or `all` (every one of them). */
   kernel: string;
+  /** `x86_64`, `ppc64le`, `s390x`, `aarch64` or `all` (default x86_64). */
+  arch?: string;
   /** Print the JSON document instead of the matrix. */
   json?: boolean;
   /** Write the Markdown report to this file. */
@@ -56,14 +58,25 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<void
   } else {
     const suites: Suite[] = opts.kernel === 'all' ? [...KERNEL_SOURCES] : (KERNEL_SOURCES as readonly string[]).includes(opts.kernel) ? [opts.kernel as Suite] : [];
     if (suites.length === 0) throw new CliError(`--kernel must be one of ${KERNEL_SOURCES.join(', ')}, all; not ${opts.kernel}`);
-    if (!findQemu()) throw new CliError('qemu-system-x86_64 not found: apt-get install qemu-system-x86 busybox-static', EXIT.PREREQUISITE);
-    for (const suite of suites) {
-      try {
-        runs.push(await runKernelSuite(suite, { accel: accel as Accel, onProgress: progress(suite) }));
-      } catch (e) {
-        if (!(e instanceof SuiteRunError)) throw e;
-        process.stderr.write(`[${suite}] error: ${e.message}\n`);
-        runs.push(failedRun(e));
+    const archArg = opts.arch ?? HOST_ARCH;
+    const arches: ArchName[] = archArg === 'all' ? [...ARCH_NAMES] : (ARCH_NAMES as readonly string[]).includes(archArg) ? [archArg as ArchName] : [];
+    if (arches.length === 0) throw new CliError(`--arch must be one of ${ARCH_NAMES.join(', ')}, all; not ${archArg}`);
+    if (opts.kernel === 'custom' && arches.some((a) => a !== HOST_ARCH)) throw new CliError(`--kernel custom is built for ${HOST_ARCH} only`);
+    for (const arch of arches) {
+      const q = ARCHES[arch].qemu;
+      if (!findQemu(ARCHES[arch])) throw new CliError(`${q.binary} not found: apt-get install ${q.package} busybox-static`, EXIT.PREREQUISITE);
+    }
+    for (const arch of arches) {
+      // The custom kernel exists for the host's architecture only; the stock suites for every architecture.
+      for (const suite of arch === HOST_ARCH ? suites : suites.filter((s) => (SUITES as readonly string[]).includes(s))) {
+        const scope = arches.length > 1 || arch !== HOST_ARCH ? `${arch} ${suite}` : suite;
+        try {
+          runs.push(await runKernelSuite(suite, { arch, accel: accel as Accel, onProgress: progress(scope) }));
+        } catch (e) {
+          if (!(e instanceof SuiteRunError)) throw e;
+          process.stderr.write(`[${scope}] error: ${e.message}\n`);
+          runs.push(failedRun(e));
+        }
       }
     }
   }
@@ -71,7 +84,7 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<void
   if (opts.json) process.stdout.write(`${JSON.stringify(toJson(runs), null, 2)}\n`);
   else process.stdout.write(matrixText(runs));
   if (opts.report) {
-    const command = ['vfio-uapi conformance', opts.host ? `--host --device ${opts.device}` : `--kernel ${opts.kernel}`, accel !== 'tcg' ? `--accel ${accel}` : '', `--report ${opts.report}`]
+    const command = ['vfio-uapi conformance', opts.host ? `--host --device ${opts.device}` : `--arch ${opts.arch ?? 'x86_64'} --kernel ${opts.kernel}`, accel !== 'tcg' ? `--accel ${accel}` : '', `--report ${opts.report}`]
       .filter(Boolean).join(' ');
     writeFileSync(opts.report, markdownReport(runs, { command, accel }));
     process.stderr.write(`wrote ${opts.report}\n`);

@@ -5,6 +5,7 @@
  */
 import { EventFd, OwnedFd, ioctl, libc } from '../../runtime/index.js';
 import type { KernelAbi } from './kabi.js';
+import type { GuestPlatform } from './types.js';
 import type { Verdicts } from './verdicts.js';
 
 /** A device the harness bound to vfio-pci (`$VFIO_UAPI_DEVICES`). */
@@ -29,8 +30,8 @@ export interface RegionInfo {
 /** An open device and what the suite learnt about it. */
 export interface OpenDevice {
   entry: DeviceEntry;
-  /** `edu` for QEMU's edu (1234:11e8), `e1000e` for 8086:10d3, else `other`. */
-  model: 'edu' | 'e1000e' | 'other';
+  /** `edu` for QEMU's edu (1234:11e8), `e1000e` for 8086:10d3, `virtio-rng` for 1af4:1044, else `other`. */
+  model: 'edu' | 'e1000e' | 'virtio-rng' | 'other';
   fd: OwnedFd;
   flags: number;
   numRegions: number;
@@ -56,6 +57,20 @@ export class Context {
     readonly entries: readonly DeviceEntry[],
     readonly log: (line: string) => void,
   ) {}
+
+  /** The platform the suite runs on (from the manifest). */
+  get platform(): GuestPlatform {
+    return this.k.manifest.platform;
+  }
+
+  /**
+   * A 32-bit edu register value as read by pread (or to write by pwrite):
+   * edu's registers are native-endian to QEMU's target, so byte-swapped on a
+   * big-endian target (ppc64) seen from a little-endian guest. An involution.
+   */
+  edu32(value: number): number {
+    return this.platform.eduOrder === 'LE' ? value >>> 0 : bswap32(value);
+  }
 
   /** Issues ioctl `name` (the kernel header's number) on `fd`; throws IoctlError. */
   call(fd: number | OwnedFd, name: string, arg?: number | bigint | Uint8Array): number {
@@ -106,12 +121,9 @@ export function fired(fd: EventFd, timeoutMs: number): boolean {
   return true;
 }
 
-/** Little-endian bytes of 32-bit integers (eventfds for SET_IRQS data, group fds for hot reset). */
+/** Bytes of 32-bit integers in the process's byte order (eventfds for SET_IRQS data, group fds for hot reset). */
 export function int32Bytes(values: readonly number[]): Uint8Array {
-  const out = new Uint8Array(values.length * 4);
-  const v = new DataView(out.buffer);
-  values.forEach((x, i) => v.setInt32(i * 4, x, true));
-  return out;
+  return new Uint8Array(Int32Array.from(values).buffer);
 }
 
 /** `0000:02:01.0` → segment, bus, devfn. */
@@ -119,6 +131,11 @@ export function parseBdf(bdf: string): { segment: number; bus: number; devfn: nu
   const m = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/i.exec(bdf);
   if (!m) throw new Error(`not a PCI address: ${bdf}`);
   return { segment: parseInt(m[1]!, 16), bus: parseInt(m[2]!, 16), devfn: (parseInt(m[3]!, 16) << 3) | Number(m[4]) };
+}
+
+/** The 32-bit value with its bytes reversed. */
+export function bswap32(value: number): number {
+  return (((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | (value >>> 24)) >>> 0;
 }
 
 /** `0x1234`-style hex. */

@@ -22,24 +22,27 @@ const EDU_BUFFER = 0x40000;
  * and rejects it with hw_error(), which aborts QEMU.
  */
 const XFER = 2048;
-const IOVA_SRC = 0x100000n;
-const IOVA_DST = 0x200000n;
-const IOVA_PAIR = 0x300000n;
-const IOVA_NEVER = 0x800000n;
 
 /** Runs one edu DMA of `count` bytes and waits until the engine is idle again. */
 export function eduDma(ctx: Context, dev: OpenDevice, src: bigint, dst: bigint, count: number, toRam: boolean): void {
   const bar0 = dev.regions[ctx.k.c('VFIO_PCI_BAR0_REGION_INDEX')]!.offset;
-  writeRegion(dev.fd, bar0 + 0x80n, Number(src));
-  writeRegion(dev.fd, bar0 + 0x88n, Number(dst));
-  writeRegion(dev.fd, bar0 + 0x90n, count);
-  writeRegion(dev.fd, bar0 + 0x98n, 0x1 | (toRam ? 0x2 : 0));
-  if (!waitFor(() => (readRegion(dev.fd, bar0 + 0x98n) & 1) === 0, 10_000)) throw new Error('edu DMA did not complete within 10 s');
+  const e = (x: number) => ctx.edu32(x);
+  writeRegion(dev.fd, bar0 + 0x80n, e(Number(src)));
+  writeRegion(dev.fd, bar0 + 0x88n, e(Number(dst)));
+  writeRegion(dev.fd, bar0 + 0x90n, e(count));
+  writeRegion(dev.fd, bar0 + 0x98n, e(0x1 | (toRam ? 0x2 : 0)));
+  if (!waitFor(() => (e(readRegion(dev.fd, bar0 + 0x98n)) & 1) === 0, 10_000)) throw new Error('edu DMA did not complete within 10 s');
 }
 
 /** Everything DMA; `edu` does the transfers. */
 export function dmaChecks(ctx: Context, edu: OpenDevice | undefined, avail0: number | undefined): void {
   const { k, v } = ctx;
+  // IOVAs from the platform's base: inside the IOMMU's aperture (s390x: above 4 GiB), below edu's 28-bit mask elsewhere.
+  const base = BigInt(ctx.platform.iovaBase);
+  const IOVA_SRC = base;
+  const IOVA_DST = base + 0x100000n;
+  const IOVA_PAIR = base + 0x200000n;
+  const IOVA_NEVER = base + 0x700000n;
   const c = ctx.container!;
   const MAP = 'VFIO_IOMMU_MAP_DMA';
   const UNMAP = 'VFIO_IOMMU_UNMAP_DMA';
@@ -171,7 +174,7 @@ function dirtyBitmap(ctx: Context, iova: bigint): void {
       v.expectErrno(S, 'GET_BITMAP with pgsize 8 KiB (not the IOMMU page size)', 'EINVAL', () => get(2 * PAGE));
       bitmapMem.bytes.fill(0);
       get(PAGE);
-      const word = new DataView(bitmapMem.buffer).getBigUint64(0, true);
+      const word = new BigUint64Array(bitmapMem.buffer, 0, 1)[0]!;
       // Without device dirty tracking, type1 reports every page of an IOMMU-backed mapping dirty.
       v.expect(S, word === 1n, `GET_BITMAP over the 1-page mapping the edu wrote (IOVA ${hex(iova)}): exactly bit 0 set (bitmap ${hex(word)})`);
     });

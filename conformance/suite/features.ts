@@ -83,7 +83,7 @@ function exercise(ctx: Context, dev: OpenDevice, name: string, id: number, featu
   const GET = k.c('VFIO_DEVICE_FEATURE_GET');
   const SET = k.c('VFIO_DEVICE_FEATURE_SET');
   const bar0 = dev.regions[k.c('VFIO_PCI_BAR0_REGION_INDEX')];
-  const eduAlive = () => dev.model !== 'edu' || !bar0 || readRegion(dev.fd, bar0.offset) === EDU_ID;
+  const eduAlive = () => dev.model !== 'edu' || !bar0 || ctx.edu32(readRegion(dev.fd, bar0.offset)) === EDU_ID;
   const EXIT = 'VFIO_DEVICE_FEATURE_LOW_POWER_EXIT';
   if (name === 'VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY' && k.has(EXIT)) {
     feature(SET | id);

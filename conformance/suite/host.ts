@@ -9,13 +9,15 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realp
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureKernel, runInGuest, type Accel, type CustomBuildInfo, type CustomKernel, type Suite } from '../vm/index.js';
+import { HOST_ARCH, ensureKernel, runInGuest, type Accel, type ArchName, type CustomBuildInfo, type CustomKernel, type Suite } from '../vm/index.js';
 import { addHeader, buildManifest, corpusDir, corruptManifest, headerForKernel, type ManifestCorruption } from './manifest.js';
 import type { GuestResult, Manifest } from './types.js';
 import { makeTempDirSync, onExitOrSignal, removeTempDirSync } from '../cleanup.js';
 
 /** What one run of the suite on one kernel gave. */
 export interface KernelRun {
+  /** The guest architecture (`x86_64` for `--host`: this machine's). */
+  arch: ArchName;
   /** `bullseye`, `bookworm`, `trixie`, `newest`, or `host`. */
   suite: string;
   /** `uname -r` of the kernel the suite ran on. */
@@ -42,6 +44,8 @@ export interface SuiteRunOptions {
   corruptions?: readonly ManifestCorruption[];
   /** Kill the VM after this long (default 300 s). */
   timeoutMs?: number;
+  /** Guest architecture (default x86_64). */
+  arch?: ArchName;
 }
 
 const SUITE_MARK = '[suite] ';
@@ -94,14 +98,18 @@ export const SOURCE_TEST_HEADERS: Readonly<Partial<Record<Suite, { file: string;
   custom: { file: 'drivers/iommu/iommufd/iommufd_test.h', includeDir: 'include/uapi' },
 };
 
-/** The manifest of the corpus `vfio.h` matching `kernelVersion` (plus `extraHeaders` from the same corpus directory), corrupted as asked. */
-export function manifestForKernel(kernelVersion: string, corruptions: readonly ManifestCorruption[] = [], extraHeaders: readonly string[] = []): Manifest {
+/**
+ * The manifest of the corpus `vfio.h` matching `kernelVersion` (plus
+ * `extraHeaders` from the same corpus directory) for the ABI and platform of
+ * `arch`, corrupted as asked.
+ */
+export function manifestForKernel(kernelVersion: string, corruptions: readonly ManifestCorruption[] = [], extraHeaders: readonly string[] = [], arch: ArchName = HOST_ARCH): Manifest {
   const header = headerForKernel(corpusDir(packageRoot()), kernelVersion);
-  let manifest = buildManifest(header.path);
+  let manifest = buildManifest(header.path, arch);
   for (const name of extraHeaders) {
     const file = path.join(path.dirname(header.path), name);
     if (!existsSync(file)) throw new Error(`no ${name} beside ${header.path} in the header corpus`);
-    manifest = addHeader(manifest, buildManifest(file));
+    manifest = addHeader(manifest, buildManifest(file, arch));
   }
   return corruptions.length ? corruptManifest(manifest, corruptions) : manifest;
 }
@@ -109,16 +117,31 @@ export function manifestForKernel(kernelVersion: string, corruptions: readonly M
 /** A suite that could not run, with whatever was known by then. */
 export class SuiteRunError extends Error {
   override name = 'SuiteRunError';
-  constructor(readonly suite: string, message: string, readonly kernel?: string, readonly manifest?: Manifest) {
+  constructor(readonly suite: string, message: string, readonly kernel?: string, readonly manifest?: Manifest, readonly arch: ArchName = HOST_ARCH) {
     super(message);
+  }
+
+  /**
+   * Why this kernel cannot run the suite at all although nothing misbehaved on
+   * our side: it refuses to bind the test devices to vfio-pci (the VM init's
+   * message, with the kernel's own last line about the device); undefined otherwise.
+   */
+  get unsupported(): string | undefined {
+    const bind = /guest init failed: ([^\n]*did not bind to vfio-pci[^\n]*)/.exec(this.message)?.[1];
+    if (!bind) return undefined;
+    return `this kernel refuses the test devices: ${bind}`;
   }
 }
 
-/** A {@link KernelRun} for a suite that did not run: every ioctl of its header (if known) fails with the reason. */
+/** A {@link KernelRun} for a suite that did not run: every ioctl of its header (if known) fails with the reason, or is `n/a` where the kernel refuses the test devices ({@link SuiteRunError.unsupported}). */
 export function failedRun(error: SuiteRunError): KernelRun {
-  const fail = { verdict: 'fail' as const, detail: `the suite did not run: ${error.message.split('\n')[0]}` };
+  const unsupported = error.unsupported;
+  const fail = unsupported
+    ? { verdict: 'n/a' as const, detail: `the suite cannot run here: ${unsupported}` }
+    : { verdict: 'fail' as const, detail: `the suite did not run: ${error.message.split('\n')[0]}` };
   const m = error.manifest;
   return {
+    arch: error.arch,
     suite: error.suite,
     kernel: error.kernel ?? '',
     header: m?.header ?? { path: '', version: '', sha256: '' },
@@ -146,21 +169,22 @@ export async function runKernelSuite(suite: Suite, opts: SuiteRunOptions = {}): 
   try {
     return await runKernelSuiteInner(suite, opts, (k, m) => { kernelVersion = k; manifest = m; });
   } catch (e) {
-    throw new SuiteRunError(suite, (e as Error).message ?? String(e), kernelVersion, manifest);
+    throw new SuiteRunError(suite, (e as Error).message ?? String(e), kernelVersion, manifest, opts.arch ?? HOST_ARCH);
   }
 }
 
 async function runKernelSuiteInner(suite: Suite, opts: SuiteRunOptions, known: (kernel: string, manifest?: Manifest) => void): Promise<KernelRun> {
   const progress = opts.onProgress ?? (() => {});
   const script = guestScript();
-  const kernel = await ensureKernel(suite, progress);
+  const arch = opts.arch ?? HOST_ARCH;
+  const kernel = await ensureKernel(suite, progress, { arch });
   known(kernel.version);
   const extra = EXTRA_HEADERS[suite] ?? [];
-  let manifest = manifestForKernel(kernel.packageVersion, opts.corruptions, extra);
+  let manifest = manifestForKernel(kernel.packageVersion, opts.corruptions, extra, arch);
   const testHeader = SOURCE_TEST_HEADERS[suite];
   if (testHeader && kernel.sourceDir) {
     const file = path.join(kernel.sourceDir, testHeader.file);
-    manifest = addHeader(manifest, buildManifest(file, manifest.abi, [path.join(kernel.sourceDir, testHeader.includeDir)]), { ioctls: false });
+    manifest = addHeader(manifest, buildManifest(file, arch, [path.join(kernel.sourceDir, testHeader.includeDir)]), { ioctls: false });
   }
   known(kernel.version, manifest);
   progress(`${manifest.ioctls.length} ioctls in vfio.h${extra.map((h) => ` + ${h}`).join('')} ${manifest.header.version} (for ${kernel.version}, package ${kernel.packageVersion})`);
@@ -169,6 +193,7 @@ async function runKernelSuiteInner(suite: Suite, opts: SuiteRunOptions, known: (
     let started = false;
     const run = await bootWithRetries(progress, () => started, () => runInGuest({
       suite,
+      arch,
       script,
       args: [file],
       accel: opts.accel ?? 'tcg',
@@ -190,7 +215,7 @@ async function runKernelSuiteInner(suite: Suite, opts: SuiteRunOptions, known: (
     }
     const build = (kernel as Partial<CustomKernel>).build;
     return {
-      suite, kernel: run.uname, header: manifest.header, wallMs: run.wallMs, result, injected: manifest.injected,
+      arch, suite, kernel: run.uname, header: manifest.header, wallMs: run.wallMs, result, injected: manifest.injected,
       ...(build ? { custom: { source: `${kernel.package} ${kernel.packageVersion} (${kernel.distSuite})`, build } } : {}),
     };
   } finally {
@@ -332,7 +357,7 @@ async function runHostSuiteBound(opts: HostRunOptions, bdf: string, sys: string,
     });
     if (!existsSync(resultFile)) throw new Error(`the suite exited ${code} without a result`);
     const result = JSON.parse(readFileSync(resultFile, 'utf8')) as GuestResult;
-    return { suite: 'host', kernel, header: manifest.header, wallMs: Date.now() - started, result, injected: manifest.injected };
+    return { arch: HOST_ARCH, suite: 'host', kernel, header: manifest.header, wallMs: Date.now() - started, result, injected: manifest.injected };
   } finally {
     cleanup();
   }

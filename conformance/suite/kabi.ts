@@ -10,10 +10,15 @@
  * the manifest's; where the kernel's header differs from the one the bindings
  * were generated from (an older kernel), a codec is built from the manifest.
  */
+import { endianness } from 'node:os';
 import * as iommufd from '../../generated/iommufd/index.js';
 import * as vfio from '../../generated/vfio/index.js';
 import type { Codec, FieldLayout, IoctlRequest } from '../../runtime/index.js';
 import type { Manifest, ManifestField, ManifestIoctl, ManifestRecord } from './types.js';
+
+
+/** Whether this process is little-endian: kernel structs are in the ABI's (= the process's) byte order. */
+const NATIVE_LE = endianness() === 'LE';
 
 /** A decoded struct: integers (bigint for 8-byte ones), nested structs as objects, fixed arrays as bytes. */
 export type Decoded = Record<string, any>;
@@ -155,7 +160,7 @@ export class KernelAbi {
     bytes.set(fixed.subarray(0, Math.min(fixed.byteLength, rec.size)));
     if (trailing) bytes.set(trailing, flexOffset);
     const argsz = rec.fields.argsz;
-    if (argsz && value.argsz === undefined) new DataView(bytes.buffer).setUint32(argsz.offset, bytes.byteLength, true);
+    if (argsz && value.argsz === undefined) new DataView(bytes.buffer).setUint32(argsz.offset, bytes.byteLength, NATIVE_LE);
     return bytes;
   }
 
@@ -171,6 +176,7 @@ export class KernelAbi {
 
   #makeCodec(name: string): CodecSource {
     const rec = this.record(name);
+    if (rec.swapped) return { codec: manifestCodec(name, rec, !NATIVE_LE), from: 'manifest', note: `struct ${name} deliberately in the wrong byte order` };
     // The generated codecs of the header that defines it (vfio.h, else iommufd.h).
     const generated = ((vfio as unknown as Record<string, unknown>)[name] ?? (iommufd as unknown as Record<string, unknown>)[name]) as Codec<Decoded> | undefined;
     if (!generated || typeof generated.decode !== 'function') {
@@ -233,9 +239,10 @@ function signedType(type: string): boolean {
 /**
  * A codec built from the manifest alone: integers of 1, 2, 4 (number) and 8
  * (bigint) bytes, nested structs as objects, fixed arrays as byte arrays,
- * flexible arrays left out. Little-endian (the manifest is for x86_64).
+ * flexible arrays left out. In the running process's byte order (the manifest
+ * is for the ABI the guest runs).
  */
-export function manifestCodec(name: string, rec: ManifestRecord): Codec<Decoded> {
+export function manifestCodec(name: string, rec: ManifestRecord, le = NATIVE_LE): Codec<Decoded> {
   const entries = Object.entries(rec.fields);
   const nestedPrefixes = new Set(entries.map(([p]) => p).filter((p) => entries.some(([q]) => q.startsWith(`${p}.`))));
   const leaves = entries.filter(([p, f]) => !nestedPrefixes.has(p) && f.count !== 0);
@@ -262,9 +269,9 @@ export function manifestCodec(name: string, rec: ManifestRecord): Codec<Decoded>
         }
         const signed = signedType(f.type);
         const value = f.size === 1 ? (signed ? v.getInt8(f.offset) : v.getUint8(f.offset))
-          : f.size === 2 ? (signed ? v.getInt16(f.offset, true) : v.getUint16(f.offset, true))
-            : f.size === 4 ? (signed ? v.getInt32(f.offset, true) : v.getUint32(f.offset, true))
-              : f.size === 8 ? (signed ? v.getBigInt64(f.offset, true) : v.getBigUint64(f.offset, true))
+          : f.size === 2 ? (signed ? v.getInt16(f.offset, le) : v.getUint16(f.offset, le))
+            : f.size === 4 ? (signed ? v.getInt32(f.offset, le) : v.getUint32(f.offset, le))
+              : f.size === 8 ? (signed ? v.getBigInt64(f.offset, le) : v.getBigUint64(f.offset, le))
                 : bytes.slice(offset + f.offset, offset + f.offset + f.size);
         setPath(out, path, value);
       }
@@ -281,9 +288,9 @@ export function manifestCodec(name: string, rec: ManifestRecord): Codec<Decoded>
         if (x === undefined) continue;
         const at = offset + f.offset;
         if (x instanceof Uint8Array) { new Uint8Array(view.buffer, view.byteOffset + at, f.size).set(x.subarray(0, f.size)); continue; }
-        if (f.size === 8) view.setBigUint64(at, BigInt.asUintN(64, BigInt(x as number | bigint)), true);
-        else if (f.size === 4) view.setUint32(at, Number(x) >>> 0, true);
-        else if (f.size === 2) view.setUint16(at, Number(x) & 0xffff, true);
+        if (f.size === 8) view.setBigUint64(at, BigInt.asUintN(64, BigInt(x as number | bigint)), le);
+        else if (f.size === 4) view.setUint32(at, Number(x) >>> 0, le);
+        else if (f.size === 2) view.setUint16(at, Number(x) & 0xffff, le);
         else if (f.size === 1) view.setUint8(at, Number(x) & 0xff);
       }
     },

@@ -14,10 +14,22 @@ import type { HeaderIR } from '../../generator/ir/types.js';
 import { jsonNumber } from '../../generator/layout/json.js';
 import { AbiLayout, type RecordLayout } from '../../generator/layout/layout.js';
 import { parseHeader } from '../../generator/parse/parse.js';
-import type { Manifest, ManifestField, ManifestRecord } from './types.js';
+import { ARCHES, HOST_ARCH, type ArchName } from '../vm/arches.js';
+import type { GuestPlatform, Manifest, ManifestField, ManifestRecord } from './types.js';
 
-/** Builds the manifest of the `vfio.h` at `headerPath` for `abi` (default x86_64, the VM's); `includeDirs` for headers that include others. */
-export function buildManifest(headerPath: string, abi = 'x86_64', includeDirs?: string[]): Manifest {
+/** The guest platform of an architecture of the VM harness's table. */
+export function platformOf(arch: ArchName): GuestPlatform {
+  return { arch, ...ARCHES[arch].platform, extensions: { ...ARCHES[arch].platform.extensions } };
+}
+
+/**
+ * Builds the manifest of the `vfio.h` at `headerPath` for an architecture of
+ * the harness (default x86_64): its ABI's numbers and layouts, its platform;
+ * `includeDirs` for headers that include others.
+ */
+export function buildManifest(headerPath: string, arch: ArchName = HOST_ARCH, includeDirs?: string[]): Manifest {
+  const abi = ARCHES[arch].abi;
+  const platform = platformOf(arch);
   const ir = parseHeader(headerPath, includeDirs ? { includeDirs } : {});
   const layout = new AbiLayout(ir, abiByName(abi));
   const values = new Map(layout.constants().values.map((c) => [c.name, c.value]));
@@ -46,6 +58,7 @@ export function buildManifest(headerPath: string, abi = 'x86_64', includeDirs?: 
   return {
     header: { path: headerPath, version: path.basename(path.dirname(headerPath)), sha256: ir.sha256 },
     abi,
+    platform,
     ioctls,
     constants,
     records,
@@ -150,7 +163,8 @@ export function headerForKernel(corpus: string, kernelVersion: string): { path: 
 /** A deliberate corruption of a manifest, to check that the suite reports `fail` for it. */
 export type ManifestCorruption =
   | { kind: 'ioctl-number'; ioctl: string; number: number }
-  | { kind: 'record-size'; record: string; delta: number };
+  | { kind: 'record-size'; record: string; delta: number }
+  | { kind: 'record-byte-order'; record: string };
 
 /** A copy of `manifest` with `corruptions` applied, each listed in `injected`. */
 export function corruptManifest(manifest: Manifest, corruptions: readonly ManifestCorruption[]): Manifest {
@@ -165,8 +179,13 @@ export function corruptManifest(manifest: Manifest, corruptions: readonly Manife
     } else {
       const rec = copy.records[c.record];
       if (!rec) throw new Error(`corruptManifest: no record ${c.record}`);
-      copy.injected.push(`struct ${c.record}: size ${rec.size} replaced by ${rec.size + c.delta}`);
-      rec.size += c.delta;
+      if (c.kind === 'record-size') {
+        copy.injected.push(`struct ${c.record}: size ${rec.size} replaced by ${rec.size + c.delta}`);
+        rec.size += c.delta;
+      } else {
+        copy.injected.push(`struct ${c.record}: fields in the opposite byte order to ${copy.abi}'s`);
+        rec.swapped = true;
+      }
     }
   }
   return copy;

@@ -2,16 +2,22 @@
  * Host side: rendering suite runs as the `--json` document, a text matrix for
  * the terminal, and the Markdown report (`docs/conformance.md`).
  */
+import { ARCHES } from '../vm/arches.js';
 import type { KernelRun } from './host.js';
 import { VERDICTS, type Verdict, type VerdictEntry } from './types.js';
 
 /** The version of the `conformance --json` shape; schemas/conformance.schema.json describes it. */
 export const CONFORMANCE_SCHEMA_VERSION = 1;
 
-/** The `--json` document: exactly `{schema_version, kernels: [{kernel, suite, wall_s, ioctls}]}` (an optional `arch` per kernel). */
+/** The `--json` document: exactly `{schema_version, kernels: [{arch, suite, kernel, wall_s, ioctls}]}`. */
 export interface ConformanceJson {
   schema_version: number;
-  kernels: { kernel: string; suite: string; arch?: string; wall_s: number; ioctls: Record<string, VerdictEntry> }[];
+  kernels: { arch: string; suite: string; kernel: string; wall_s: number; ioctls: Record<string, VerdictEntry> }[];
+}
+
+/** `ppc64le newest 7.2.13+deb14-powerpc64le`: how a run is named in the matrices. */
+export function runLabel(r: KernelRun): string {
+  return `${r.arch} ${r.suite} ${r.kernel}`;
 }
 
 /** The `--json` document of `runs`. */
@@ -19,8 +25,9 @@ export function toJson(runs: readonly KernelRun[]): ConformanceJson {
   return {
     schema_version: CONFORMANCE_SCHEMA_VERSION,
     kernels: runs.map((r) => ({
-      kernel: r.kernel,
+      arch: r.arch,
       suite: r.suite,
+      kernel: r.kernel,
       wall_s: Math.round(r.wallMs / 100) / 10,
       ioctls: Object.fromEntries(Object.entries(r.result.ioctls).map(([name, e]) => [name, { verdict: e.verdict, detail: e.detail }])),
     })),
@@ -50,7 +57,7 @@ function rowNames(runs: readonly KernelRun[], pick: (r: KernelRun) => Record<str
 /** A plain-text matrix (ioctl x kernel -> verdict) with the counts and wall times below it. */
 export function matrixText(runs: readonly KernelRun[]): string {
   const names = rowNames(runs, (r) => r.result.ioctls);
-  const heads = runs.map((r) => `${r.suite} ${r.kernel}`);
+  const heads = runs.map(runLabel);
   const w0 = Math.max(5, ...names.map((n) => n.length));
   const widths = heads.map((h) => Math.max(h.length, 7));
   const line = (first: string, cells: string[]) => [first.padEnd(w0), ...cells.map((c, i) => c.padEnd(widths[i]!))].join('  ').trimEnd();
@@ -59,7 +66,7 @@ export function matrixText(runs: readonly KernelRun[]): string {
   out.push('');
   for (const r of runs) {
     const c = counts(r);
-    out.push(`${r.suite} ${r.kernel} (vfio.h ${r.header.version}): ${VERDICTS.map((v) => `${c[v]} ${v}`).join(', ')}; ${(r.wallMs / 1000).toFixed(1)} s; edu example: ${r.result.example.verdict}`);
+    out.push(`${runLabel(r)} (vfio.h ${r.header.version}): ${VERDICTS.map((v) => `${c[v]} ${v}`).join(', ')}; ${(r.wallMs / 1000).toFixed(1)} s; edu example: ${r.result.example.verdict}`);
   }
   return `${out.join('\n')}\n`;
 }
@@ -83,37 +90,44 @@ export interface MarkdownOptions {
 export function markdownReport(runs: readonly KernelRun[], opts: MarkdownOptions): string {
   const out: string[] = [];
   out.push('# VFIO live conformance', '');
-  out.push(`Written by \`${opts.command}\`. Each kernel boots in QEMU (${opts.accel.toUpperCase()}, q35, intel-iommu with interrupt remapping) with`);
-  out.push('two QEMU `edu` devices (one on the root bus, one behind a PCIe root port and a PCIe-to-PCI bridge) and an `e1000e`,');
-  out.push('all bound to vfio-pci; the guest suite (`conformance/suite/`) gives every ioctl of that kernel\'s own `vfio.h`');
-  out.push('(from the header corpus, parsed and laid out by our generator on the host) a verdict, issuing each with the');
-  out.push('request number and struct sizes of that header, through the generated codecs and the runtime.', '');
+  out.push(`Written by \`${opts.command}\`. An (architecture, kernel) matrix: each Debian kernel boots in QEMU (${opts.accel.toUpperCase()})`);
+  out.push('with emulated PCI devices bound to vfio-pci; the guest suite (`conformance/suite/`), run by that architecture\'s node,');
+  out.push('gives every ioctl of that kernel\'s own `vfio.h` (from the header corpus, parsed and laid out by our generator on the');
+  out.push('host for the guest\'s ABI) a verdict, issuing each with that ABI\'s request number and struct sizes, through the');
+  out.push('generated codecs of the guest\'s ABI and the runtime.', '');
+  out.push('| architecture | QEMU | IOMMU | devices bound to vfio-pci |', '|---|---|---|---|');
+  for (const arch of [...new Set(runs.map((r) => r.arch))]) {
+    const a = ARCHES[arch];
+    const machine = a.qemu.machine[a.qemu.machine.indexOf('-M') + 1] ?? '';
+    out.push(`| ${arch} | \`${a.qemu.binary} -M ${machine}\` | ${a.platform.iommu === 'spapr' ? 'sPAPR TCE (v2, and v1)' : 'type1v2'} | ${a.devices.map((d) => `${d.id} (${d.model}, ${d.topology})`).join('; ')} |`);
+  }
+  out.push('');
   out.push('- **pass**: exercised, and it behaved as documented (the evidence lists every check);');
   out.push('- **refused**: the kernel refused it, as it should on this setup, with the expected errno;');
   out.push('- **n/a**: it cannot be exercised on this setup (the evidence says what it needs, and how the kernel answered);');
   out.push('- **fail**: it misbehaved, or the bindings disagree with the kernel; `-`: not in that kernel\'s header.', '');
 
   out.push('## Kernels', '');
-  out.push('| suite | kernel (`uname -r`) | vfio.h | ioctls | pass | refused | n/a | fail | wall (s) | edu example |');
-  out.push('|---|---|---|---|---|---|---|---|---|---|');
+  out.push('| architecture | suite | kernel (`uname -r`) | vfio.h | ioctls | pass | refused | n/a | fail | wall (s) | edu example |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of runs) {
     const c = counts(r);
-    out.push(`| ${r.suite} | ${r.kernel} | ${r.header.version} | ${Object.keys(r.result.ioctls).length} | ${c.pass} | ${c.refused} | ${c['n/a']} | ${c.fail} | ${(r.wallMs / 1000).toFixed(1)} | ${r.result.example.verdict} |`);
+    out.push(`| ${r.arch} | ${r.suite} | ${r.kernel} | ${r.header.version} | ${Object.keys(r.result.ioctls).length} | ${c.pass} | ${c.refused} | ${c['n/a']} | ${c.fail} | ${(r.wallMs / 1000).toFixed(1)} | ${r.result.example.verdict} |`);
   }
   const injected = runs.filter((r) => r.injected.length);
   if (injected.length) {
-    out.push('', `Deliberately broken manifests: ${injected.map((r) => `${r.suite}: ${r.injected.join('; ')}`).join(' / ')}`);
+    out.push('', `Deliberately broken manifests: ${injected.map((r) => `${r.arch} ${r.suite}: ${r.injected.join('; ')}`).join(' / ')}`);
   }
 
   out.push('', '## Ioctls', '');
-  out.push(`| ioctl | ${runs.map((r) => `${r.suite} ${r.kernel}`).join(' | ')} |`);
+  out.push(`| ioctl | ${runs.map(runLabel).join(' | ')} |`);
   out.push(`|---|${runs.map(() => '---').join('|')}|`);
   for (const n of rowNames(runs, (r) => r.result.ioctls)) {
     out.push(`| \`${n}\` | ${runs.map((r) => cellMd(r.result.ioctls[n]?.verdict)).join(' | ')} |`);
   }
 
   out.push('', '## Device features (`VFIO_DEVICE_FEATURE` with `PROBE`, on edu)', '');
-  out.push(`| feature | ${runs.map((r) => `${r.suite} ${r.kernel}`).join(' | ')} |`);
+  out.push(`| feature | ${runs.map(runLabel).join(' | ')} |`);
   out.push(`|---|${runs.map(() => '---').join('|')}|`);
   for (const n of rowNames(runs, (r) => r.result.features)) {
     out.push(`| \`${n}\` | ${runs.map((r) => cellMd(r.result.features[n]?.verdict)).join(' | ')} |`);
@@ -135,11 +149,11 @@ export function markdownReport(runs: readonly KernelRun[], opts: MarkdownOptions
 
   out.push('', '## The edu example driver (`examples/edu.ts`, `runEdu`)', '');
   out.push('| kernel | verdict | detail |', '|---|---|---|');
-  for (const r of runs) out.push(`| ${r.suite} ${r.kernel} | ${r.result.example.verdict} | ${md(r.result.example.detail)} |`);
+  for (const r of runs) out.push(`| ${runLabel(r)} | ${r.result.example.verdict} | ${md(r.result.example.detail)} |`);
 
   out.push('', '## Evidence', '');
   for (const r of runs) {
-    out.push(`### ${r.suite}: ${r.kernel} (vfio.h ${r.header.version}, sha256 ${r.header.sha256.slice(0, 16)}…)`, '');
+    out.push(`### ${r.arch} ${r.suite}: ${r.kernel} (vfio.h ${r.header.version}, sha256 ${r.header.sha256.slice(0, 16)}…)`, '');
     out.push('| ioctl | verdict | evidence |', '|---|---|---|');
     for (const [n, e] of Object.entries(r.result.ioctls)) out.push(`| \`${n}\` | ${e.verdict} | ${md(e.detail)} |`);
     out.push('');

@@ -60,7 +60,7 @@ export function resetChecks(ctx: Context): void {
     v.run(S, dev.entry.bdf, () => {
       if (dev.flags & RESET) {
         ctx.call(dev.fd, S);
-        const alive = dev.model !== 'edu' || readRegion(dev.fd, dev.regions[k.c('VFIO_PCI_BAR0_REGION_INDEX')]!.offset) === EDU_ID;
+        const alive = dev.model !== 'edu' || ctx.edu32(readRegion(dev.fd, dev.regions[k.c('VFIO_PCI_BAR0_REGION_INDEX')]!.offset)) === EDU_ID;
         v.expect(S, alive, `${dev.entry.bdf} (flags RESET): reset -> 0${dev.model === 'edu' ? ', edu answers after it' : ''}`);
       } else {
         const r = attempt(() => ctx.call(dev.fd, S));
@@ -136,7 +136,7 @@ export function hotResetChecks(ctx: Context): void {
       const others = [...ctx.groups].filter(([g]) => !groups.includes(g)).map(([, fd]) => fd.fd);
       if (others.length) v.expectErrno(RESET, `${bdf}: only groups the reset does not affect`, 'EINVAL', () => send([others[0]!]));
       send(fds as number[]);
-      const alive = dev.model !== 'edu' || readRegion(dev.fd, dev.regions[k.c('VFIO_PCI_BAR0_REGION_INDEX')]!.offset) === EDU_ID;
+      const alive = dev.model !== 'edu' || ctx.edu32(readRegion(dev.fd, dev.regions[k.c('VFIO_PCI_BAR0_REGION_INDEX')]!.offset)) === EDU_ID;
       v.expect(RESET, alive, `${bdf}: hot reset with the fds of groups ${groups.join(',')} -> 0${dev.model === 'edu' ? '; edu answers after it' : ''}`);
     });
   }

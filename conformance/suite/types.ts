@@ -39,6 +39,8 @@ export interface ManifestRecord {
   size: number;
   align: number;
   fields: Record<string, ManifestField>;
+  /** Set only by a deliberate corruption: the record's integers are in the opposite byte order to the ABI's. */
+  swapped?: boolean;
 }
 
 /** An ioctl of the kernel's header, with its request number on the manifest's ABI. */
@@ -62,6 +64,28 @@ export interface ManifestIoctl {
 }
 
 /**
+ * What the guest suite needs to know about the platform it runs on (from the
+ * architecture table, conformance/vm/arches.ts), so that no stage asks which
+ * architecture it is on.
+ */
+export interface GuestPlatform {
+  /** `x86_64`, `ppc64le`, `s390x`, `aarch64` (or `host`). */
+  arch: string;
+  /** The container's IOMMU model: type1 (`VFIO_TYPE1v2_IOMMU`) or sPAPR TCE (`VFIO_SPAPR_TCE_v2_IOMMU`, and v1). */
+  iommu: 'type1' | 'spapr';
+  /** A container type this platform must refuse with ENODEV (no such IOMMU driver here). */
+  foreignIommu: string;
+  /** `VFIO_CHECK_EXTENSION` answers fixed on this platform (others are recorded as they are). */
+  extensions: Record<string, number>;
+  /** Byte order of QEMU's edu registers as the guest reads them (edu is native-endian to QEMU's target: big on ppc64). */
+  eduOrder: 'LE' | 'BE';
+  /** Whether CPU loads and stores to an mmapped BAR work (s390x without the pcimio facility: they kill the process). */
+  mmioAccess: boolean;
+  /** Lowest IOVA the suite maps (a device's DMA mask and the IOMMU's aperture permitting). */
+  iovaBase: number;
+}
+
+/**
  * Everything the guest needs to know about the running kernel's own `vfio.h`,
  * computed on the host by our generator (parse, ioctl associations, layout):
  * the guest checks the kernel against it.
@@ -77,6 +101,8 @@ export interface Manifest {
   headers?: Manifest['header'][];
   /** The ABI the numbers and layouts are for (`x86_64`). */
   abi: string;
+  /** The platform the suite runs on. */
+  platform: GuestPlatform;
   ioctls: ManifestIoctl[];
   /** Every integer constant of the header: a number, or a decimal string beyond 2^53. */
   constants: Record<string, number | string>;

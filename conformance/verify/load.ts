@@ -55,7 +55,6 @@ export function packageRoot(): string {
   }
 }
 
-/** The bindings `verify` checks by default: the package's generated/vfio and generated/iommufd. */
 /**
  * The bindings directories `dir` stands for: itself when it holds one header's
  * bindings (an `abi/` folder), else each of its subdirectories that does (a
@@ -72,9 +71,10 @@ export function expandBindingsDir(dir: string): string[] {
   return subdirs.length > 0 ? subdirs : [dir];
 }
 
+/** The bindings `verify` checks by default: the package's generated/vfio, iommufd, vfio_zdev and vfio_ccw. */
 export function defaultBindingsDirs(): string[] {
   const root = packageRoot();
-  return ['vfio', 'iommufd'].map((n) => path.join(root, 'generated', n)).filter((d) => existsSync(d));
+  return ['vfio', 'iommufd', 'vfio_zdev', 'vfio_ccw'].map((n) => path.join(root, 'generated', n)).filter((d) => existsSync(d));
 }
 
 /** A bindings directory ready to import. */

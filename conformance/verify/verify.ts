@@ -21,7 +21,7 @@ import { removeTempDir } from '../cleanup.js';
 
 /** Options of {@link verifyBindings}. */
 export interface VerifyOptions {
-  /** Bindings directories; default the package's generated/vfio and generated/iommufd. */
+  /** Bindings directories; default the package's generated/vfio, iommufd, vfio_zdev and vfio_ccw. */
   readonly bindings?: readonly string[];
   /** The header to compile (default: found from each directory's provenance line). Used for the bindings generated from a header of the same file name. */
   readonly header?: string;

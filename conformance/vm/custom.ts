@@ -19,6 +19,7 @@ import { createWriteStream, existsSync, promises as fs, readFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ARCHES } from './arches.js';
 import { aptEnv, aptOptions, aptUpdate, showPackage, type Kernel } from './kernel.js';
 import { cacheRoot, exec, exists, publishDir, shQuote, writeFileAtomic, type ProgressFn } from './util.js';
 
@@ -255,6 +256,7 @@ async function readPublished(dir: string): Promise<CustomKernel | undefined> {
   if (!(await exists(vmlinuz))) return undefined;
   return {
     suite: 'custom',
+    arch: 'x86_64',
     distSuite: rec.distSuite,
     version: rec.version,
     package: rec.package,
@@ -274,10 +276,10 @@ async function readPublished(dir: string): Promise<CustomKernel | undefined> {
 async function resolveSource(progress: ProgressFn): Promise<SourceRef> {
   const tried: string[] = [];
   for (const distSuite of SOURCE_SUITES) {
-    const aptDir = await aptUpdate(distSuite, progress);
-    const meta = await showPackage(aptDir, 'linux-source');
+    const apt = await aptUpdate(distSuite, ARCHES.x86_64, progress);
+    const meta = await showPackage(apt, 'linux-source');
     const dep = /\b(linux-source-\d+\.\d+)\b/.exec(meta?.get('depends') ?? '')?.[1];
-    const pkg = dep ? await showPackage(aptDir, dep) : undefined;
+    const pkg = dep ? await showPackage(apt, dep) : undefined;
     if (!dep || !pkg) {
       tried.push(distSuite);
       continue;
@@ -294,7 +296,7 @@ async function ensureSource(source: SourceRef, progress: ProgressFn): Promise<st
   const marker = path.join(dir, '.vfio-uapi-unpacked');
   if (await exists(marker)) return dir;
   const aptDir = path.join(cacheRoot(), 'apt', source.distSuite);
-  if (!(await exists(path.join(aptDir, 'lists')))) await aptUpdate(source.distSuite, progress);
+  if (!(await exists(path.join(aptDir, 'lists')))) await aptUpdate(source.distSuite, ARCHES.x86_64, progress);
   progress(`downloading ${source.name} ${source.version} (${source.distSuite})`);
   await publishDir(dir, async (tmp) => {
     await exec('apt-get', [...aptOptions(aptDir), '-q', 'download', `${source.name}=${source.version}`], { cwd: tmp, env: aptEnv(), what: `apt-get download ${source.name}=${source.version}` });

@@ -7,23 +7,33 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { TEST_DEVICES, hex4 } from './devices.js';
+import { ARCHES, HOST_ARCH, archByName, type Arch } from './arches.js';
+import { hex4 } from './devices.js';
 import type { Kernel } from './kernel.js';
 import { readModule, resolveModules, type ModulePlan } from './modules.js';
+import { ensureForeignBusybox } from './userland.js';
 import { cacheRoot, exists, writeFileAtomic, type ProgressFn } from './util.js';
 
-/** Modules the guest needs; their dependencies are added from the kernel's metadata. */
-export const WANTED_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'vfio', 'vfio_iommu_type1', 'vfio_pci'] as const;
+/** Modules a guest of `arch` needs (9p transport, 9p, VFIO); their dependencies are added from the kernel's metadata. */
+export function wantedModules(arch: Arch): string[] {
+  return [...arch.transportModules, '9p', ...(arch.node.kind === 'debian' ? ['overlay'] : []), ...arch.vfioModules];
+}
+
+/** Modules the host architecture's guest needs. */
+export const WANTED_MODULES: readonly string[] = wantedModules(ARCHES[HOST_ARCH]);
 
 /** 9p mount tags shared with the QEMU command line. */
 export const HOSTROOT_TAG = 'hostroot';
+/** @see HOSTROOT_TAG */
 export const SHARE_TAG = 'vfio_share';
+/** The guest's own node root (foreign architectures), mounted beside the share. */
+export const NODEROOT_TAG = 'noderoot';
 
 /** Where busybox-static puts its binary. */
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox'];
 
 /** Bumped when the layout or init changes in a way the hash would not see. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 /** Marker prefix of the init's console lines. */
 export const INIT_MARK = '[vfio-uapi]';
@@ -34,9 +44,10 @@ export const INIT_MARK = '[vfio-uapi]';
  */
 export async function ensureInitramfs(kernel: Kernel, onProgress?: ProgressFn): Promise<string> {
   const progress = onProgress ?? (() => {});
-  const busybox = await findStaticBusybox();
-  const plan = await resolveModules(kernel.modulesDir, WANTED_MODULES);
-  const init = initScript(plan);
+  const arch = archByName(kernel.arch ?? HOST_ARCH);
+  const busybox = arch.name === HOST_ARCH ? await findStaticBusybox() : await ensureForeignBusybox(arch, progress);
+  const plan = await initramfsModules(kernel);
+  const init = initScript(plan, arch);
 
   const hash = createHash('sha256').update(`format ${FORMAT}\n${init}\n`);
   for (const file of [busybox, ...plan.load.map((m) => path.join(kernel.modulesDir, m.path))]) {
@@ -59,7 +70,8 @@ export async function ensureInitramfs(kernel: Kernel, onProgress?: ProgressFn): 
 
 /** The modules an initramfs for `kernel` loads (in order) and the wanted ones built in. */
 export function initramfsModules(kernel: Kernel): Promise<ModulePlan> {
-  return resolveModules(kernel.modulesDir, WANTED_MODULES);
+  const arch = archByName(kernel.arch ?? HOST_ARCH);
+  return resolveModules(kernel.modulesDir, wantedModules(arch), arch.iommuModules);
 }
 
 async function findStaticBusybox(): Promise<string> {
@@ -131,10 +143,10 @@ function pad(len: number): Buffer {
  * the chroot), VFIO_UAPI_NODE, VFIO_UAPI_CWD, VFIO_UAPI_SUITE, and the
  * positional parameters: extra NAME=VALUE environment, then node's argv.
  */
-function initScript(plan: ModulePlan): string {
-  const ids = [...new Set(TEST_DEVICES.map((d) => `${hex4(d.vendor)}:${hex4(d.device)}`))];
-  const slotCases = TEST_DEVICES.map(
-    (d) => `    *@0000:00:${d.rootSlot.toString(16).padStart(2, '0')}.0) qid=${d.id}; model=${d.model} ;;`,
+function initScript(plan: ModulePlan, arch: Arch): string {
+  const ids = [...new Set(arch.devices.map((d) => `${hex4(d.vendor)}:${hex4(d.device)}`))];
+  const slotCases = arch.devices.map(
+    (d) => `    ${d.sysfsMatch}|${d.sysfsMatch}/*) qid=${d.id}; model=${d.model} ;;`,
   ).join('\n');
   const p9 = 'trans=virtio,version=9p2000.L,msize=262144';
   return `#!/bin/busybox sh
@@ -160,9 +172,17 @@ for m in ${plan.load.map((m) => m.name).join(' ')}; do
 done
 
 mount -t 9p -o ${p9} ${SHARE_TAG} /share || die "mounting the 9p share ${SHARE_TAG} failed"
-mount -t 9p -o ${p9},ro,cache=loose ${HOSTROOT_TAG} /newroot || die "mounting the host root over 9p failed"
 [ -f /share/job.sh ] || die "no job.sh on the share"
 . /share/job.sh
+if [ -n "$VFIO_UAPI_NODEROOT" ]; then
+  # Another architecture than the host's: its node root (node, its libraries, /usr/share/nodejs) over the host root.
+  mkdir -p /hostroot /noderoot
+  mount -t 9p -o ${p9},ro,cache=loose ${HOSTROOT_TAG} /hostroot || die "mounting the host root over 9p failed"
+  mount -t 9p -o ${p9},ro,cache=loose ${NODEROOT_TAG} /noderoot || die "mounting the guest's node root over 9p failed"
+  mount -t overlay overlay -o lowerdir=/noderoot:/hostroot /newroot || die "overlaying the node root on the host root failed"
+else
+  mount -t 9p -o ${p9},ro,cache=loose ${HOSTROOT_TAG} /newroot || die "mounting the host root over 9p failed"
+fi
 
 # Bind every device with one of our vendor:device ids to vfio-pci.
 devices=
@@ -173,16 +193,17 @@ for d in /sys/bus/pci/devices/*; do
     ${ids.join('|')}) ;;
     *) continue ;;
   esac
-  real=$(readlink -f $d); slot=\${real#/sys/devices/pci0000:00/}; slot=\${slot%%/*}
+  real=$(readlink -f $d); rel=\${real#/sys/devices/}
   qid=null; model=null
-  case "$vendor:$device@$slot" in
+  case "$rel" in
 ${slotCases}
   esac
   echo vfio-pci > $d/driver_override || die "$bdf: writing driver_override failed"
   [ -e $d/driver ] && echo $bdf > $d/driver/unbind
   echo $bdf > /sys/bus/pci/drivers_probe
   drv=$(readlink $d/driver); drv=\${drv##*/}
-  [ "$drv" = vfio-pci ] || die "$bdf ($vendor:$device) did not bind to vfio-pci (driver: \${drv:-none}); see the kernel log above"
+  # The kernel's reason (the console is quiet): its last line about the device.
+  [ "$drv" = vfio-pci ] || die "$bdf ($vendor:$device) did not bind to vfio-pci (driver: \${drv:-none}); kernel: $(dmesg | grep -F "$bdf" | tail -n 1 | sed 's/^\[[ 0-9.]*\] //')"
   group=$(readlink $d/iommu_group); group=\${group##*/}
   [ "$qid" = null ] || qid="\\"$qid\\""; [ "$model" = null ] || model="\\"$model\\""
   devices="$devices\${devices:+,}{\\"bdf\\":\\"$bdf\\",\\"vendor\\":\\"$vendor\\",\\"device\\":\\"$device\\",\\"iommuGroup\\":$group,\\"qemuId\\":$qid,\\"qemuModel\\":$model,\\"driver\\":\\"$drv\\"}"
@@ -196,10 +217,14 @@ mount -t sysfs sysfs $R/sys || die "mounting /sys in the chroot failed"
 mount -t devtmpfs devtmpfs $R/dev || die "mounting /dev in the chroot failed"
 mkdir -p $R/dev/shm && mount -t tmpfs tmpfs $R/dev/shm
 mount -o bind /share "$R$VFIO_UAPI_RUN_DIR" || die "bind-mounting the share at $VFIO_UAPI_RUN_DIR failed"
-[ -e $R/dev/vfio/vfio ] || die "/dev/vfio/vfio missing in the chroot"
+${arch.hugepages > 0 ? `echo ${arch.hugepages} > /proc/sys/vm/nr_hugepages; mkdir -p $R/dev/hugepages && mount -t hugetlbfs hugetlbfs $R/dev/hugepages
+` : ''}[ -e $R/dev/vfio/vfio ] || die "/dev/vfio/vfio missing in the chroot"
 
 say "run: $VFIO_UAPI_NODE"
-/bin/chroot $R /bin/sh -c 'cd "$0" || exit 125; exec /usr/bin/env -i "$@"' "$VFIO_UAPI_CWD" \\
+# The chroot's own /bin/sh and env may be of another architecture than the guest: use our busybox from the share.
+cp /bin/busybox /share/busybox || die "copying busybox to the share failed"
+B="$VFIO_UAPI_RUN_DIR/busybox"
+/bin/chroot $R "$B" sh -c 'cd "$0" || exit 125; b=$1; shift; exec "$b" env -i "$@"' "$VFIO_UAPI_CWD" "$B" \\
   HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TERM=dumb \\
   TMPDIR="$VFIO_UAPI_RUN_DIR/tmp" VFIO_UAPI_GUEST=1 VFIO_UAPI_SUITE="$VFIO_UAPI_SUITE" \\
   VFIO_UAPI_RESULT="$VFIO_UAPI_RUN_DIR/result.json" VFIO_UAPI_DEVICES="[$devices]" \\

@@ -1,11 +1,12 @@
 /**
- * Debian kernels for the VM harness: resolved from the `linux-image-amd64`
- * metapackage of a suite with a private apt configuration (the system's
+ * Debian kernels for the VM harness: resolved from the kernel metapackage of a
+ * suite and architecture (`linux-image-amd64`, `linux-image-powerpc64le`...) with a private apt configuration (the system's
  * sources, lists and package state are never touched), downloaded with
  * `apt-get download`, unpacked with `dpkg-deb -x` into the cache.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { HOST_ARCH, archByName, type Arch, type ArchName } from './arches.js';
 import { ensureCustomKernel } from './custom.js';
 import { cacheRoot, exec, exists, publishDir, writeFileAtomic, type ProgressFn } from './util.js';
 
@@ -26,16 +27,18 @@ export const KERNEL_SOURCES: readonly Suite[] = [...SUITES, 'custom'];
 export interface Kernel {
   /** The suite asked for. */
   suite: Suite;
+  /** The architecture it is built for. */
+  arch: ArchName;
   /** The Debian suite it came from (`sid`, `trixie-backports`, `bookworm`...). */
   distSuite: string;
   /** Kernel release, as `uname -r` prints it. */
   version: string;
-  /** The image package `linux-image-amd64` depends on, and its version. */
+  /** The image package the architecture's metapackage (`linux-image-amd64`...) depends on, and its version. */
   package: string;
   packageVersion: string;
   /** Every package unpacked (image, and on newer kernels its split-out binary/modules/base). */
   packages: string[];
-  /** Absolute path of the bzImage. */
+  /** Absolute path of the kernel image (bzImage, ppc64 vmlinux, s390x image, arm64 Image). */
   vmlinuz: string;
   /** Absolute path of `.../lib/modules/<version>` (for `custom`: the directory of its `modules.builtin`). */
   modulesDir: string;
@@ -49,6 +52,8 @@ export interface Kernel {
 export interface EnsureKernelOptions {
   /** Re-resolve the suite's current kernel with apt even if one is cached (also `VFIO_UAPI_REFRESH_KERNELS=1`). */
   refresh?: boolean;
+  /** The kernel's architecture (default x86_64). */
+  arch?: ArchName;
 }
 
 const DIST_SUITES: Record<Exclude<Suite, 'custom'>, readonly string[]> = {
@@ -58,10 +63,13 @@ const DIST_SUITES: Record<Exclude<Suite, 'custom'>, readonly string[]> = {
   newest: ['sid', 'trixie-backports'],
 };
 
-const META_PACKAGE = 'linux-image-amd64';
-
 /** What is stored beside an unpacked kernel: a {@link Kernel} without the suite asked for, paths relative to its directory. */
-type KernelRecord = Omit<Kernel, 'suite'>;
+type KernelRecord = Omit<Kernel, 'suite' | 'arch'>;
+
+/** Cache name of an architecture's things: the host's keep their original (arch-less) names. */
+export function archCacheName(arch: Arch, name: string): string {
+  return arch.name === HOST_ARCH ? name : `${arch.name}-${name}`;
+}
 
 /**
  * Makes sure the current kernel of `suite` is unpacked in the cache and
@@ -69,9 +77,13 @@ type KernelRecord = Omit<Kernel, 'suite'>;
  * touching the network unless `opts.refresh` is set.
  */
 export function ensureKernel(suite: Suite, onProgress?: ProgressFn, opts: EnsureKernelOptions = {}): Promise<Kernel> {
-  if (suite === 'custom') return ensureCustomKernel(onProgress, opts);
+  if (suite === 'custom') {
+    // Built here for the host's architecture only.
+    if ((opts.arch ?? HOST_ARCH) !== HOST_ARCH) return Promise.reject(new Error(`the custom kernel is built for ${HOST_ARCH} only, not ${opts.arch}`));
+    return ensureCustomKernel(onProgress, opts);
+  }
   // One resolution per suite at a time in this process (apt locks its lists directory).
-  const key = `${suite}${opts.refresh ? ':refresh' : ''}`;
+  const key = `${opts.arch ?? HOST_ARCH}/${suite}${opts.refresh ? ':refresh' : ''}`;
   let pending = inflight.get(key);
   if (!pending) {
     pending = ensureKernelNow(suite, onProgress, opts).finally(() => inflight.delete(key));
@@ -85,16 +97,17 @@ const inflight = new Map<string, Promise<Kernel>>();
 async function ensureKernelNow(suite: Exclude<Suite, 'custom'>, onProgress: ProgressFn | undefined, opts: EnsureKernelOptions): Promise<Kernel> {
   if (!(suite in DIST_SUITES)) throw new Error(`unknown suite ${JSON.stringify(suite)} (expected one of ${KERNEL_SOURCES.join(', ')})`);
   const progress = onProgress ?? (() => {});
+  const arch = archByName(opts.arch ?? HOST_ARCH);
   const kernelsDir = path.join(cacheRoot(), 'kernels');
-  const pointer = path.join(kernelsDir, `${suite}.json`);
+  const pointer = path.join(kernelsDir, `${archCacheName(arch, suite)}.json`);
   const refresh = opts.refresh || process.env.VFIO_UAPI_REFRESH_KERNELS === '1';
 
   if (!refresh) {
-    const cached = await readPointer(kernelsDir, pointer, suite);
+    const cached = await readPointer(kernelsDir, pointer, suite, arch.name);
     if (cached) return cached;
   }
 
-  const resolved = await resolveKernelPackages(suite, progress);
+  const resolved = await resolveKernelPackages(suite, arch, progress);
   const dirName = `${resolved.image.name}_${resolved.image.version}`.replace(/[^A-Za-z0-9.+_-]/g, '_');
   const dir = path.join(kernelsDir, dirName);
   if (!(await exists(path.join(dir, 'kernel.json')))) {
@@ -103,7 +116,7 @@ async function ensureKernelNow(suite: Exclude<Suite, 'custom'>, onProgress: Prog
     await publishDir(dir, async (tmp) => {
       const debs = path.join(tmp, 'debs');
       await fs.mkdir(debs);
-      await exec('apt-get', [...aptOptions(resolved.aptDir), '-q', 'download', ...names], {
+      await exec('apt-get', [...resolved.apt.options, '-q', 'download', ...names], {
         cwd: debs,
         env: aptEnv(),
         what: `apt-get download ${names.join(' ')}`,
@@ -115,7 +128,7 @@ async function ensureKernelNow(suite: Exclude<Suite, 'custom'>, onProgress: Prog
       }
       await fs.rm(debs, { recursive: true, force: true });
       await fs.rm(path.join(root, 'usr', 'share'), { recursive: true, force: true });
-      const layout = await locateKernel(root);
+      const layout = await locateKernel(root, arch);
       const record: KernelRecord = {
         distSuite: resolved.distSuite,
         version: layout.version,
@@ -129,18 +142,19 @@ async function ensureKernelNow(suite: Exclude<Suite, 'custom'>, onProgress: Prog
     });
   }
   await writeFileAtomic(pointer, JSON.stringify({ dir: dirName }) + '\n');
-  const kernel = await readPointer(kernelsDir, pointer, suite);
+  const kernel = await readPointer(kernelsDir, pointer, suite, arch.name);
   if (!kernel) throw new Error(`kernel for ${suite} was unpacked into ${dir} but cannot be read back`);
   return kernel;
 }
 
-async function readPointer(kernelsDir: string, pointer: string, suite: Suite): Promise<Kernel | undefined> {
+async function readPointer(kernelsDir: string, pointer: string, suite: Suite, arch: ArchName): Promise<Kernel | undefined> {
   try {
     const { dir } = JSON.parse(await fs.readFile(pointer, 'utf8')) as { dir: string };
     const base = path.join(kernelsDir, dir);
     const rec = JSON.parse(await fs.readFile(path.join(base, 'kernel.json'), 'utf8')) as KernelRecord;
     const kernel: Kernel = {
       suite,
+      arch,
       distSuite: rec.distSuite,
       version: rec.version,
       package: rec.package,
@@ -156,8 +170,8 @@ async function readPointer(kernelsDir: string, pointer: string, suite: Suite): P
   }
 }
 
-/** Finds `lib/modules/<version>` and the bzImage in an unpacked kernel (old `/lib` + `/boot` or merged `/usr/lib/modules` layout). */
-async function locateKernel(root: string): Promise<{ version: string; vmlinuz: string; modulesDir: string }> {
+/** Finds `lib/modules/<version>` and the kernel image in an unpacked kernel (old `/lib` + `/boot` or merged `/usr/lib/modules` layout). */
+async function locateKernel(root: string, arch: Arch): Promise<{ version: string; vmlinuz: string; modulesDir: string }> {
   const found: { version: string; modulesDir: string }[] = [];
   for (const base of [path.join(root, 'usr', 'lib', 'modules'), path.join(root, 'lib', 'modules')]) {
     for (const v of await fs.readdir(base).catch(() => [] as string[])) {
@@ -168,10 +182,11 @@ async function locateKernel(root: string): Promise<{ version: string; vmlinuz: s
     throw new Error(`expected one lib/modules/<version>/kernel in the unpacked kernel, found ${found.length}: ${found.map((f) => f.version).join(', ')}`);
   }
   const { version, modulesDir } = found[0];
-  for (const cand of [path.join(root, 'boot', `vmlinuz-${version}`), path.join(modulesDir, 'vmlinuz'), path.join(root, 'boot', 'vmlinuz')]) {
+  const images = arch.kernelImages.map((p) => path.join(root, p.replace('{v}', version)));
+  for (const cand of [...images, path.join(modulesDir, 'vmlinuz'), path.join(root, 'boot', 'vmlinuz')]) {
     if (await exists(cand)) return { version, vmlinuz: cand, modulesDir };
   }
-  throw new Error(`no vmlinuz for ${version} in the unpacked kernel (looked in boot/ and ${path.relative(root, modulesDir)})`);
+  throw new Error(`no kernel image for ${version} in the unpacked kernel (looked in boot/ and ${path.relative(root, modulesDir)})`);
 }
 
 // ---------------------------------------------------------------------------
@@ -184,15 +199,16 @@ interface PackageRef {
 
 interface ResolvedKernel {
   distSuite: string;
-  aptDir: string;
+  apt: PrivateApt;
   image: PackageRef;
   packages: PackageRef[];
 }
 
-/** apt options that replace every piece of system state apt would read or write. */
-export function aptOptions(aptDir: string): string[] {
+/** apt options that replace every piece of system state apt would read or write (and the architecture, for foreign ones). */
+export function aptOptions(aptDir: string, debianArch?: string): string[] {
   const o = (kv: string) => ['-o', kv];
   return [
+    ...(debianArch ? [...o(`APT::Architecture=${debianArch}`), ...o(`APT::Architectures::=${debianArch}`)] : []),
     ...o(`Dir::Etc::SourceList=${path.join(aptDir, 'debian.sources')}`),
     ...o('Dir::Etc::SourceParts=/dev/null'),
     ...o('Dir::Etc::Preferences=/dev/null'),
@@ -251,9 +267,17 @@ export function parseStanza(text: string): Map<string, string> {
   return fields;
 }
 
-/** Runs `apt-get update` with the private configuration of `distSuite`; returns its directory. */
-export async function aptUpdate(distSuite: string, progress: ProgressFn): Promise<string> {
-  const aptDir = path.join(cacheRoot(), 'apt', distSuite);
+/** A private apt configuration: its directory and the options that select it. */
+export interface PrivateApt {
+  dir: string;
+  options: string[];
+}
+
+/** Runs `apt-get update` with the private configuration of `distSuite` for `arch`'s Debian architecture. */
+export async function aptUpdate(distSuite: string, arch: Arch, progress: ProgressFn): Promise<PrivateApt> {
+  const foreign = arch.name !== HOST_ARCH;
+  const aptDir = path.join(cacheRoot(), 'apt', foreign ? `${distSuite}-${arch.debianArch}` : distSuite);
+  const options = aptOptions(aptDir, foreign ? arch.debianArch : undefined);
   await fs.mkdir(path.join(aptDir, 'lists', 'partial'), { recursive: true });
   await fs.mkdir(path.join(aptDir, 'cache', 'archives', 'partial'), { recursive: true });
   const archive = await systemArchive();
@@ -266,20 +290,20 @@ export async function aptUpdate(distSuite: string, progress: ProgressFn): Promis
     '',
   ].join('\n');
   await writeFileAtomic(path.join(aptDir, 'debian.sources'), sources);
-  progress(`apt-get update (${distSuite}, private lists)`);
-  await exec('apt-get', [...aptOptions(aptDir), '-q', 'update'], { env: aptEnv(), what: `apt-get update for ${distSuite}` });
-  return aptDir;
+  progress(`apt-get update (${distSuite} ${arch.debianArch}, private lists)`);
+  await exec('apt-get', [...options, '-q', 'update'], { env: aptEnv(), what: `apt-get update for ${distSuite} ${arch.debianArch}` });
+  return { dir: aptDir, options };
 }
 
 /** The stanza of `name` at `version` (or apt's candidate), or undefined if the suite lacks it. */
-export async function showPackage(aptDir: string, name: string, version?: string): Promise<Map<string, string> | undefined> {
+export async function showPackage(apt: PrivateApt, name: string, version?: string): Promise<Map<string, string> | undefined> {
   if (!version) {
-    const policy = await exec('apt-cache', [...aptOptions(aptDir), 'policy', name], { env: aptEnv(), what: `apt-cache policy ${name}` });
+    const policy = await exec('apt-cache', [...apt.options, 'policy', name], { env: aptEnv(), what: `apt-cache policy ${name}` });
     const cand = /Candidate:\s*(\S+)/.exec(policy.stdout)?.[1];
     if (!cand || cand === '(none)') return undefined;
     version = cand;
   }
-  const shown = await exec('apt-cache', [...aptOptions(aptDir), 'show', `${name}=${version}`], {
+  const shown = await exec('apt-cache', [...apt.options, 'show', `${name}=${version}`], {
     env: aptEnv(),
     what: `apt-cache show ${name}=${version}`,
   }).catch(() => undefined);
@@ -295,15 +319,16 @@ function isKernelSource(stanza: Map<string, string>): boolean {
 }
 
 /**
- * Follows `linux-image-amd64`'s dependencies through the packages built from
+ * Follows the kernel metapackage's (`linux-image-amd64`...) dependencies through the packages built from
  * the kernel sources (image, and on newer kernels linux-binary-*,
  * linux-modules-*, linux-base-*), skipping tools such as kmod or initramfs-tools.
  */
-async function resolveKernelPackages(suite: Exclude<Suite, 'custom'>, progress: ProgressFn): Promise<ResolvedKernel> {
+async function resolveKernelPackages(suite: Exclude<Suite, 'custom'>, arch: Arch, progress: ProgressFn): Promise<ResolvedKernel> {
   const tried: string[] = [];
+  const META_PACKAGE = arch.kernelMeta;
   for (const distSuite of DIST_SUITES[suite]) {
-    const aptDir = await aptUpdate(distSuite, progress);
-    const meta = await showPackage(aptDir, META_PACKAGE);
+    const apt = await aptUpdate(distSuite, arch, progress);
+    const meta = await showPackage(apt, META_PACKAGE);
     if (!meta) {
       tried.push(distSuite);
       continue;
@@ -319,7 +344,7 @@ async function resolveKernelPackages(suite: Exclude<Suite, 'custom'>, progress: 
           const m = /^\s*([a-z0-9][a-z0-9.+-]*)(?::\S+)?\s*(?:\(\s*(=|>=|<=|>>|<<)\s*([^)\s]+)\s*\))?/.exec(alt);
           if (!m || seen.has(m[1])) continue;
           seen.add(m[1]);
-          const dep = await showPackage(aptDir, m[1], m[2] === '=' ? m[3] : undefined);
+          const dep = await showPackage(apt, m[1], m[2] === '=' ? m[3] : undefined);
           if (!dep || !isKernelSource(dep)) continue;
           const ref = { name: m[1], version: dep.get('version')! };
           packages.push(ref);
@@ -331,7 +356,7 @@ async function resolveKernelPackages(suite: Exclude<Suite, 'custom'>, progress: 
     }
     if (!image) throw new Error(`${META_PACKAGE} in ${distSuite} does not depend on a linux-image-* package (Depends: ${meta.get('depends')})`);
     progress(`${suite}: ${META_PACKAGE} ${meta.get('version')} -> ${packages.map((p) => p.name).join(', ')}`);
-    return { distSuite, aptDir, image, packages };
+    return { distSuite, apt, image, packages };
   }
   throw new Error(`no ${META_PACKAGE} in ${tried.join(' or ')} (checked with apt-cache policy after a private apt-get update)`);
 }

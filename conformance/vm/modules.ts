@@ -43,16 +43,20 @@ export async function readModule(file: string): Promise<Buffer> {
   throw new Error(`not a kernel module: ${file}`);
 }
 
-/** The `key=value` strings of an ELF64 module's `.modinfo` section. */
+/** The `key=value` strings of an ELF64 module's `.modinfo` section (either byte order: s390x modules are big-endian). */
 export function modinfo(elf: Buffer): Map<string, string[]> {
-  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1) throw new Error('not a little-endian ELF64 file');
-  const shoff = Number(elf.readBigUInt64LE(0x28));
-  const shentsize = elf.readUInt16LE(0x3a);
-  const shnum = elf.readUInt16LE(0x3c);
-  const shstrndx = elf.readUInt16LE(0x3e);
+  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || (elf[5] !== 1 && elf[5] !== 2)) throw new Error('not an ELF64 file');
+  const le = elf[5] === 1;
+  const u16 = (at: number) => (le ? elf.readUInt16LE(at) : elf.readUInt16BE(at));
+  const u32 = (at: number) => (le ? elf.readUInt32LE(at) : elf.readUInt32BE(at));
+  const u64 = (at: number) => Number(le ? elf.readBigUInt64LE(at) : elf.readBigUInt64BE(at));
+  const shoff = u64(0x28);
+  const shentsize = u16(0x3a);
+  const shnum = u16(0x3c);
+  const shstrndx = u16(0x3e);
   const section = (i: number) => {
     const at = shoff + i * shentsize;
-    return { name: elf.readUInt32LE(at), offset: Number(elf.readBigUInt64LE(at + 0x18)), size: Number(elf.readBigUInt64LE(at + 0x20)) };
+    return { name: u32(at), offset: u64(at + 0x18), size: u64(at + 0x20) };
   };
   const strtab = section(shstrndx);
   const info = new Map<string, string[]>();
@@ -84,9 +88,10 @@ async function listModules(dir: string, rel = 'kernel', out = new Map<string, st
 /**
  * Resolves `wanted` module names in the tree at `modulesDir` to the modules to
  * load (transitively, dependencies first) and those built in. Throws if a
- * wanted module is neither built in nor present.
+ * wanted module is neither built in nor present; `optional` ones are loaded
+ * when present as modules and otherwise left out.
  */
-export async function resolveModules(modulesDir: string, wanted: readonly string[]): Promise<ModulePlan> {
+export async function resolveModules(modulesDir: string, wanted: readonly string[], optional: readonly string[] = []): Promise<ModulePlan> {
   const builtinText = await fs.readFile(path.join(modulesDir, 'modules.builtin'), 'utf8').catch(() => '');
   const builtins = new Set(builtinText.split('\n').filter(Boolean).map(moduleName));
 
@@ -133,5 +138,7 @@ export async function resolveModules(modulesDir: string, wanted: readonly string
     load.push({ name, path: files.get(name)! });
   };
   for (const w of wanted) await visit(moduleName(w), []);
+  // Optional ones (an IOMMU driver that may be built in or absent): loaded when the tree has them as modules.
+  for (const o of optional) if (files.has(moduleName(o))) await visit(moduleName(o), []);
   return { load, builtin };
 }

@@ -7,18 +7,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { TEST_DEVICES } from './devices.js';
-import { HOSTROOT_TAG, SHARE_TAG } from './initramfs.js';
+import { ARCHES, HOST_ARCH, type Arch } from './arches.js';
+import { HOSTROOT_TAG, NODEROOT_TAG, SHARE_TAG } from './initramfs.js';
 
 /** How the guest CPU runs: TCG (default; works everywhere) or KVM (opt-in; nested KVM can hang). */
 export type Accel = 'tcg' | 'kvm';
 
-export const QEMU_BINARY = 'qemu-system-x86_64';
+/** The host architecture's QEMU binary. */
+export const QEMU_BINARY = ARCHES[HOST_ARCH].qemu.binary;
 
-/** Absolute path of qemu-system-x86_64 on PATH, or undefined. */
-export function findQemu(): string | undefined {
+/** Absolute path of the QEMU binary of `arch` (default the host's) on PATH, or undefined. */
+export function findQemu(arch: Arch = ARCHES[HOST_ARCH]): string | undefined {
   for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-    const p = path.join(dir || '.', QEMU_BINARY);
+    const p = path.join(dir || '.', arch.qemu.binary);
     if (existsSync(p)) return p;
   }
   return undefined;
@@ -32,34 +33,43 @@ export interface QemuConfig {
   shareDir: string;
   accel: Accel;
   memoryMiB?: number;
+  /** The guest architecture (default the host's). */
+  arch?: Arch;
+  /** Host directory shared read-only as the guest's node root (tag {@link NODEROOT_TAG}), for foreign architectures. */
+  nodeRoot?: string;
 }
 
-/** Kernel command line of the guest. */
-// no_timer_check: under TCG the IO-APIC timer check through interrupt remapping can fail early in boot (seen on 6.12).
-export const KERNEL_CMDLINE = 'console=ttyS0 intel_iommu=on iommu=pt panic=-1 quiet random.trust_cpu=on no_timer_check';
+/** Kernel command line of a guest of `arch`. */
+export function kernelCmdline(arch: Arch): string {
+  return [`console=${arch.qemu.console}`, 'panic=-1 quiet', arch.qemu.cmdline].filter(Boolean).join(' ');
+}
 
-/** The full QEMU argument list (without the binary). */
+/** Kernel command line of the host architecture's guest. */
+export const KERNEL_CMDLINE = kernelCmdline(ARCHES[HOST_ARCH]);
+
+/** The full QEMU argument list (without the binary), everything architecture-specific from the arch table. */
 export function qemuArgs(cfg: QemuConfig): string[] {
-  const accel = cfg.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max'];
+  const arch = cfg.arch ?? ARCHES[HOST_ARCH];
+  const machine = cfg.accel === 'kvm' ? [...arch.qemu.machine.filter((a, i, all) => a !== '-cpu' && all[i - 1] !== '-cpu'), '-accel', 'kvm', ...arch.qemu.kvmCpu] : [...arch.qemu.machine, '-accel', 'tcg'];
+  const shares = [
+    { id: 'fs_root', path: '/', tag: HOSTROOT_TAG, readonly: true },
+    { id: 'fs_share', path: cfg.shareDir, tag: SHARE_TAG, readonly: false },
+    ...(cfg.nodeRoot ? [{ id: 'fs_node', path: cfg.nodeRoot, tag: NODEROOT_TAG, readonly: true }] : []),
+  ];
   return [
-    '-M', 'q35,kernel-irqchip=split',
-    ...accel,
-    '-m', String(cfg.memoryMiB ?? 1024),
+    ...machine,
+    '-m', String(cfg.memoryMiB ?? arch.memoryMiB),
     '-smp', '1',
     '-nodefaults', '-no-user-config', '-no-reboot',
     '-display', 'none', '-monitor', 'none',
     '-chardev', 'stdio,id=console,signal=off',
-    '-serial', 'chardev:console',
     '-kernel', cfg.kernel,
     '-initrd', cfg.initrd,
-    '-append', KERNEL_CMDLINE,
-    // The vIOMMU must exist before the devices it translates for.
-    '-device', 'intel-iommu,intremap=on,caching-mode=on',
-    '-fsdev', `local,id=fs_root,path=/,security_model=none,readonly=on,multidevs=remap`,
-    '-device', `virtio-9p-pci,fsdev=fs_root,mount_tag=${HOSTROOT_TAG},bus=pcie.0,addr=0x4`,
-    '-fsdev', `local,id=fs_share,path=${cfg.shareDir},security_model=none,multidevs=remap`,
-    '-device', `virtio-9p-pci,fsdev=fs_share,mount_tag=${SHARE_TAG},bus=pcie.0,addr=0x5`,
-    ...TEST_DEVICES.flatMap((d) => d.qemuArgs),
+    '-append', kernelCmdline(arch),
+    // The console, and the vIOMMU where it is a device: it must exist before the devices it translates for.
+    ...arch.qemu.early,
+    ...shares.flatMap((s, index) => arch.qemu.share({ ...s, index })),
+    ...arch.devices.flatMap((d) => d.qemuArgs),
   ];
 }
 
@@ -142,10 +152,11 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
  */
 export function runQemu(
   args: readonly string[],
-  opts: { timeoutMs: number; onConsoleLine?: (line: string) => void; signal?: AbortSignal },
+  opts: { timeoutMs: number; onConsoleLine?: (line: string) => void; signal?: AbortSignal; arch?: Arch },
 ): Promise<QemuExit> {
-  const qemu = findQemu();
-  if (!qemu) return Promise.reject(new Error(`${QEMU_BINARY} not found on PATH: apt-get install qemu-system-x86`));
+  const arch = opts.arch ?? ARCHES[HOST_ARCH];
+  const qemu = findQemu(arch);
+  if (!qemu) return Promise.reject(new Error(`${arch.qemu.binary} not found on PATH: apt-get install ${arch.qemu.package}`));
   installHooks();
   const [cmd, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', qemu, ...args]] : [qemu, [...args]];
   const started = Date.now();

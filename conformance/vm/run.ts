@@ -5,16 +5,21 @@
 import { existsSync, promises as fs, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { HOST_ARCH, archByName, type ArchName } from './arches.js';
 import type { GuestDevice } from './devices.js';
 import { INIT_MARK, ensureInitramfs } from './initramfs.js';
 import { ensureKernel, type Kernel, type Suite } from './kernel.js';
 import { qemuArgs, runQemu, trackTempDir, type Accel } from './qemu.js';
+import { ensureSyscallsAddon } from './syscalls-addon.js';
+import { ensureGuestNode, type GuestNodeRoot } from './userland.js';
 import { shQuote, type ProgressFn } from './util.js';
 import { ensurePvhVmlinux } from './vmlinux.js';
 
 /** Options of {@link runInGuest}. */
 export interface RunInGuestOptions {
   suite: Suite;
+  /** Guest architecture (default x86_64, the host's). */
+  arch?: ArchName;
   /** Absolute path of a `.js` file on the host; the guest sees the host root, so the same path. */
   script: string;
   args?: string[];
@@ -26,7 +31,7 @@ export interface RunInGuestOptions {
   timeoutMs?: number;
   /** TCG (default) or KVM (opt-in: nested KVM hangs on some hosts). */
   accel?: Accel;
-  /** Boot the unpacked vmlinux through its PVH entry when possible (default true; ~3 s faster under TCG). */
+  /** Boot the unpacked vmlinux through its PVH entry when the architecture has one (default true; ~3 s faster under TCG). */
   pvh?: boolean;
   onProgress?: ProgressFn;
   /** Every serial console line, as it arrives. */
@@ -40,7 +45,10 @@ export interface GuestRun {
   /** `uname -r` in the guest. */
   uname: string;
   suite: Suite;
+  arch: ArchName;
   kernel: Kernel;
+  /** `process.version` of the guest's node (its architecture's Debian nodejs for foreign architectures, else the host's). */
+  nodeVersion: string;
   /** Exit code of `node <script>` (a non-zero code does not reject). */
   exitCode: number;
   /** The JSON the script wrote to `$VFIO_UAPI_RESULT`; undefined if it wrote nothing. */
@@ -97,9 +105,12 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<GuestRun> {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`invalid environment variable name ${JSON.stringify(name)}`);
   }
 
-  const kernel = await ensureKernel(opts.suite, progress);
+  const arch = archByName(opts.arch ?? HOST_ARCH);
+  const kernel = await ensureKernel(opts.suite, progress, { arch: arch.name });
   const initrd = await ensureInitramfs(kernel, progress);
-  const bootImage = (opts.pvh !== false && (await ensurePvhVmlinux(kernel, progress))) || kernel.vmlinuz;
+  const bootImage = (arch.pvh && opts.pvh !== false && (await ensurePvhVmlinux(kernel, progress))) || kernel.vmlinuz;
+  const nodeRoot = arch.node.kind === 'debian' ? await ensureGuestNode(arch, progress) : undefined;
+  const addon = await ensureSyscallsAddon(arch, progress);
 
   const tmpRoot = realpathSync(os.tmpdir());
   await sweepStaleRunDirs(tmpRoot);
@@ -107,12 +118,13 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<GuestRun> {
   const untrack = trackTempDir(runDir);
   try {
     await fs.mkdir(path.join(runDir, 'tmp'));
-    await fs.writeFile(path.join(runDir, 'job.sh'), jobScript(runDir, script, opts, kernel.suite));
+    await fs.writeFile(path.join(runDir, 'job.sh'), jobScript(runDir, script, opts, kernel.suite, nodeRoot, addon));
 
-    progress(`booting ${kernel.version} (${opts.suite}, ${accel.toUpperCase()}${bootImage === kernel.vmlinuz ? ', bzImage' : ', PVH'})`);
-    const exit = await runQemu(qemuArgs({ kernel: bootImage, initrd, shareDir: runDir, accel }), {
+    progress(`booting ${kernel.version} (${arch.name} ${opts.suite}, ${accel.toUpperCase()}${bootImage === kernel.vmlinuz ? '' : ', PVH'})`);
+    const exit = await runQemu(qemuArgs({ kernel: bootImage, initrd, shareDir: runDir, accel, arch, nodeRoot: nodeRoot?.root }), {
       timeoutMs,
       signal: opts.signal,
+      arch,
       onConsoleLine: (line) => {
         opts.onConsoleLine?.(line);
         if (line.startsWith(`${INIT_MARK} run:`)) progress(`running ${path.basename(script)} in the guest`);
@@ -120,7 +132,7 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<GuestRun> {
     });
 
     const read = (name: string) => fs.readFile(path.join(runDir, name), 'utf8').catch(() => undefined);
-    const where = `${opts.suite} guest (${kernel.version}, ${accel})`;
+    const where = `${arch.name} ${opts.suite} guest (${kernel.version}, ${accel})`;
     const tail = () => {
       const lines = exit.console.trimEnd().split('\n');
       return `\n--- console (last 40 lines) ---\n${lines.slice(-40).join('\n')}` + (exit.stderr ? `\n--- qemu stderr ---\n${exit.stderr}` : '');
@@ -147,7 +159,9 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<GuestRun> {
     return {
       uname: ((await read('uname')) ?? '').trim(),
       suite: opts.suite,
+      arch: arch.name,
       kernel,
+      nodeVersion: nodeRoot ? `v${nodeRoot.version.replace(/^(?:\d+:)?([\d.]+).*$/, '$1')}` : process.version,
       exitCode: Number(exitCode.trim()),
       result,
       devices,
@@ -160,17 +174,29 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<GuestRun> {
   }
 }
 
+/**
+ * The node command line in the guest: the host's node, or the architecture's
+ * Debian node, which the init overlays (with its libraries and
+ * /usr/share/nodejs, where Debian's node loads some builtins from) on the host root.
+ */
+function nodeCommand(nodeRoot: GuestNodeRoot | undefined): string[] {
+  return nodeRoot ? [`/${nodeRoot.node}`] : [realpathSync(process.execPath)];
+}
+
 /** The job the init sources from the share (see initramfs.ts). */
-function jobScript(runDir: string, script: string, opts: RunInGuestOptions, suite: Suite): string {
+function jobScript(runDir: string, script: string, opts: RunInGuestOptions, suite: Suite, nodeRoot: GuestNodeRoot | undefined, addon: string | undefined): string {
+  const env = { ...opts.env, ...(addon ? { VFIO_UAPI_SYSCALLS_ADDON: addon } : {}) };
+  const node = nodeCommand(nodeRoot);
   const argv = [
-    ...Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
-    realpathSync(process.execPath),
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    ...node,
     script,
     ...(opts.args ?? []),
   ];
   return [
     `VFIO_UAPI_RUN_DIR=${shQuote(runDir)}`,
-    `VFIO_UAPI_NODE=${shQuote(realpathSync(process.execPath))}`,
+    `VFIO_UAPI_NODE=${shQuote(node.join(' '))}`,
+    `VFIO_UAPI_NODEROOT=${nodeRoot ? '1' : ''}`,
     `VFIO_UAPI_CWD=${shQuote(opts.cwd ?? process.cwd())}`,
     `VFIO_UAPI_SUITE=${shQuote(suite)}`,
     `set -- ${argv.map(shQuote).join(' ')}`,
