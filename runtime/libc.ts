@@ -279,7 +279,8 @@ let scratch: { pointer: NativePointer; address: number; bytes: Uint8Array } | un
  */
 export function ioctlBytes(fd: number, request: number, bytes: Uint8Array): number {
   const n = bytes.byteLength;
-  if (n > SCRATCH_SIZE) return libc().ioctlPointer(fd, request, bytes);
+  // The scratch path is koffi's (its integer binding); the Node-API addon passes the array directly.
+  if (n > SCRATCH_SIZE || backend().name !== 'koffi') return libc().ioctlPointer(fd, request, bytes);
   if (scratch === undefined) {
     const k = koffi();
     const pointer = k.alloc('uint8_t', SCRATCH_SIZE);
