@@ -4,8 +4,10 @@
  * identical codecs (or constants) share one module; each ABI gets a small module
  * re-exporting its variants, and index.ts picks the running process's ABI.
  */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type HandlebarsNs from 'handlebars';
@@ -21,7 +23,6 @@ import { capabilitySpecs, exprToTs, flagGroups, functionSpecs, ioctlSpecs } from
 import { isBindable, propertyKey, typeName } from './names.js';
 
 const require = createRequire(import.meta.url);
-const Handlebars = require('handlebars') as typeof HandlebarsNs;
 
 /** Options of {@link generateBindings}. */
 export interface GenerateOptions {
@@ -51,14 +52,52 @@ const PACKAGE_ROOT = (() => {
 const TEMPLATES = join(PACKAGE_ROOT, 'templates');
 
 let templates: Record<string, HandlebarsNs.TemplateDelegate> | undefined;
-function template(name: string): HandlebarsNs.TemplateDelegate {
-  if (!templates) {
-    templates = {};
-    Handlebars.registerPartial('header', readFileSync(join(TEMPLATES, 'header.hbs'), 'utf8'));
-    for (const f of readdirSync(TEMPLATES).filter((x) => x.endsWith('.ts.hbs'))) {
-      templates[f.replace(/\.ts\.hbs$/, '')] = Handlebars.compile(readFileSync(join(TEMPLATES, f), 'utf8'), { noEscape: true, strict: true });
+
+/**
+ * The templates, compiled. Compiling them is a tenth of a `generate` run, so their precompiled form
+ * (Handlebars' own `precompile`) is kept in the user's cache (`$VFIO_UAPI_CACHE`, else `~/.cache/vfio-uapi`) under a hash of the template sources and
+ * loaded with the Handlebars runtime alone; the first run, or a run after a template changed, compiles
+ * them (same output either way: it is the same compiler's code).
+ */
+function loadTemplates(): Record<string, HandlebarsNs.TemplateDelegate> {
+  const names = readdirSync(TEMPLATES).filter((x) => x.endsWith('.hbs')).sort();
+  const sources = names.map((f) => readFileSync(join(TEMPLATES, f), 'utf8'));
+  const hash = createHash('sha1').update(JSON.stringify([names, sources, require('handlebars/package.json').version])).digest('hex').slice(0, 16);
+  const cached = join(process.env.VFIO_UAPI_CACHE || join(homedir(), '.cache', 'vfio-uapi'), 'templates', `${hash}.cjs`);
+  let specs: Record<string, unknown> | undefined;
+  try {
+    specs = require(cached) as Record<string, unknown>;
+  } catch {
+    const full = require('handlebars') as typeof HandlebarsNs;
+    const text = `module.exports = {${names.map((f, i) => `${JSON.stringify(f)}: ${full.precompile(sources[i]!, { noEscape: true, strict: true })}`).join(',\n')}};\n`;
+    try {
+      mkdirSync(dirname(cached), { recursive: true });
+      const tmp = `${cached}.${process.pid}.tmp`;
+      writeFileSync(tmp, text);
+      renameSync(tmp, cached);
+      specs = require(cached) as Record<string, unknown>;
+    } catch {
+      specs = undefined; // no writable temp dir: compile in memory
+    }
+    if (!specs) {
+      const out: Record<string, HandlebarsNs.TemplateDelegate> = {};
+      full.registerPartial('header', sources[names.indexOf('header.hbs')]!);
+      names.forEach((f, i) => { if (f.endsWith('.ts.hbs')) out[f.replace(/\.ts\.hbs$/, '')] = full.compile(sources[i]!, { noEscape: true, strict: true }); });
+      return out;
     }
   }
+  const runtime = require('handlebars/runtime') as typeof HandlebarsNs;
+  const out: Record<string, HandlebarsNs.TemplateDelegate> = {};
+  for (const f of names) {
+    const t = runtime.template(specs[f] as Parameters<typeof runtime.template>[0]);
+    if (f === 'header.hbs') runtime.registerPartial('header', t);
+    else out[f.replace(/\.ts\.hbs$/, '')] = t;
+  }
+  return out;
+}
+
+function template(name: string): HandlebarsNs.TemplateDelegate {
+  templates ??= loadTemplates();
   const t = templates[name];
   if (!t) throw new Error(`missing template ${name}.ts.hbs in ${TEMPLATES}`);
   return t;
@@ -88,6 +127,15 @@ function groupByText(entries: { abi: Abi; text: string }[]): { name: string; abi
 }
 
 const tsValue = (v: bigint) => (v < 2n ** 53n && v > -(2n ** 53n) ? { ts: 'number', text: v.toString() } : { ts: 'bigint', text: `${v}n` });
+
+/**
+ * Which ABIs must come out alike: the IR they were parsed into (one object when the header does not
+ * depend on the ABI) and the ABI table's entries that a layout or an evaluation reads.
+ */
+function layoutRulesKey(layout: AbiLayout, irs: ReadonlyMap<string, HeaderIR>, fields: readonly (keyof Abi)[]): string {
+  const irIndex = [...new Set(irs.values())].indexOf(layout.ir);
+  return JSON.stringify([irIndex, fields.map((f) => layout.abi[f])]);
+}
 
 /** Generates the bindings of one header in memory. */
 export function generateBindings(options: GenerateOptions): FileSet {
@@ -130,10 +178,17 @@ export function generateBindings(options: GenerateOptions): FileSet {
   files.set('types.ts', template('types')({ ...provenance, interfaces, flagTypes }));
 
   // Codecs per ABI, grouped.
+  // ABIs that share the IR and every layout rule of the table lay records out alike: write their codecs once.
+  const codecMemo = new Map<string, { codecs: { fields: unknown; code: string }[]; helpers: string[] }>();
   const codecTexts = layouts.map((layout) => {
-    const w = new CodecWriter(layout, layouts, shapes);
-    const codecs = own.map((r) => ({ fields: w.fieldTable(r), code: w.codec(r) }));
-    return { abi: layout.abi, codecs, helpers: w.helperFunctions() };
+    const key = layoutRulesKey(layout, irs, ['endian', 'charSigned', 'scalars', 'maxAlign']);
+    let written = codecMemo.get(key);
+    if (!written) {
+      const w = new CodecWriter(layout, layouts, shapes);
+      const codecs = own.map((r) => ({ fields: w.fieldTable(r), code: w.codec(r) }));
+      codecMemo.set(key, (written = { codecs, helpers: w.helperFunctions() }));
+    }
+    return { abi: layout.abi, ...written };
   });
   const codecGroups = groupByText(codecTexts.map((c) => ({ abi: c.abi, text: JSON.stringify([c.codecs, c.helpers]) })));
   const interfaceNames = [...shapes.interfaces.values()].map((i) => i.name);
@@ -146,7 +201,13 @@ export function generateBindings(options: GenerateOptions): FileSet {
 
   // Constants per ABI, grouped.
   const macroBody = new Map(ir.macros.map((m) => [m.name, m.body]));
-  const constantLists = layouts.map((l) => l.constants().values.filter((c) => isBindable(c.name)));
+  const constantMemo = new Map<string, ConstantValue[]>();
+  const constantLists = layouts.map((l) => {
+    const key = layoutRulesKey(l, irs, ['charSigned', 'scalars', 'maxAlign', 'ioc']);
+    let list = constantMemo.get(key);
+    if (!list) constantMemo.set(key, (list = l.constants().values.filter((c) => isBindable(c.name))));
+    return list;
+  });
   const constantEntries = (list: ConstantValue[]) => list.map((c) => {
     const v = tsValue(c.value);
     const expr = c.source === 'macro' ? doc(macroBody.get(c.name) ?? '') : `enumerator`;
