@@ -5,7 +5,7 @@
 import type { FdKind, IoctlArgument, StructIoctl } from './codec.js';
 import { ioctlByRequest } from './bindings.js';
 import { IoctlError } from './errors.js';
-import { errno, libc } from './libc.js';
+import { errno, ioctlBytes, libc } from './libc.js';
 import { checkFd } from './validate.js';
 
 /** What {@link ioctl} needs to know about a request: at least its name (for errors) and number. An {@link IoctlDescriptor} is one. */
@@ -103,7 +103,7 @@ export function ioctl(
 export function ioctlBuffer(fd: number, request: { readonly name: string; readonly request: number }, bytes: Uint8Array): number {
   checkFd(fd);
   if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
-  return check(libc().ioctlPointer(fd, request.request, bytes), fd, request);
+  return check(ioctlBytes(fd, request.request, bytes), fd, request);
 }
 
 function check(result: number, fd: number, request: { readonly name: string; readonly request: number }): number {

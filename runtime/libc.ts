@@ -265,6 +265,37 @@ function napiBackend(file: string): Backend {
   };
 }
 
+/** Arguments up to this size go through {@link ioctlBytes}'s native scratch buffer. */
+const SCRATCH_SIZE = 4096;
+let scratch: { pointer: NativePointer; address: number; bytes: Uint8Array } | undefined;
+
+/**
+ * `ioctl(fd, request, bytes)`, the kernel reading and writing `bytes` in place; libc's raw result.
+ *
+ * koffi passes an integer argument for about half the cost of a typed array (measured by
+ * `npm run bench:ioctl`: it pins and translates the array on every call), so an argument of up to
+ * 4 KiB is copied into a native scratch buffer allocated once, passed by its address as an
+ * `unsigned long`, and copied back: the same bytes, the same length, in and out.
+ */
+export function ioctlBytes(fd: number, request: number, bytes: Uint8Array): number {
+  const n = bytes.byteLength;
+  // The scratch path is koffi's (its integer binding); the Node-API addon passes the array directly.
+  if (n > SCRATCH_SIZE || backend().name !== 'koffi') return libc().ioctlPointer(fd, request, bytes);
+  if (scratch === undefined) {
+    const k = koffi();
+    const pointer = k.alloc('uint8_t', SCRATCH_SIZE);
+    scratch = { pointer, address: Number(k.address(pointer)), bytes: new Uint8Array(k.view(pointer, SCRATCH_SIZE)) };
+  }
+  const s = scratch.bytes;
+  // A byte loop beats set()/subarray() (which allocate) for the small structs ioctls take.
+  if (n <= 64) for (let i = 0; i < n; i++) s[i] = bytes[i]!;
+  else s.set(bytes);
+  const result = libc().ioctlValue(fd, request, scratch.address);
+  if (n <= 64) for (let i = 0; i < n; i++) bytes[i] = s[i]!;
+  else bytes.set(s.subarray(0, n));
+  return result;
+}
+
 /** The calling thread's `errno` as left by the last libc call. */
 export function errno(): number {
   return backend().errno();

@@ -160,6 +160,8 @@ export interface CompileOptions {
   includeRoot: string;
   /** Directories searched before the tree (`-I`). */
   extraIncludeDirs?: readonly string[];
+  /** `-isystem` dirs after the include root (clang's headers, the ABI's glibc). */
+  systemIncludeDirs?: readonly string[];
   /** More clang flags (e.g. `-D...`). */
   extraArgs?: readonly string[];
   /** The clang to use; default {@link findClang}(abi). */
@@ -197,7 +199,7 @@ export async function compileObject(cSource: string, abi: Abi, opts: CompileOpti
     const obj = path.join(dir, 'tu.o');
     await writeFile(src, cSource);
     const r = await runClang(clang, [
-      ...clangArgs(abi, opts.includeRoot, opts.extraIncludeDirs),
+      ...clangArgs(abi, opts.includeRoot, opts.extraIncludeDirs, opts.systemIncludeDirs),
       '-c', '-O0', '-fno-common',
       // clang 14 has no default integrated assembler for SPARC; objects are all we need.
       '-fintegrated-as',

@@ -9,8 +9,8 @@
  * constant. Nothing is computed here except the JSON formatting. This module is
  * independent of the generator (it only reads the ABI table).
  */
-import { rm, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Abi } from '../../generator/abi/abis.js';
 import type { BitFieldJson, LayoutJson, RecordJson } from '../../generator/layout/json.js';
@@ -27,6 +27,11 @@ export type { LayoutJson } from '../../generator/layout/json.js';
 export interface OracleOptions {
   /** Include root of the UAPI tree (see `scripts/uapi-tree.ts`). */
   includeRoot: string;
+  /**
+   * Include dirs searched after the UAPI tree for an ABI, as a system's are (clang's own headers, then the
+   * ABI's glibc: see `libcIncludeDirs` in toolchain.ts); default none (`-nostdinc` alone).
+   */
+  systemIncludeDirs?: (abi: Abi) => readonly string[];
 }
 
 /** Options of {@link clangLayoutAll}. */
@@ -70,7 +75,7 @@ export class OracleFailures extends Error {
  * @throws MissingPrerequisite without a suitable clang; Error when the header does not compile.
  */
 export async function clangLayout(headerPath: string, abi: Abi, opts: OracleOptions): Promise<LayoutJson> {
-  const ctx = await HeaderContext.create(headerPath, opts.includeRoot);
+  const ctx = await HeaderContext.create(headerPath, opts.includeRoot, opts.systemIncludeDirs);
   try {
     const names = await ctx.discover(abi);
     return await ctx.measure(names, abi);
@@ -81,8 +86,8 @@ export async function clangLayout(headerPath: string, abi: Abi, opts: OracleOpti
 
 /**
  * {@link clangLayout} for every header x ABI, in header-major order. Names are
- * found once per header (with the first ABI) and reused; values are measured
- * per ABI. Runs `concurrency` clang processes at a time.
+ * found once per header (with the first ABI) and reused, or found again for an
+ * ABI where they do not all exist; values are measured per ABI. Runs `concurrency` clang processes at a time.
  * @throws OracleFailures after all work is done if any pair failed.
  */
 export async function clangLayoutAll(headers: readonly string[], abis: readonly Abi[], opts: OracleAllOptions): Promise<LayoutJson[]> {
@@ -94,14 +99,34 @@ export async function clangLayoutAll(headers: readonly string[], abis: readonly 
     const slots: (LayoutJson | undefined)[] = abis.map(() => undefined);
     let ctx: HeaderContext | undefined;
     try {
-      ctx = await HeaderContext.create(header, opts.includeRoot);
+      ctx = await HeaderContext.create(header, opts.includeRoot, opts.systemIncludeDirs);
       const c = ctx;
-      const names = await limit(() => c.discover(abis[0]));
+      let names: HeaderNames | undefined;
+      try {
+        names = await limit(() => c.discover(abis[0]));
+      } catch (err) {
+        // It does not compile for the first ABI (an x86-only #include, say): each other ABI on its own.
+        failures.push({ header, abi: abis[0].name, error: err as Error });
+        await Promise.all(abis.slice(1).map(async (abi, k) => {
+          try {
+            slots[k + 1] = await limit(async () => c.measure(await c.discover(abi), abi));
+          } catch (again) {
+            failures.push({ header, abi: abi.name, error: again as Error });
+          }
+        }));
+        return slots;
+      }
       await Promise.all(abis.map(async (abi, i) => {
         try {
-          slots[i] = await limit(() => c.measure(names, abi));
+          slots[i] = await limit(() => c.measure(names!, abi));
         } catch (err) {
-          failures.push({ header, abi: abi.name, error: err as Error });
+          if (i === 0) { failures.push({ header, abi: abi.name, error: err as Error }); return; }
+          // Records or members that exist on the first ABI only (kvm.h's x86 structs): find this ABI's own names.
+          try {
+            slots[i] = await limit(async () => c.measure(await c.discover(abi), abi));
+          } catch (again) {
+            failures.push({ header, abi: abi.name, error: again as Error });
+          }
         }
       }));
     } catch (err) {
@@ -123,11 +148,15 @@ class HeaderContext {
     readonly header: string,
     readonly includeRoot: string,
     readonly tmp: string,
+    readonly systemDirs: (abi: Abi) => readonly string[],
   ) {}
 
-  static async create(headerPath: string, includeRoot: string): Promise<HeaderContext> {
+  static async create(headerPath: string, includeRoot: string, systemDirs: (abi: Abi) => readonly string[] = () => []): Promise<HeaderContext> {
     const header = path.resolve(headerPath);
-    const tmp = await siblingIncludeDir(header, 'vfio-uapi-oracle-');
+    // A header of the include tree itself finds its includes there: siblings as `linux/` would turn
+    // asm/'s or asm-generic/'s `types.h` into `<linux/types.h>` (the generator does the same).
+    const inTree = !path.relative(path.resolve(includeRoot), header).startsWith('..');
+    const tmp = inTree ? await mkdtemp(path.join(tmpdir(), 'vfio-uapi-oracle-')) : await siblingIncludeDir(header, 'vfio-uapi-oracle-');
     try {
       // Only the header's #include; -fsyntax-only and -E runs read it from here.
       await writeFile(path.join(tmp, 'tu.c'), includeLine(header));
@@ -135,7 +164,7 @@ class HeaderContext {
       await rm(tmp, { recursive: true, force: true });
       throw err;
     }
-    return new HeaderContext(headerPath, header, includeRoot, tmp);
+    return new HeaderContext(headerPath, header, includeRoot, tmp, systemDirs);
   }
 
   dispose(): Promise<void> {
@@ -143,7 +172,7 @@ class HeaderContext {
   }
 
   private args(abi: Abi): string[] {
-    return [...clangArgs(abi, this.includeRoot, [this.tmp]), '-ferror-limit=0', '-fno-caret-diagnostics', '-fno-color-diagnostics'];
+    return [...clangArgs(abi, this.includeRoot, [this.tmp], this.systemDirs(abi)), '-ferror-limit=0', '-fno-caret-diagnostics', '-fno-color-diagnostics'];
   }
 
   /** Finds the header's records, member paths and integer constants, compiling for `abi`. */
@@ -186,7 +215,12 @@ class HeaderContext {
       good = good.filter((n) => !failed.has(n));
     }
     const rescued = new Set<string>();
+    // The suspects once more, among themselves only: most are plainly not integer constants (strings, types,
+    // empty macros) and fail again on their own lines; one clang run instead of one per name.
+    const again = suspects.size > 1 ? await check([...suspects], path.join(this.tmp, 'again.c')).catch(() => undefined) : undefined;
     for (const n of suspects) {
+      if (again && !again.has(n)) { rescued.add(n); continue; }
+      if (again && suspects.size > 8) continue;
       // Alone, any error at all (even one clang places elsewhere) means the name is out.
       if ((await check([n], path.join(this.tmp, 'one.c')).catch(() => undefined))?.size === 0) rescued.add(n);
     }
@@ -202,7 +236,7 @@ class HeaderContext {
       const { text, lineOf } = checkSource(this.header, constants, valueLines, recordLines);
       let symbols: Map<string, Uint8Array>;
       try {
-        ({ symbols } = await compileObject(text, abi, { includeRoot: this.includeRoot, extraIncludeDirs: [this.tmp], clang }));
+        ({ symbols } = await compileObject(text, abi, { includeRoot: this.includeRoot, extraIncludeDirs: [this.tmp], systemIncludeDirs: this.systemDirs(abi), clang }));
       } catch (err) {
         if (!(err instanceof CompileError) || round > 5) throw err;
         // A name that is an integer constant expression for the first ABI but not this one.

@@ -91,16 +91,40 @@ export function findClang(abi: Abi): ClangBinary {
  * `--target=<clangTarget> -nostdinc -isystem <root>/<debianTriplet> -isystem <root>`,
  * then `-I <dir>` for each extra directory (searched before the `-isystem` ones).
  */
-export function clangArgs(abi: Abi, includeRoot: string, extraIncludeDirs: readonly string[] = []): string[] {
+export function clangArgs(abi: Abi, includeRoot: string, extraIncludeDirs: readonly string[] = [], systemIncludeDirs: readonly string[] = []): string[] {
   const args = [
     `--target=${abi.clangTarget}`,
     '-nostdinc',
     '-isystem', path.join(includeRoot, abi.debianTriplet),
     '-isystem', includeRoot,
   ];
+  for (const dir of systemIncludeDirs) args.push('-isystem', dir);
   for (const dir of extraIncludeDirs) args.push('-I', dir);
   return args;
 }
+
+/**
+ * The libc include dirs a system would search for `abi` after the kernel's: clang's own headers
+ * (`stddef.h`, `limits.h`; from `clang -print-resource-dir`) and the ABI's glibc from Debian 12's
+ * `libc6-dev-<arch>-cross` (`/usr/<folder>/include`). Undefined when that package is not installed.
+ */
+export async function libcIncludeDirs(abi: Abi): Promise<string[] | undefined> {
+  if (!abi.glibcCross) return undefined;
+  const glibc = path.join('/usr', abi.glibcCross.folder, 'include');
+  try {
+    accessSync(path.join(glibc, 'features.h'), constants.R_OK);
+  } catch {
+    return undefined;
+  }
+  const clang = findClang(abi);
+  let dir = resourceDirs.get(clang.path);
+  if (!dir) {
+    dir = (await runClang(clang, ['-print-resource-dir'])).stdout.trim();
+    resourceDirs.set(clang.path, dir);
+  }
+  return [path.join(dir, 'include'), glibc];
+}
+const resourceDirs = new Map<string, string>();
 
 /** Result of one clang run. */
 export interface ClangRun {

@@ -145,6 +145,7 @@ export function ioctlSpecs(ir: HeaderIR): IoctlSpec[] {
       const doc = new RegExp(`(?:^|\\n)\\s*${m.name}\\s+-\\s+(_IOWR|_IORW|_IOR|_IOW|_IO)\\s*\\(([^()]*(?:\\([^()]*\\)[^()]*)*)\\)`);
       const iommufd = new RegExp(`struct\\s+(\\w+)\\s+-\\s+ioctl\\(${m.name}\\)`);
       for (const { c, text } of comments) {
+        if (!text.includes(m.name)) continue; // both patterns name the macro: skip the regexes
         const d = doc.exec(text);
         if (d) {
           arg = argFromType(d[1] === '_IORW' ? '_IOWR' : d[1]!, splitArgs(d[2]!.replace(/\s+/g, ' '))[2]);

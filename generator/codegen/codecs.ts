@@ -74,12 +74,19 @@ function byteArray(layout: AbiLayout, el: CType, loc: MemberLayout['field']['loc
   return words.includes('signed') && !words.includes('unsigned') ? 'Int8Array' : 'Uint8Array';
 }
 
+const bigMemo = new WeakMap<readonly AbiLayout[], WeakMap<CType, boolean>>();
+
 /**
  * Whether a scalar is a bigint in TypeScript: 64-bit on any ABI (so `long` and
  * pointers are bigint everywhere, and a value has one type on all ABIs).
  */
 function isBig(layouts: readonly AbiLayout[], t: CType, loc: MemberLayout['field']['loc']): boolean {
-  return layouts.some((l) => (scalarOf(l, l.resolve(t, loc), loc)?.size ?? 0) > 4);
+  // Asked for every member on every ABI, about every ABI: memoised per type node (the IR's are shared).
+  let memo = bigMemo.get(layouts);
+  if (!memo) bigMemo.set(layouts, (memo = new WeakMap()));
+  let big = memo.get(t);
+  if (big === undefined) memo.set(t, (big = layouts.some((l) => (scalarOf(l, l.resolve(t, loc), loc)?.size ?? 0) > 4)));
+  return big;
 }
 
 /** Builds the TS interfaces of records, shared by all ABIs. */

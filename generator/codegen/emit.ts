@@ -49,6 +49,15 @@ const tsValue = (v: bigint) => (v < 2n ** 53n && v > -(2n ** 53n) ? { ts: 'numbe
 const hexOf = (v: bigint) => (v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`);
 const indent = (text: string) => text.split('\n').map((l) => (l ? `  ${l}` : l)).join('\n');
 
+/**
+ * Which ABIs must come out alike: the IR they were parsed into (one object when the header does not
+ * depend on the ABI) and the ABI table's entries that a layout or an evaluation reads.
+ */
+function layoutRulesKey(layout: AbiLayout, layouts: readonly AbiLayout[], fields: readonly (keyof Abi)[]): string {
+  const irIndex = [...new Set(layouts.map((l) => l.ir))].indexOf(layout.ir);
+  return JSON.stringify([irIndex, fields.map((f) => layout.abi[f])]);
+}
+
 /** Groups ABIs by identical text, keeping table order; each group is named after its first ABI. */
 function groupByText<V>(entries: { abi: Abi; text: string; value: V }[]): { name: string; abis: Abi[]; text: string; value: V }[] {
   const groups: { name: string; abis: Abi[]; text: string; value: V }[] = [];
@@ -101,12 +110,19 @@ export function emitBindings(input: EmitInput): FileSet {
   put('types.ts', types);
 
   // ---- codecs: merged record by record ----
+  // ABIs that share the IR and every layout rule of the table lay records out alike: write their codecs once.
+  const codecMemo = new Map<string, { w: CodecWriter; units: CodecUnit[]; keys: string[] }>();
   const perAbi = layouts.map((layout) => {
-    const w = new CodecWriter(layout, layouts, shapes);
-    const units = analysis.records.map((r) => w.codec(r));
-    // What a unit is, for the merge: its code and the code of the helpers it calls.
-    const keys = units.map((u) => [u.text, ...[...u.helpers].sort((a, b) => a - b).map((h) => w.helperChunk(h).text)].join('\n'));
-    return { abi: layout.abi, w, units, keys };
+    const rules = layoutRulesKey(layout, layouts, ['endian', 'charSigned', 'scalars', 'maxAlign']);
+    let written = codecMemo.get(rules);
+    if (!written) {
+      const w = new CodecWriter(layout, layouts, shapes);
+      const units = analysis.records.map((r) => w.codec(r));
+      // What a unit is, for the merge: its code and the code of the helpers it calls.
+      const keys = units.map((u) => [u.text, ...[...u.helpers].sort((a, b) => a - b).map((h) => w.helperChunk(h).text)].join('\n'));
+      codecMemo.set(rules, (written = { w, units, keys }));
+    }
+    return { abi: layout.abi, ...written };
   });
   const shared = analysis.records.map((_, k) => perAbi.every((p) => p.keys[k] === perAbi[0]!.keys[k]));
   const factory = (w: CodecWriter, units: CodecUnit[], fn: string, doc: string): Chunk => {
@@ -143,7 +159,13 @@ export function emitBindings(input: EmitInput): FileSet {
 
   // ---- constants: merged constant by constant ----
   const macroBody = new Map(ir.macros.map((m) => [m.name, m.body]));
-  const constantLists = layouts.map((l) => l.constants().values.filter((c) => isBindable(c.name)));
+  const constantMemo = new Map<string, ConstantValue[]>();
+  const constantLists = layouts.map((l) => {
+    const rules = layoutRulesKey(l, layouts, ['charSigned', 'scalars', 'maxAlign', 'ioc']);
+    let list = constantMemo.get(rules);
+    if (!list) constantMemo.set(rules, (list = l.constants().values.filter((c) => isBindable(c.name))));
+    return list;
+  });
   const constSource = (c: ConstantValue) => (c.source === 'macro' ? `\`${docText(macroBody.get(c.name) ?? '')}\`` : 'enumerator');
   const constDoc = (c: ConstantValue) => `${constSource(c)} = ${hexOf(c.value)}, ${c.type.name}; ${originOf(c.loc)}.`;
   const constText = (c: ConstantValue, literal: boolean) => {

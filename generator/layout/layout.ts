@@ -50,11 +50,20 @@ export interface ConstantValue extends IntValue {
 
 const SCALAR_OF: Record<string, ScalarName> = {
   char: 'char', 'signed char': 'char', 'unsigned char': 'char', _Bool: '_Bool',
-  short: 'short', int: 'int', long: 'long', 'long long': 'long long', float: 'float', double: 'double', 'long double': 'long double',
+  __int128: '__int128', short: 'short', int: 'int', long: 'long', 'long long': 'long long', float: 'float', double: 'double', 'long double': 'long double',
 };
 
 /** Normalises builtin type words: `unsigned long int` -> `{scalar: 'long', signed: false}`. */
 export function builtinScalar(words: readonly string[], abi: Abi): { scalar: ScalarName; signed: boolean } | undefined {
+  const key = `${abi.charSigned ? 's' : 'u'} ${words.join(' ')}`;
+  let hit = scalarMemo.get(key);
+  if (hit === undefined) scalarMemo.set(key, (hit = computeBuiltinScalar(words, abi) ?? null));
+  return hit ?? undefined;
+}
+/** builtinScalar's answers depend on the words and the ABI's char signedness only. */
+const scalarMemo = new Map<string, { scalar: ScalarName; signed: boolean } | null>();
+
+function computeBuiltinScalar(words: readonly string[], abi: Abi): { scalar: ScalarName; signed: boolean } | undefined {
   const w = words.filter((x) => x !== 'int' || words.length === 1 || !words.some((y) => y === 'short' || y === 'long'));
   const unsigned = w.includes('unsigned');
   const signedWord = w.includes('signed');
@@ -274,7 +283,9 @@ export class AbiLayout {
           if (t.name === 'void') throw new HeaderError(loc, "'void' has no size");
           throw new HeaderError(loc, `unknown type '${t.name}'`);
         }
-        return this.abi.scalars[s.scalar];
+        const layout = this.abi.scalars[s.scalar];
+        if (layout.size === 0) throw new HeaderError(loc, `'${t.name}' is not supported on ${this.abi.name}`);
+        return layout;
       }
       case 'typedef': {
         const td = this.ir.typedefs.get(t.name);

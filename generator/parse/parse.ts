@@ -11,7 +11,7 @@ import type TreeSitter from 'tree-sitter';
 import { HeaderError, type SourceLoc } from '../errors.js';
 import type { Token } from '../source/lexer.js';
 import { preprocess, type PreprocessedUnit } from '../preprocess/preprocessor.js';
-import { abiPredefines, abiSensitiveNames, type Abi } from '../abi/abis.js';
+import { ABIS, COMMON_PREDEFINES, abiPredefines, abiSensitiveNames, type Abi } from '../abi/abis.js';
 import { parseExpression, parseTypeName } from '../expr/parser.js';
 import type { Expr } from '../expr/ast.js';
 import { MAX_BRACKET_DEPTH, MAX_TYPE_DEPTH, ourLimit } from '../limits.js';
@@ -49,6 +49,9 @@ const NEUTRAL_ATTRIBUTES = new Set([
   'may_alias', '__may_alias__', 'designated_init', 'aligned_le', 'preserve_access_index', 'btf_type_tag', 'btf_decl_tag',
 ]);
 
+/** GCC's predefined 128-bit integer type names, as builtin type words. */
+const INT128_TYPES: Readonly<Record<string, string>> = { __int128: '__int128', __int128_t: '__int128', __uint128_t: 'unsigned __int128' };
+
 /** Options of {@link parseHeader}. */
 export interface ParseOptions {
   readonly includeDirs?: readonly string[];
@@ -62,18 +65,87 @@ export interface ParseOptions {
  * a header must be parsed per ABI (see {@link parseHeaderForAbis}).
  */
 export function parseHeader(path: string, options: ParseOptions = {}): HeaderIR {
-  const unit = preprocess(path, {
-    includeDirs: options.includeDirs,
-    predefines: options.abi ? abiPredefines(options.abi) : undefined,
-    sensitiveNames: abiSensitiveNames(),
-  });
-  return new DeclarationParser(unit, options.abi?.name).run();
+  return new DeclarationParser(preprocessFor(path, options), options.abi?.name).run();
 }
 
-/** The IR of a header for each ABI: one shared IR, unless the header's `#if`s depend on the ABI. */
+function preprocessFor(path: string, options: ParseOptions): PreprocessedUnit {
+  return preprocess(path, {
+    includeDirs: options.includeDirs,
+    predefines: options.abi ? abiPredefines(options.abi) : COMMON_PREDEFINES,
+    sensitiveNames: abiSensitiveNames(),
+    multiarch: options.abi?.debianTriplet,
+    multiarchFolders: MULTIARCH_FOLDERS,
+  });
+}
+
+const MULTIARCH_FOLDERS = ABIS.map((a) => a.debianTriplet);
+
+/**
+ * The IR of a header for each ABI: one shared IR, unless the header's `#if`s depend on the ABI.
+ * An ABI-dependent header is preprocessed per ABI, and parsed once per distinct result: ABIs whose
+ * token streams, `#pragma pack`s and macros come out the same share one parse (tree-sitter and the
+ * IR are most of the cost; with a kernel include tree every header reaches `asm/` and is ABI-dependent).
+ */
 export function parseHeaderForAbis(path: string, abis: readonly Abi[], options: Omit<ParseOptions, 'abi'> = {}): Map<string, HeaderIR> {
   const common = parseHeader(path, options);
-  return new Map(abis.map((abi) => [abi.name, common.abiSensitive ? parseHeader(path, { ...options, abi }) : common]));
+  if (!common.abiSensitive) return new Map(abis.map((abi) => [abi.name, common]));
+  const byKey = new Map<string, HeaderIR>();
+  const out = new Map<string, HeaderIR>();
+  for (const abi of abis) {
+    const unit = preprocessFor(path, { ...options, abi });
+    const key = unitKey(unit);
+    const parsed = byKey.get(key);
+    if (parsed) {
+      out.set(abi.name, { ...parsed, abi: abi.name });
+      continue;
+    }
+    const ir = new DeclarationParser(unit, abi.name).run();
+    byKey.set(key, ir);
+    out.set(abi.name, ir);
+  }
+  return out;
+}
+
+/**
+ * A file by its contents: each ABI's `asm/` folder holds many identical files (`#include <asm-generic/...>`),
+ * and ABIs that read the same text share a parse. Declarations keep the path of the first ABI's copy;
+ * the main header's own path is kept as is (declarations are told apart by it).
+ */
+const identities = new Map<string, string>();
+function fileIdentity(file: string): string {
+  let id = identities.get(file);
+  if (id === undefined) {
+    let text: string;
+    try { text = readFileSync(file, 'utf8'); } catch { text = file; }
+    identities.set(file, (id = createHash('sha1').update(text).digest('hex')));
+  }
+  return id;
+}
+
+/**
+ * What the parse of a unit depends on: its tokens (text and place), the `#pragma pack`s, every macro
+ * definition the header made or included, and the values of the predefined macros that any of
+ * them mentions (`__SIZEOF_LONG__` in a macro body makes the ABIs differ).
+ */
+function unitKey(unit: PreprocessedUnit): string {
+  const parts: string[] = [];
+  let file = '';
+  for (const t of unit.tokens) {
+    if (t.loc.file !== file) { file = t.loc.file; parts.push(`\u0001${fileIdentity(file)}`); }
+    parts.push(`${t.text}@${t.loc.line}:${t.loc.col}`);
+  }
+  parts.push('\u0002', JSON.stringify(unit.packs));
+  const mentioned = new Set<string>();
+  const predefined: string[] = [];
+  for (const m of unit.macros.values()) {
+    if (m.loc.file === '<predefined>') { predefined.push(m.name); continue; }
+    parts.push(`\u0003${m.name}(${m.params?.join(',') ?? ''})@${fileIdentity(m.loc.file)}:${m.loc.line}`);
+    for (const t of m.body) { parts.push(t.text); if (t.kind === 'ident') mentioned.add(t.text); }
+  }
+  for (const name of predefined) {
+    if (mentioned.has(name)) parts.push(`\u0004${name}=${unit.macros.get(name)!.body.map((t) => t.text).join(' ')}`);
+  }
+  return createHash('sha1').update(parts.join(' ')).digest('hex');
 }
 
 class DeclarationParser {
@@ -94,12 +166,16 @@ class DeclarationParser {
     const parts: string[] = [];
     let length = 0;
     let prev: Token | undefined;
+    let parens = 0;
     for (const t of tokens) {
       const sep = !prev ? '' : prev.loc.line !== t.loc.line || prev.loc.file !== t.loc.file ? '\n' : ' ';
       length += sep.length;
       this.offsets.push(length);
+      if (t.text === '(') parens++; else if (t.text === ')') parens--;
+      // An empty declaration `;;` (GNU C accepts one in a struct: nfc.h) is blanked for tree-sitter; `for (;;)` is not.
+      const stray = t.text === ';' && prev?.text === ';' && parens === 0;
       // tree-sitter counts bytes: keep the text ASCII so offsets stay character offsets.
-      const text = t.text.replace(/[^\x00-\x7f]/g, '?');
+      const text = stray ? ' ' : t.text.replace(/[^\x00-\x7f]/g, '?');
       parts.push(sep, text);
       length += text.length;
       prev = t;
@@ -235,10 +311,15 @@ class DeclarationParser {
   private typeOf(node: SyntaxNode): CType {
     switch (node.type) {
       case 'primitive_type':
+        // tree-sitter-c takes `size_t`, `uint32_t`, ... for keywords; C knows them only as typedefs (the libc model's).
+        if (this.typedefs.has(node.text)) return { kind: 'typedef', name: node.text };
         return { kind: 'builtin', name: node.text };
       case 'sized_type_specifier':
         return { kind: 'builtin', name: node.text.split(/\s+/).join(' ') };
       case 'type_identifier': {
+        // GCC's 128-bit integer types (aarch64's asm/ptrace.h); tree-sitter-c takes them for typedef names.
+        const int128 = INT128_TYPES[node.text];
+        if (int128 && !this.typedefs.has(node.text)) return { kind: 'builtin', name: int128 };
         if (!this.typedefs.has(node.text)) throw new HeaderError(this.locOf(node), `unknown type name '${node.text}'`);
         return { kind: 'typedef', name: node.text };
       }
@@ -358,6 +439,7 @@ class DeclarationParser {
         case 'field_identifier':
         case 'type_identifier':
         case 'identifier':
+        case 'primitive_type': // `typedef unsigned long size_t;`: see typeOf
           return { name: n.text, type };
         case 'array_declarator': {
           const size = n.childForFieldName('size');

@@ -10,6 +10,8 @@
  * `_IOC_SIZEBITS`, `_IOC_DIRBITS`, `_IOC_NONE`, `_IOC_READ`, `_IOC_WRITE`.
  */
 
+import { LIBC_HEADERS } from './libc.js';
+
 const TYPES_H = `
 #ifndef _LINUX_TYPES_H
 #define _LINUX_TYPES_H
@@ -191,8 +193,9 @@ const COMPILER_H = `
 #define __asm__ asm
 `;
 
-/** Built-in headers by include name. */
+/** Built-in headers by include name (the kernel's, then the libc model's). */
 export const BUILTIN_HEADERS: ReadonlyMap<string, string> = new Map([
+  ...LIBC_HEADERS,
   ['linux/types.h', TYPES_H],
   ['asm/types.h', TYPES_H],
   ['linux/posix_types.h', TYPES_H],
@@ -208,6 +211,9 @@ export const BUILTIN_HEADERS: ReadonlyMap<string, string> = new Map([
   ['asm-generic/bitsperlong.h', BITSPERLONG_H],
   ['asm/byteorder.h', BYTEORDER_H],
 ]);
+
+/** Built-ins written per ABI (`#if`s on its predefined macros): a header that includes one is preprocessed per ABI. */
+export const ABI_DEPENDENT_BUILTINS: ReadonlySet<string> = new Set(LIBC_HEADERS.keys());
 
 /** Headers read before the main file, so that `_IO*` and `__u32` work even where the header forgot its includes. */
 export const IMPLICIT_INCLUDES: readonly string[] = ['<compiler>', 'linux/types.h', 'linux/ioctl.h', 'linux/stddef.h', 'linux/const.h'];

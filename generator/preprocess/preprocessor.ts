@@ -8,10 +8,10 @@
  * stay symbolic (see builtins.ts).
  */
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { HeaderError, type SourceLoc } from '../errors.js';
 import { lex, type Comment, type LogicalLine, type Token } from '../source/lexer.js';
-import { BUILTIN_HEADERS, IMPLICIT_INCLUDES } from './builtins.js';
+import { ABI_DEPENDENT_BUILTINS, BUILTIN_HEADERS, IMPLICIT_INCLUDES } from './builtins.js';
 import { parseExpression } from '../expr/parser.js';
 import { evaluatePreprocessorCondition } from '../expr/pp-eval.js';
 import { MAX_EXPANSION_TOKENS, MAX_FILE_BYTES, MAX_INCLUDE_DEPTH, MAX_MACRO_NESTING, ourLimit } from '../limits.js';
@@ -51,8 +51,21 @@ export interface PreprocessedUnit {
 
 /** Options for {@link preprocess}. */
 export interface PreprocessOptions {
-  /** Directories searched for `<X>` after the header's own directory. */
+  /**
+   * Directories searched for `<X>`. When there are any, they come before the built-in table, so a
+   * kernel include tree gives its own `linux/types.h`, `asm/...`; the built-ins fill in the rest (the libc model).
+   */
   readonly includeDirs?: readonly string[];
+  /**
+   * The ABI's multiarch folder (`Abi.debianTriplet`): `<dir>/<multiarch>/X` is searched before `<dir>/X`
+   * for each include dir, as clang's `-isystem dir/<triplet> -isystem dir` does (Debian's per-ABI `asm/`).
+   */
+  readonly multiarch?: string;
+  /**
+   * Every ABI's multiarch folder. In a pass without `multiarch`, a file found only inside one of them
+   * makes the header ABI-dependent (it must then be preprocessed per ABI).
+   */
+  readonly multiarchFolders?: readonly string[];
   /** Macros the compiler predefines (an ABI's: see abiPredefines); none for an ABI-independent pass. */
   readonly predefines?: Readonly<Record<string, string>>;
   /** Names that make a header ABI-dependent when it mentions them (see abiSensitiveNames). */
@@ -70,6 +83,19 @@ interface Conditional {
 }
 
 const BUILTIN_PREFIX = '<builtin>/';
+
+/**
+ * Files and their tokens, per process: a sweep or a multi-ABI run reads `linux/types.h` and friends
+ * thousands of times. Keyed by path and checked against the text just read.
+ */
+const lexedFiles = new Map<string, { text: string; lexed: ReturnType<typeof lex> }>();
+function lexCached(file: string, text: string): ReturnType<typeof lex> {
+  const hit = lexedFiles.get(file);
+  if (hit && hit.text === text) return hit.lexed;
+  const lexed = lex(file, text);
+  lexedFiles.set(file, { text, lexed });
+  return lexed;
+}
 
 /** Preprocesses the header at `path`. Throws HeaderError on malformed directives or missing includes. */
 export function preprocess(path: string, options: PreprocessOptions = {}): PreprocessedUnit {
@@ -97,7 +123,7 @@ class Preprocessor {
     for (const name of IMPLICIT_INCLUDES) this.includeFile(name, here);
     const text = this.read(this.mainFile, here);
     this.files.set(this.mainFile, 'main');
-    const lexed = lex(this.mainFile, text);
+    const lexed = lexCached(this.mainFile, text);
     this.comments = lexed.comments;
     this.processFile(lexed.lines, this.mainFile);
     return {
@@ -171,7 +197,7 @@ class Preprocessor {
             if (rest[0]?.kind !== 'ident') throw new HeaderError(directive.loc, '#undef expects a macro name');
             this.forget();
             this.macros.delete(rest[0].text);
-          } else if (name === 'include') this.include(rest, directive.loc);
+          } else if (name === 'include') this.include(rest, directive.loc, file);
           else if (name === 'error') throw new HeaderError(directive.loc, `#error ${rest.map((t) => t.text).join(' ')}`);
           else if (name === 'pragma') this.pragma(rest, directive.loc);
           else if (name === 'warning' || name === 'line' || name === 'ident') { /* no effect on layout */ }
@@ -259,11 +285,23 @@ class Preprocessor {
     this.macros.set(nameTok.text, { name: nameTok.text, params, variadic, body, loc: nameTok.loc });
   }
 
-  private include(tokens: readonly Token[], loc: SourceLoc): void {
+  private include(tokens: readonly Token[], loc: SourceLoc, from: string): void {
     let name: string;
-    const first = tokens[0];
-    if (first?.kind === 'string') name = first.text.slice(1, -1);
-    else if (first?.text === '<') {
+    let first = tokens[0];
+    if (first?.kind === 'ident') {
+      // A computed include: `#include MACRO`.
+      tokens = this.expand(tokens);
+      first = tokens[0];
+    }
+    if (first?.kind === 'string') {
+      name = first.text.slice(1, -1);
+      // "X": the including file's directory first, as C compilers do.
+      const here = isAbsolute(name) ? name : join(dirname(from), name);
+      if (!from.startsWith(BUILTIN_PREFIX) && !isAbsolute(name) && exists(here)) {
+        this.includeFile(name, loc, { file: here, text: this.read(here, loc), origin: 'sibling' });
+        return;
+      }
+    } else if (first?.text === '<') {
       const close = tokens.findIndex((t) => t.text === '>');
       if (close < 0) throw new HeaderError(loc, "#include expects \"FILE\" or <FILE>");
       name = tokens.slice(1, close).map((t) => t.text).join('');
@@ -271,29 +309,57 @@ class Preprocessor {
     this.includeFile(name, loc);
   }
 
-  private includeFile(name: string, loc: SourceLoc): void {
+  private includeFile(name: string, loc: SourceLoc, given?: { file: string; text: string; origin: IncludeOrigin }): void {
     if (this.depth >= MAX_INCLUDE_DEPTH) throw new HeaderError(loc, `#include nested too deeply (more than ${MAX_INCLUDE_DEPTH} levels, at ${name})`);
-    const found = this.findInclude(name, loc);
+    const found = given ?? this.findInclude(name, loc);
+    if (found.origin === 'builtin' && ABI_DEPENDENT_BUILTINS.has(name)) this.abiSensitive = true;
     const first = !this.files.has(found.file);
     this.files.set(found.file, found.origin);
     if (found.origin === 'builtin' && !first) return; // built-ins are guarded anyway
     this.depth++;
-    this.processFile(lex(found.file, found.text).lines, found.file);
+    this.processFile(lexCached(found.file, found.text).lines, found.file);
     this.depth--;
   }
 
   private findInclude(name: string, loc: SourceLoc): { file: string; text: string; origin: IncludeOrigin } {
+    const dirs = this.options.includeDirs ?? [];
     const builtin = BUILTIN_HEADERS.get(name);
-    if (builtin !== undefined) return { file: BUILTIN_PREFIX + name, text: builtin, origin: 'builtin' };
-    // A sibling first: `<linux/vfio.h>` from vfio_zdev.h means the vfio.h of the same version.
-    const base = name.replace(/^linux\//, '');
-    const sibling = isAbsolute(name) ? name : join(dirname(this.mainFile), base);
-    if (exists(sibling)) return { file: sibling, text: this.read(sibling, loc), origin: 'sibling' };
-    for (const dir of this.options.includeDirs ?? []) {
+    // Without include dirs the built-ins come first; with them, a real tree's own headers win.
+    if (builtin !== undefined && (dirs.length === 0 || name.startsWith('<'))) return { file: BUILTIN_PREFIX + name, text: builtin, origin: 'builtin' };
+    // A sibling first: `<linux/vfio.h>` from vfio_zdev.h means the vfio.h of the same version (unless the header
+    // lives in one of the include dirs, whose layout then answers exactly).
+    if (!this.mainInIncludeDir) {
+      const sibling = isAbsolute(name) ? name : join(dirname(this.mainFile), name.replace(/^linux\//, ''));
+      if (exists(sibling)) return { file: sibling, text: this.read(sibling, loc), origin: 'sibling' };
+    }
+    for (const dir of dirs) {
+      const inMultiarch = this.findMultiarch(dir, name);
+      if (inMultiarch) return { file: inMultiarch, text: this.read(inMultiarch, loc), origin: 'include-dir' };
       const candidate = resolve(dir, name);
       if (exists(candidate)) return { file: candidate, text: this.read(candidate, loc), origin: 'include-dir' };
     }
-    throw new HeaderError(loc, `cannot find <${name}>: not built in, not beside the header; pass --include DIR`);
+    if (builtin !== undefined) return { file: BUILTIN_PREFIX + name, text: builtin, origin: 'builtin' };
+    const where = dirs.length ? `in ${dirs.join(', ')}${this.options.multiarch ? ` (nor its ${this.options.multiarch}/)` : ''}` : 'beside the header; pass --include DIR';
+    throw new HeaderError(loc, `cannot find <${name}>: not built in (see the libc model in the README), not ${where}`);
+  }
+
+  /** `<dir>/<multiarch>/name` for this pass's ABI; in an ABI-independent pass, any ABI's (and the header becomes ABI-dependent). */
+  private findMultiarch(dir: string, name: string): string | undefined {
+    const folders = this.options.multiarch ? [this.options.multiarch] : this.options.multiarchFolders ?? [];
+    for (const folder of folders) {
+      const candidate = resolve(dir, folder, name);
+      if (!exists(candidate)) continue;
+      if (!this.options.multiarch) this.abiSensitive = true;
+      return candidate;
+    }
+    return undefined;
+  }
+
+  private get mainInIncludeDir(): boolean {
+    return (this.options.includeDirs ?? []).some((d) => {
+      const rel = relative(resolve(d), this.mainFile);
+      return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+    });
   }
 
   /** Memoised full expansions of object-like macros in isolation (see {@link expandObject}); cleared by #define/#undef. */
@@ -435,6 +501,12 @@ class Preprocessor {
           replacement = expandedArgs.get(p)!;
         }
         for (let k = 0; k < replacement.length; k++) result.push(moved(replacement[k]!, at.loc, k === 0 ? space : replacement[k]!.space));
+        // GNU comma elision: `, ## args` with an empty variadic argument drops the comma (bpf.h's `##ctx`).
+        // With a non-empty one, the comma stays and nothing is pasted.
+        if (macro.variadic && p === params.length - 1 && result[result.length - 1]?.text === '##' && result[result.length - 2]?.text === ',') {
+          result.length -= replacement.length === 0 ? 2 : 1;
+          if (replacement.length === 0) continue;
+        }
         if (replacement.length === 0 && pasted) result.push({ kind: 'other', text: '', loc: at.loc, space });
         continue;
       }

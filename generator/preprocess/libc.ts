@@ -1,0 +1,493 @@
+/**
+ * The built-in libc model: what Linux UAPI headers take from the C library, as glibc 2.36 (Debian 12)
+ * lays it out by default (no `_FILE_OFFSET_BITS`/`_TIME_BITS`, `_DEFAULT_SOURCE`) on each ABI.
+ *
+ * Only what UAPI headers use is here: fixed-width and `limits.h` integers, `size_t` and friends,
+ * `struct timespec`/`timeval`/`timezone`/`itimerspec`/`itimerval`/`tm`, the POSIX `*_t` types of
+ * `<sys/types.h>`, the byte-order macros of `<endian.h>`, `struct winsize` and the `_IO*` macros of
+ * `<sys/ioctl.h>`, and `struct sockaddr`, `sockaddr_storage`, `sa_family_t`, `socklen_t` of
+ * `<sys/socket.h>`. Function prototypes are left out (they do not change a layout). Guard macros
+ * (`__timeval_defined`, `_STRUCT_TIMESPEC`, `_SYS_TIME_H`, ...) are glibc's, so the kernel's
+ * `linux/libc-compat.h` and `#ifndef` tests see what they would see with glibc. A libc header not
+ * here (`<netinet/in.h>`, `<net/if.h>`, ...) is not found: a located error, unless an include dir has it.
+ *
+ * Everything ABI-dependent is written with the ABI's predefined macros (`__SIZEOF_LONG__`,
+ * `__CHAR_UNSIGNED__`, `__sparc__`), so a header that includes any of these is preprocessed per ABI.
+ * `test/libc-model.test.ts` checks the model against clang compiling each ABI's real glibc headers
+ * (Debian's `libc6-dev-<arch>-cross`).
+ */
+
+const FEATURES_H = `
+#ifndef _FEATURES_H
+#define _FEATURES_H 1
+#define _DEFAULT_SOURCE 1
+#define _POSIX_SOURCE 1
+#define _POSIX_C_SOURCE 200809L
+#define _ATFILE_SOURCE 1
+#define __USE_ISOC11 1
+#define __USE_ISOC99 1
+#define __USE_ISOC95 1
+#define __USE_POSIX 1
+#define __USE_POSIX2 1
+#define __USE_POSIX199309 1
+#define __USE_POSIX199506 1
+#define __USE_XOPEN2K 1
+#define __USE_XOPEN2K8 1
+#define __USE_ATFILE 1
+#define __USE_MISC 1
+#define __USE_FORTIFY_LEVEL 0
+#define __GNU_LIBRARY__ 6
+#define __GLIBC__ 2
+#define __GLIBC_MINOR__ 36
+#define __GLIBC_PREREQ(maj, min) ((__GLIBC__ << 16) + __GLIBC_MINOR__ >= ((maj) << 16) + (min))
+#if __SIZEOF_LONG__ == 8
+#define __WORDSIZE 64
+#else
+#define __WORDSIZE 32
+#endif
+#define __TIMESIZE __WORDSIZE
+#endif
+`;
+
+/** glibc's bits/types.h, reduced to the types the headers below use. */
+const BITS_TYPES_H = `
+#ifndef _BITS_TYPES_H
+#define _BITS_TYPES_H 1
+#include <features.h>
+typedef long __time_t;
+typedef long __clock_t;
+typedef int __clockid_t;
+typedef void *__timer_t;
+#if defined(__sparc__) && __SIZEOF_LONG__ == 8
+typedef int __suseconds_t;
+#else
+typedef long __suseconds_t;
+#endif
+typedef long __syscall_slong_t;
+typedef unsigned int __useconds_t;
+typedef int __pid_t;
+typedef unsigned int __uid_t;
+typedef unsigned int __gid_t;
+typedef unsigned int __mode_t;
+typedef int __key_t;
+typedef int __id_t;
+typedef int __daddr_t;
+typedef char *__caddr_t;
+typedef unsigned int __socklen_t;
+typedef long __off_t;
+typedef long long __off64_t;
+typedef long long __loff_t;
+typedef unsigned long __ino_t;
+typedef unsigned long long __dev_t;
+typedef long __blksize_t;
+typedef long __blkcnt_t;
+typedef unsigned long __fsblkcnt_t;
+typedef unsigned long __fsfilcnt_t;
+typedef long __ssize_t;
+#endif
+`;
+
+const STDDEF_H = `
+#ifndef __vfio_uapi_libc_stddef
+#define __vfio_uapi_libc_stddef
+typedef unsigned long size_t;
+typedef long ptrdiff_t;
+typedef int wchar_t;
+#define NULL ((void *)0)
+#define offsetof(t, m) __builtin_offsetof(t, m)
+#endif
+`;
+
+const STDINT_H = `
+#ifndef _STDINT_H
+#define _STDINT_H 1
+#include <features.h>
+typedef signed char int8_t;
+typedef short int16_t;
+typedef int int32_t;
+typedef unsigned char uint8_t;
+typedef unsigned short uint16_t;
+typedef unsigned int uint32_t;
+#if __SIZEOF_LONG__ == 8
+typedef long int64_t;
+typedef unsigned long uint64_t;
+typedef long int_fast16_t;
+typedef long int_fast32_t;
+typedef unsigned long uint_fast16_t;
+typedef unsigned long uint_fast32_t;
+#define __INT64_C(c) c ## L
+#define __UINT64_C(c) c ## UL
+#define SIZE_MAX (18446744073709551615UL)
+#define INTPTR_MIN (-9223372036854775807L-1)
+#define INTPTR_MAX (9223372036854775807L)
+#define UINTPTR_MAX (18446744073709551615UL)
+#define PTRDIFF_MIN (-9223372036854775807L-1)
+#define PTRDIFF_MAX (9223372036854775807L)
+#else
+typedef long long int64_t;
+typedef unsigned long long uint64_t;
+typedef int int_fast16_t;
+typedef int int_fast32_t;
+typedef unsigned int uint_fast16_t;
+typedef unsigned int uint_fast32_t;
+#define __INT64_C(c) c ## LL
+#define __UINT64_C(c) c ## ULL
+#define SIZE_MAX (4294967295U)
+#define INTPTR_MIN (-2147483647-1)
+#define INTPTR_MAX (2147483647)
+#define UINTPTR_MAX (4294967295U)
+#define PTRDIFF_MIN (-2147483647-1)
+#define PTRDIFF_MAX (2147483647)
+#endif
+typedef int8_t int_least8_t;
+typedef int16_t int_least16_t;
+typedef int32_t int_least32_t;
+typedef int64_t int_least64_t;
+typedef uint8_t uint_least8_t;
+typedef uint16_t uint_least16_t;
+typedef uint32_t uint_least32_t;
+typedef uint64_t uint_least64_t;
+typedef signed char int_fast8_t;
+typedef unsigned char uint_fast8_t;
+typedef int64_t int_fast64_t;
+typedef uint64_t uint_fast64_t;
+#ifndef __intptr_t_defined
+typedef long intptr_t;
+#define __intptr_t_defined
+#endif
+typedef unsigned long uintptr_t;
+typedef int64_t intmax_t;
+typedef uint64_t uintmax_t;
+#define INT8_MIN (-128)
+#define INT16_MIN (-32767-1)
+#define INT32_MIN (-2147483647-1)
+#define INT64_MIN (-__INT64_C(9223372036854775807)-1)
+#define INT8_MAX (127)
+#define INT16_MAX (32767)
+#define INT32_MAX (2147483647)
+#define INT64_MAX (__INT64_C(9223372036854775807))
+#define UINT8_MAX (255)
+#define UINT16_MAX (65535)
+#define UINT32_MAX (4294967295U)
+#define UINT64_MAX (__UINT64_C(18446744073709551615))
+#define INTMAX_MIN (-__INT64_C(9223372036854775807)-1)
+#define INTMAX_MAX (__INT64_C(9223372036854775807))
+#define UINTMAX_MAX (__UINT64_C(18446744073709551615))
+#define INT8_C(c) c
+#define INT16_C(c) c
+#define INT32_C(c) c
+#define INT64_C(c) __INT64_C(c)
+#define UINT8_C(c) c
+#define UINT16_C(c) c
+#define UINT32_C(c) c ## U
+#define UINT64_C(c) __UINT64_C(c)
+#endif
+`;
+
+const LIMITS_H = `
+#ifndef _LIBC_LIMITS_H_
+#define _LIBC_LIMITS_H_ 1
+#include <features.h>
+#define MB_LEN_MAX 16
+#define CHAR_BIT 8
+#define SCHAR_MAX 127
+#define SCHAR_MIN (-SCHAR_MAX - 1)
+#define UCHAR_MAX (SCHAR_MAX * 2 + 1)
+#ifdef __CHAR_UNSIGNED__
+#define CHAR_MIN 0
+#define CHAR_MAX UCHAR_MAX
+#else
+#define CHAR_MIN SCHAR_MIN
+#define CHAR_MAX SCHAR_MAX
+#endif
+#define SHRT_MAX 32767
+#define SHRT_MIN (-SHRT_MAX - 1)
+#define USHRT_MAX (SHRT_MAX * 2 + 1)
+#define INT_MAX 2147483647
+#define INT_MIN (-INT_MAX - 1)
+#define UINT_MAX (INT_MAX * 2U + 1U)
+#if __SIZEOF_LONG__ == 8
+#define LONG_MAX 9223372036854775807L
+#else
+#define LONG_MAX 2147483647L
+#endif
+#define LONG_MIN (-LONG_MAX - 1L)
+#define ULONG_MAX (LONG_MAX * 2UL + 1UL)
+#define LLONG_MAX 9223372036854775807LL
+#define LLONG_MIN (-LLONG_MAX - 1LL)
+#define ULLONG_MAX (LLONG_MAX * 2ULL + 1ULL)
+#define SSIZE_MAX LONG_MAX
+#endif
+`;
+
+const ENDIAN_H = `
+#ifndef _ENDIAN_H
+#define _ENDIAN_H 1
+#include <features.h>
+#define __LITTLE_ENDIAN 1234
+#define __BIG_ENDIAN 4321
+#define __PDP_ENDIAN 3412
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define __BYTE_ORDER __BIG_ENDIAN
+#else
+#define __BYTE_ORDER __LITTLE_ENDIAN
+#endif
+#define __FLOAT_WORD_ORDER __BYTE_ORDER
+#define LITTLE_ENDIAN __LITTLE_ENDIAN
+#define BIG_ENDIAN __BIG_ENDIAN
+#define PDP_ENDIAN __PDP_ENDIAN
+#define BYTE_ORDER __BYTE_ORDER
+#endif
+`;
+
+const TIME_TYPES = `
+#include <bits/types.h>
+#ifndef __time_t_defined
+#define __time_t_defined 1
+typedef __time_t time_t;
+#endif
+#ifndef _STRUCT_TIMESPEC
+#define _STRUCT_TIMESPEC 1
+struct timespec { __time_t tv_sec; __syscall_slong_t tv_nsec; };
+#endif
+#ifndef __timeval_defined
+#define __timeval_defined 1
+struct timeval { __time_t tv_sec; __suseconds_t tv_usec; };
+#endif
+#ifndef __suseconds_t_defined
+#define __suseconds_t_defined
+typedef __suseconds_t suseconds_t;
+#endif
+`;
+
+const TIME_H = `
+#ifndef _TIME_H
+#define _TIME_H 1
+#include <stddef.h>
+${TIME_TYPES}
+#ifndef __clock_t_defined
+#define __clock_t_defined 1
+typedef __clock_t clock_t;
+#endif
+#ifndef __clockid_t_defined
+#define __clockid_t_defined 1
+typedef __clockid_t clockid_t;
+#endif
+#ifndef __timer_t_defined
+#define __timer_t_defined 1
+typedef __timer_t timer_t;
+#endif
+#ifndef __pid_t_defined
+#define __pid_t_defined
+typedef __pid_t pid_t;
+#endif
+struct tm { int tm_sec; int tm_min; int tm_hour; int tm_mday; int tm_mon; int tm_year; int tm_wday; int tm_yday; int tm_isdst; long tm_gmtoff; const char *tm_zone; };
+struct itimerspec { struct timespec it_interval; struct timespec it_value; };
+#define CLOCKS_PER_SEC ((__clock_t) 1000000)
+#define CLOCK_REALTIME 0
+#define CLOCK_MONOTONIC 1
+#define CLOCK_PROCESS_CPUTIME_ID 2
+#define CLOCK_THREAD_CPUTIME_ID 3
+#define CLOCK_MONOTONIC_RAW 4
+#define CLOCK_REALTIME_COARSE 5
+#define CLOCK_MONOTONIC_COARSE 6
+#define CLOCK_BOOTTIME 7
+#define CLOCK_REALTIME_ALARM 8
+#define CLOCK_BOOTTIME_ALARM 9
+#define CLOCK_TAI 11
+#define TIMER_ABSTIME 1
+#endif
+`;
+
+const SYS_SELECT = `
+#ifndef _SYS_SELECT_H
+#define _SYS_SELECT_H 1
+${TIME_TYPES}
+typedef struct { unsigned long __val[1024 / (8 * sizeof (unsigned long))]; } __sigset_t;
+typedef __sigset_t sigset_t;
+typedef long __fd_mask;
+#define __NFDBITS (8 * (int) sizeof (__fd_mask))
+#define FD_SETSIZE 1024
+typedef struct { __fd_mask __fds_bits[1024 / __NFDBITS]; } fd_set;
+typedef __fd_mask fd_mask;
+#define NFDBITS __NFDBITS
+#endif
+`;
+
+const SYS_TIME_H = `
+#ifndef _SYS_TIME_H
+#define _SYS_TIME_H 1
+#include <features.h>
+${SYS_SELECT}
+struct timezone { int tz_minuteswest; int tz_dsttime; };
+struct itimerval { struct timeval it_interval; struct timeval it_value; };
+#define ITIMER_REAL 0
+#define ITIMER_VIRTUAL 1
+#define ITIMER_PROF 2
+#endif
+`;
+
+const SYS_TYPES_H = `
+#ifndef _SYS_TYPES_H
+#define _SYS_TYPES_H 1
+#include <features.h>
+#include <stddef.h>
+#include <bits/types.h>
+typedef unsigned char u_char;
+typedef unsigned short u_short;
+typedef unsigned int u_int;
+typedef unsigned long u_long;
+typedef long long quad_t;
+typedef unsigned long long u_quad_t;
+typedef struct { int __val[2]; } fsid_t;
+typedef __loff_t loff_t;
+typedef __ino_t ino_t;
+typedef __dev_t dev_t;
+#ifndef __gid_t_defined
+#define __gid_t_defined
+typedef __gid_t gid_t;
+#endif
+typedef __mode_t mode_t;
+#ifndef __uid_t_defined
+#define __uid_t_defined
+typedef __uid_t uid_t;
+#endif
+typedef __off_t off_t;
+#ifndef __pid_t_defined
+#define __pid_t_defined
+typedef __pid_t pid_t;
+#endif
+typedef __id_t id_t;
+#ifndef __ssize_t_defined
+#define __ssize_t_defined
+typedef __ssize_t ssize_t;
+#endif
+typedef __daddr_t daddr_t;
+typedef __caddr_t caddr_t;
+typedef __key_t key_t;
+#ifndef __clock_t_defined
+#define __clock_t_defined 1
+typedef __clock_t clock_t;
+#endif
+#ifndef __clockid_t_defined
+#define __clockid_t_defined 1
+typedef __clockid_t clockid_t;
+#endif
+#ifndef __timer_t_defined
+#define __timer_t_defined 1
+typedef __timer_t timer_t;
+#endif
+typedef __useconds_t useconds_t;
+typedef unsigned long ulong;
+typedef unsigned short ushort;
+typedef unsigned int uint;
+#ifndef _STDINT_H
+typedef signed char int8_t;
+typedef short int16_t;
+typedef int int32_t;
+#if __SIZEOF_LONG__ == 8
+typedef long int64_t;
+#else
+typedef long long int64_t;
+#endif
+#endif
+typedef unsigned char u_int8_t;
+typedef unsigned short u_int16_t;
+typedef unsigned int u_int32_t;
+typedef unsigned long long u_int64_t;
+typedef long register_t;
+typedef __blksize_t blksize_t;
+typedef __blkcnt_t blkcnt_t;
+typedef __fsblkcnt_t fsblkcnt_t;
+typedef __fsfilcnt_t fsfilcnt_t;
+#include <endian.h>
+${SYS_SELECT}
+#endif
+`;
+
+const SYS_IOCTL_H = `
+#ifndef _SYS_IOCTL_H
+#define _SYS_IOCTL_H 1
+#include <features.h>
+#include <linux/ioctl.h>
+struct winsize { unsigned short ws_row; unsigned short ws_col; unsigned short ws_xpixel; unsigned short ws_ypixel; };
+#endif
+`;
+
+const SYS_SOCKET_H = `
+#ifndef _SYS_SOCKET_H
+#define _SYS_SOCKET_H 1
+#include <features.h>
+#include <stddef.h>
+#include <bits/types.h>
+#ifndef __socklen_t_defined
+typedef __socklen_t socklen_t;
+#define __socklen_t_defined
+#endif
+typedef unsigned short sa_family_t;
+#define __SOCKADDR_COMMON(sa_prefix) sa_family_t sa_prefix##family
+#define __SOCKADDR_COMMON_SIZE (sizeof (unsigned short int))
+#define _SS_SIZE 128
+struct sockaddr { __SOCKADDR_COMMON (sa_); char sa_data[14]; };
+struct sockaddr_storage { __SOCKADDR_COMMON (ss_); char __ss_padding[_SS_SIZE - __SOCKADDR_COMMON_SIZE - sizeof (unsigned long)]; unsigned long __ss_align; };
+struct iovec { void *iov_base; size_t iov_len; };
+struct msghdr { void *msg_name; socklen_t msg_namelen; struct iovec *msg_iov; size_t msg_iovlen; void *msg_control; size_t msg_controllen; int msg_flags; };
+struct linger { int l_onoff; int l_linger; };
+#endif
+`;
+
+const UNISTD_H = `
+#ifndef _UNISTD_H
+#define _UNISTD_H 1
+#include <features.h>
+#include <sys/types.h>
+#define STDIN_FILENO 0
+#define STDOUT_FILENO 1
+#define STDERR_FILENO 2
+#define R_OK 4
+#define W_OK 2
+#define X_OK 1
+#define F_OK 0
+#define SEEK_SET 0
+#define SEEK_CUR 1
+#define SEEK_END 2
+#endif
+`;
+
+const STRING_H = `
+#ifndef _STRING_H
+#define _STRING_H 1
+#include <features.h>
+#include <stddef.h>
+#endif
+`;
+
+const STDLIB_H = `
+#ifndef _STDLIB_H
+#define _STDLIB_H 1
+#include <features.h>
+#include <stddef.h>
+#define EXIT_FAILURE 1
+#define EXIT_SUCCESS 0
+#define RAND_MAX 2147483647
+#endif
+`;
+
+/** The libc model's headers by include name. */
+export const LIBC_HEADERS: ReadonlyMap<string, string> = new Map([
+  ['features.h', FEATURES_H],
+  ['bits/types.h', BITS_TYPES_H],
+  ['stddef.h', STDDEF_H],
+  ['stdint.h', STDINT_H],
+  ['limits.h', LIMITS_H],
+  ['endian.h', ENDIAN_H],
+  ['time.h', TIME_H],
+  ['sys/time.h', SYS_TIME_H],
+  ['sys/select.h', SYS_SELECT],
+  ['sys/types.h', SYS_TYPES_H],
+  ['sys/ioctl.h', SYS_IOCTL_H],
+  ['sys/socket.h', SYS_SOCKET_H],
+  ['unistd.h', UNISTD_H],
+  ['string.h', STRING_H],
+  ['stdlib.h', STDLIB_H],
+]);
