@@ -21,6 +21,7 @@ import { formatProvenance, type Provenance } from '../provenance.js';
 import { CodecWriter, RUNTIME_CODEC, RUNTIME_ENCODING, Shapes, TYPES, type CodecUnit } from './codecs.js';
 import { isBindable, propertyKey, typeName } from './names.js';
 import { docText, Imports, ModuleWriter, type Chunk, type ModuleRef } from './printer.js';
+import { renderFile, type FileKind } from './templates.js';
 
 /** Generated files: path relative to the bindings directory -> contents. */
 export type FileSet = Map<string, string>;
@@ -82,7 +83,8 @@ export function emitBindings(input: EmitInput): FileSet {
     const rel = path.posix.relative(dir, ref);
     return `${rel.startsWith('.') ? rel : `./${rel}`}.js`;
   };
-  const put = (file: string, m: ModuleWriter) => files.set(file, m.print(resolver(file), ORDER));
+  const put = (file: string, kind: FileKind, m: ModuleWriter, extra: Record<string, string> = {}) =>
+    files.set(file, renderFile(kind, { provenance: first, header, ...extra, ...m.print(resolver(file), ORDER) }));
   const originOf = (loc: { file: string; line: number }) => `${path.basename(loc.file)}:${loc.line}`;
 
   // ---- types.ts: the same interfaces on every ABI ----
@@ -92,12 +94,7 @@ export function emitBindings(input: EmitInput): FileSet {
     const c = ir.comments.find((x) => x.endLine === line - 1 || x.endLine === line - 2);
     return c ? commentText(c).split('\n').map((l) => ` * ${l.replace(/\*\//g, '*\\/')}`).join('\n').trimEnd() : undefined;
   };
-  const types = new ModuleWriter(first, [
-    `The TypeScript shapes of the records of ${header}. A value has the same shape`,
-    'on every ABI: integers that are 64-bit on any ABI (`__u64`, `long`, pointers)',
-    'are bigint, the rest number; byte arrays are Uint8Array. Members of anonymous',
-    'structs and unions are direct properties, as C code reads them.',
-  ]);
+  const types = new ModuleWriter();
   for (const i of shapes.interfaces.values()) {
     const comment = commentBefore(i.decl.loc.line);
     const props = i.props.map((p) => `  /** \`${docText(p.c)}\` */\n  ${propertyKey(p.name)}${p.optional ? '?' : ''}: ${p.ts};`);
@@ -107,7 +104,7 @@ export function emitBindings(input: EmitInput): FileSet {
   for (const g of analysis.flags) {
     types.add(`/** Names of the flags of \`${g.record.tag} ${g.record.name}.${g.field}\`. */\nexport type ${flagTypeName(g)} = ${g.bits.map((b) => `'${b}'`).join(' | ')};`);
   }
-  put('types.ts', types);
+  put('types.ts', 'types', types);
 
   // ---- codecs: merged record by record ----
   // ABIs that share the IR and every layout rule of the table lay records out alike: write their codecs once.
@@ -136,25 +133,16 @@ export function emitBindings(input: EmitInput): FileSet {
       imports,
     };
   };
-  const codecModuleDoc = (abiList: string) => [
-    `Codecs of the records of ${header} ${abiList}: fixed offsets computed for`,
-    'these ABIs (and checked against clang by `vfio-uapi verify`), the byte order a',
-    'parameter (`le`: little-endian), so that one copy serves both.',
-    '',
-    'Encoders check each member inline, `typeof m === "number" && (m >>> 0) === m ? m : u32(m, path)`',
-    "for a __u32: a value in range is written as it is; anything else goes to the runtime's u32(),",
-    'which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.',
-  ];
   const sharedUnits = perAbi[0]!.units.filter((_, k) => shared[k]);
-  put('codecs.ts', new ModuleWriter(first, codecModuleDoc('that are the same on every ABI')).add(
+  put('codecs.ts', 'codecs', new ModuleWriter().add(
     factory(perAbi[0]!.w, sharedUnits, 'sharedCodecs', '/** The codecs laid out alike on every ABI, for the byte order `le`. */')));
   const codecGroups = groupByText(perAbi.map((p) => ({ abi: p.abi, text: p.keys.filter((_, k) => !shared[k]).join('\n'), value: p })))
     .filter((g) => g.text !== '');
   for (const g of codecGroups) {
     const units = g.value.units.filter((_, k) => !shared[k]);
     const list = g.abis.map((a) => a.name).join(', ');
-    put(`codecs/${g.name}.ts`, new ModuleWriter(first, codecModuleDoc(`laid out differently on ${list} than on some other ABI`)).add(
-      factory(g.value.w, units, 'abiCodecs', `/** The codecs of ${list} that other ABIs lay out differently, for the byte order \`le\`. */`)));
+    put(`codecs/${g.name}.ts`, 'codecs-group', new ModuleWriter().add(
+      factory(g.value.w, units, 'abiCodecs', `/** The codecs of ${list} that other ABIs lay out differently, for the byte order \`le\`. */`)), { abiList: list });
   }
 
   // ---- constants: merged constant by constant ----
@@ -179,27 +167,20 @@ export function emitBindings(input: EmitInput): FileSet {
     const o = m.get(c.name);
     return o !== undefined && (o === c || constText(o, true) === constText(c, true));
   })).map((c) => c.name));
-  const constants = new ModuleWriter(first, [
-    `The integer constants of ${header} that are the same on every ABI, as C evaluates`,
-    'them: each typed as its value. Values beyond 2^53 are bigint; `(1 << 31)`-style',
-    "values are C's int, negative.",
-  ]);
+  const constants = new ModuleWriter();
   for (const c of firstList) if (sharedConsts.has(c.name)) constants.add(constText(c, true));
-  put('constants.ts', constants);
+  put('constants.ts', 'constants', constants);
   const constGroups = groupByText(layouts.map((l, i) => {
     const list = constantLists[i]!.filter((c) => !sharedConsts.has(c.name));
     return { abi: l.abi, text: list.map((c) => constText(c, false)).join('\n\n'), value: list };
   })).filter((g) => g.text !== '');
   for (const g of constGroups) {
-    put(`constants/${g.name}.ts`, new ModuleWriter(first, [
-      `The integer constants of ${header} on ${g.abis.map((a) => a.name).join(', ')} that differ on some other ABI`,
-      '(or exist only on some ABIs), as C evaluates them there.',
-    ]).add(g.text));
+    put(`constants/${g.name}.ts`, 'constants-group', new ModuleWriter().add(g.text), { abiList: g.abis.map((a) => a.name).join(', ') });
   }
 
   // ---- abi/<abi>.ts ----
   for (const [i, abi] of abis.entries()) {
-    const m = new ModuleWriter(first, [`${header} on ${abi.name}: every constant and codec.`]);
+    const m = new ModuleWriter();
     const im = new Imports();
     const cg = codecGroups.find((g) => g.abis.includes(abi));
     const kg = constGroups.find((g) => g.abis.includes(abi));
@@ -216,7 +197,7 @@ export function emitBindings(input: EmitInput): FileSet {
       im.value(`codecs/${cg.name}`, 'abiCodecs');
       m.add(`export const { ${perAbi[i]!.units.filter((_, k) => !shared[k]).map((u) => u.record).join(', ')} } = abiCodecs(${le});`);
     }
-    put(`abi/${abi.name}.ts`, m.uses(im));
+    put(`abi/${abi.name}.ts`, 'abi', m.uses(im), { abi: abi.name });
   }
 
   const differingDoc = (c: ConstantValue, values: string) => `${constSource(c)} on the running ABI: ${values}; ${originOf(c.loc)}.`;
@@ -233,12 +214,7 @@ function emitIndex(
   const header = input.provenance.header;
   const abis = layouts.map((l) => l.abi);
   const im = new Imports();
-  const out = new ModuleWriter(first, [
-    `Bindings for ${header}: constants, codecs, flag sets, ioctl descriptors and`,
-    'capability registries for the ABI of the running process (chosen at import',
-    'from `process.arch` and the byte order; only that ABI\'s modules are loaded),',
-    'and, through `byAbi`, any ABI\'s, loaded on first use.',
-  ]);
+  const out = new ModuleWriter();
   // Every constant defined on every ABI is a binding of the index: imported when the same everywhere, else the running ABI's.
   // Maps and sets, not list searches: a header may define tens of thousands of constants.
   const byName = constantLists.map((l) => new Map(l.map((c) => [c.name, c])));
@@ -357,7 +333,7 @@ function emitIndex(
     ...caps.map((c) => `  { info: '${c.info}', id: '${c.id}', idValue: ${ref(c.id)}${c.record ? `, codec: ${c.record} as Codec<unknown>` : ''} },`),
     '];',
   ].join('\n'));
-  return out.uses(im).print(resolve, ORDER);
+  return renderFile('index', { provenance: first, header, ...out.uses(im).print(resolve, ORDER) });
 }
 
 /** `Codec<X>` or `FlexCodec<X, E>` for a record. */

@@ -60,12 +60,14 @@ export interface Chunk {
   readonly imports: Imports;
 }
 
-/** A generated module: its provenance line, module doc, then chunks separated by blank lines. */
+/**
+ * The code of a generated module: chunks separated by blank lines, and the
+ * imports they use. Its frame (provenance line, module doc) is the template's
+ * (./templates.ts).
+ */
 export class ModuleWriter {
   private readonly chunks: string[] = [];
   private readonly imports = new Imports();
-
-  constructor(private readonly firstLine: string, private readonly moduleDoc: readonly string[]) {}
 
   /** Appends code (a chunk, or text that needs no imports). */
   add(chunk: Chunk | string): this {
@@ -83,11 +85,9 @@ export class ModuleWriter {
     return this;
   }
 
-  /** The module's text; `resolve` turns module refs into import paths. */
-  print(resolve: (from: ModuleRef) => string, order?: readonly ModuleRef[]): string {
-    const head = [this.firstLine, '/**', ...this.moduleDoc.map((l) => (l ? ` * ${l}` : ' *')), ' * @module', ' */'];
-    const imports = this.imports.print(resolve, order);
-    return [[...head, ...imports].join('\n'), ...this.chunks].join('\n\n') + '\n';
+  /** The module's `import` statements and body sections; `resolve` turns module refs into import paths. */
+  print(resolve: (from: ModuleRef) => string, order?: readonly ModuleRef[]): { imports: string[]; sections: string[] } {
+    return { imports: this.imports.print(resolve, order), sections: [...this.chunks] };
   }
 }
 
