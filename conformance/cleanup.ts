@@ -7,7 +7,7 @@
  * process.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -50,11 +50,13 @@ export function onExitOrSignal(cleanup: () => void): () => void {
   };
 }
 
-/** A new temporary directory (under `parent`, default the system's), removed on exit or signal if not before. */
+/**
+ * A new temporary directory (under `parent`, default the system's), removed on exit or signal if not before.
+ * Created synchronously: an asynchronous mkdtemp can create the directory in the thread pool while a signal
+ * handler runs on the main thread, before the directory is tracked, and leave it behind.
+ */
 export async function makeTempDir(prefix: string, parent: string = tmpdir()): Promise<string> {
-  const dir = await mkdtemp(path.join(parent, prefix));
-  track(dir);
-  return dir;
+  return makeTempDirSync(prefix, parent);
 }
 
 /** {@link makeTempDir}, synchronously. */
@@ -72,9 +74,10 @@ function track(dir: string): void {
 
 /** Removes a directory made by {@link makeTempDir} (and forgets it). */
 export async function removeTempDir(dir: string): Promise<void> {
+  // Forgotten only once gone: a signal during the removal still finishes it.
+  await rm(dir, { recursive: true, force: true });
   releases.get(dir)?.();
   releases.delete(dir);
-  await rm(dir, { recursive: true, force: true });
 }
 
 /** {@link removeTempDir}, synchronously. */

@@ -85,8 +85,9 @@ export const EXTRA_HEADERS: Readonly<Partial<Record<Suite, readonly string[]>>> 
  * IOMMU), which reaches the HWPT, dirty-tracking and vIOMMU ioctls QEMU's
  * intel-iommu cannot.
  */
-export const SOURCE_TEST_HEADERS: Readonly<Partial<Record<Suite, { file: string; includeDir: string }>>> = {
-  custom: { file: 'drivers/iommu/iommufd/iommufd_test.h', includeDir: 'include/uapi' },
+export const SOURCE_TEST_HEADERS: Readonly<Partial<Record<Suite, { file: string; includeDirs: readonly string[]; buildIncludeDirs: readonly string[] }>>> = {
+  // The tree's own <linux/ioctl.h> and <linux/types.h> reach <asm/...>: the arch's uapi and the build's generated uapi.
+  custom: { file: 'drivers/iommu/iommufd/iommufd_test.h', includeDirs: ['include/uapi', 'arch/x86/include/uapi'], buildIncludeDirs: ['arch/x86/include/generated/uapi'] },
 };
 
 /**
@@ -173,9 +174,10 @@ async function runKernelSuiteInner(suite: Suite, opts: SuiteRunOptions, known: (
   const extra = EXTRA_HEADERS[suite] ?? [];
   let manifest = manifestForKernel(kernel.packageVersion, opts.corruptions, extra, arch);
   const testHeader = SOURCE_TEST_HEADERS[suite];
-  if (testHeader && kernel.sourceDir) {
+  if (testHeader && kernel.sourceDir && kernel.buildDir) {
     const file = path.join(kernel.sourceDir, testHeader.file);
-    manifest = addHeader(manifest, buildManifest(file, arch, [path.join(kernel.sourceDir, testHeader.includeDir)]), { ioctls: false });
+    const includeDirs = [...testHeader.includeDirs.map((d) => path.join(kernel.sourceDir!, d)), ...testHeader.buildIncludeDirs.map((d) => path.join(kernel.buildDir!, d))];
+    manifest = addHeader(manifest, buildManifest(file, arch, includeDirs), { ioctls: false });
   }
   known(kernel.version, manifest);
   progress(`${manifest.ioctls.length} ioctls in vfio.h${extra.map((h) => ` + ${h}`).join('')} ${manifest.header.version} (for ${kernel.version}, package ${kernel.packageVersion})`);

@@ -13,7 +13,7 @@ import { capabilitySpecs } from '../../generator/analysis/conventions.js';
 import type { HeaderIR } from '../../generator/ir/types.js';
 import { jsonNumber } from '../../generator/layout/json.js';
 import { AbiLayout, type RecordLayout } from '../../generator/layout/layout.js';
-import { parseHeader } from '../../generator/parse/parse.js';
+import { parseHeaderForAbis } from '../../generator/parse/parse.js';
 import { ARCHES, HOST_ARCH, type ArchName } from '../vm/arches.js';
 import type { GuestPlatform, Manifest, ManifestField, ManifestRecord } from './types.js';
 import { corpusDir } from '../../generator/paths.js';
@@ -31,7 +31,8 @@ export function platformOf(arch: ArchName): GuestPlatform {
 export function buildManifest(headerPath: string, arch: ArchName = HOST_ARCH, includeDirs?: string[]): Manifest {
   const abi = ARCHES[arch].abi;
   const platform = platformOf(arch);
-  const ir = parseHeader(headerPath, includeDirs ? { includeDirs } : {});
+  // Per ABI: a header that includes a real kernel tree's <linux/types.h> tests ABI macros.
+  const ir = parseHeaderForAbis(headerPath, [abiByName(abi)], includeDirs ? { includeDirs } : {}).get(abi)!;
   const layout = new AbiLayout(ir, abiByName(abi));
   const values = new Map(layout.constants().values.map((c) => [c.name, c.value]));
 

@@ -46,6 +46,8 @@ export interface Kernel {
   variant?: string;
   /** For a kernel built here (`custom`): its unpacked source tree. */
   sourceDir?: string;
+  /** For a kernel built here (`custom`): its build (`O=`) directory, which holds the generated uapi headers. */
+  buildDir?: string;
 }
 
 /** Options of {@link ensureKernel}. */
