@@ -6,8 +6,10 @@
  *
  * - Headers: every `.h` under the tree's UAPI directories (linux/, asm-generic/, drm/, ...) on every ABI,
  *   and each ABI's own `<triplet>/asm/*.h` on that ABI.
- * - Resumable: each clang answer is cached under `<cache>/sweep/<linux-libc-dev version>/clang-<N>/`; a rerun
- *   measures only what is missing (`--fresh` drops the cache). The generator side always runs.
+ * - Resumable: each clang answer is cached under `<cache>/sweep/<linux-libc-dev version>/clang-<N>/oracle-<V>/`
+ *   (V: the oracle's ORACLE_VERSION); a rerun measures only what is missing (`--fresh` drops the cache). The
+ *   generator side always runs. Answers of oracle version 1 (`clang-<N>/<abi>/`) are taken over where they
+ *   stand under version 2 (see {@link legacyStands}), the others measured again.
  * - Parallel: one clang per core (`--jobs N`). Progress on stderr.
  * - `--only REGEX` restricts the headers (relative paths) for iterating on a subset; the report then says so
  *   and is written to `--out` (default docs/uapi-sweep.md only for a full run, else stdout).
@@ -22,7 +24,7 @@ import { ABIS, abiByName, type Abi } from '../generator/abi/abis.js';
 import { parseHeader, parseHeaderForAbis } from '../generator/parse/parse.js';
 import { layoutJson, type LayoutJson } from '../generator/layout/json.js';
 import type { HeaderIR } from '../generator/ir/types.js';
-import { clangLayoutAll, OracleFailures } from '../conformance/clang/oracle.js';
+import { clangHeaderSignatures, clangLayoutAll, ORACLE_VERSION, OracleFailures } from '../conformance/clang/oracle.js';
 import { compareLayouts, type Disagreement } from '../conformance/clang/compare.js';
 import { findClang, libcIncludeDirs } from '../conformance/clang/toolchain.js';
 import { createLimiter } from '../conformance/clang/limiter.js';
@@ -86,16 +88,20 @@ export function measureOrder(items: readonly SweepItem[]): SweepItem[] {
   return out;
 }
 
-/** A cached clang answer for one header on one ABI. */
-type OracleEntry = { ok: LayoutJson } | { error: string };
+/** A cached clang answer for one header on one ABI (`takenOver`: measured by oracle 1, see {@link legacyStands}). */
+type OracleEntry = ({ ok: LayoutJson } | { error: string }) & { takenOver?: true };
 
-/** The oracle's cache dir for this tree version and clang. */
-function oracleCacheDir(cacheDir: string, version: string, clangMajor: number): string {
+/** The oracle's cache dir for this tree version and clang (the answers of oracle version 1 were kept here). */
+function clangCacheDir(cacheDir: string, version: string, clangMajor: number): string {
   return path.join(cacheDir, 'sweep', version.replace(/[^\w.+~-]/g, '_'), `clang-${clangMajor}`);
 }
 
 function cacheFile(dir: string, item: SweepItem, abi: Abi): string {
   return path.join(dir, abi.name, `${item.name.replace(/\//g, '__')}.json`);
+}
+
+async function readEntry(file: string): Promise<OracleEntry | undefined> {
+  return existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) as OracleEntry : undefined;
 }
 
 async function writeAtomic(file: string, text: string): Promise<void> {
@@ -105,36 +111,82 @@ async function writeAtomic(file: string, text: string): Promise<void> {
   await rename(tmp, file);
 }
 
+/**
+ * Whether an oracle-1 answer can be wrong for a reason other than the names (fixed before version 2): an
+ * error (ABIs that failed on the first ABI's names were not tried on their own), bit-fields listed by name
+ * without positions, or a header whose folder holds a file named like a `linux/` header (its siblings were
+ * given to clang as `linux/`, so `<linux/types.h>` could be the sibling).
+ */
+function legacySuspect(entry: OracleEntry, item: SweepItem, root: string, linuxNames: ReadonlySet<string>): boolean {
+  if ('error' in entry) return true;
+  if (Object.values(entry.ok.records).some((r) => Array.isArray((r as { bitfields?: unknown }).bitfields))) return true;
+  const dir = path.dirname(item.file);
+  return dir !== path.join(root, 'linux') && readdirSync(dir).some((n) => linuxNames.has(n));
+}
+
+/**
+ * Which oracle-1 answers of `item` stand under version 2: those not {@link legacySuspect} on an ABI whose
+ * own preprocessed text of the header is that of the first ABI (version 1 measured every ABI with the names
+ * found on the item's first ABI; version 2 reuses them exactly there). One `clang -E` per ABI.
+ */
+async function legacyStands(item: SweepItem, legacy: Map<string, OracleEntry>, root: string, linuxNames: ReadonlySet<string>, systemDirs: Map<string, readonly string[]>): Promise<Set<string>> {
+  const ok = item.abis.filter((a) => { const e = legacy.get(a.name); return e && !legacySuspect(e, item, root, linuxNames); });
+  if (ok.length === 0) return new Set();
+  if (item.abis.length === 1) return new Set(ok.map((a) => a.name));
+  const first = item.abis[0]!;
+  const sigs = await clangHeaderSignatures(item.file, [...new Set([first, ...ok])], { includeRoot: root, concurrency: 1, systemIncludeDirs: (a) => systemDirs.get(a.name) ?? [] });
+  const sig0 = sigs.get(first.name);
+  return new Set(ok.filter((a) => sig0 !== undefined && sigs.get(a.name) === sig0).map((a) => a.name));
+}
+
 /** Runs clang for every (item, ABI) not in the cache; returns every answer. */
-async function runOracle(items: readonly SweepItem[], root: string, dir: string, jobs: number, budgetMs: number, log: (m: string) => void): Promise<Map<string, OracleEntry>> {
+async function runOracle(items: readonly SweepItem[], root: string, clangDir: string, jobs: number, budgetMs: number, log: (m: string) => void): Promise<Map<string, OracleEntry>> {
+  const dir = path.join(clangDir, `oracle-${ORACLE_VERSION}`);
   const answers = new Map<string, OracleEntry>();
-  const todo: { item: SweepItem; abis: Abi[] }[] = [];
+  const todo: { item: SweepItem; abis: Abi[]; legacy: Map<string, OracleEntry> }[] = [];
   for (const item of measureOrder(items)) {
     const missing: Abi[] = [];
+    const legacy = new Map<string, OracleEntry>();
     for (const abi of item.abis) {
-      const f = cacheFile(dir, item, abi);
-      if (existsSync(f)) answers.set(`${item.name} ${abi.name}`, JSON.parse(await readFile(f, 'utf8')) as OracleEntry);
-      else missing.push(abi);
+      const entry = await readEntry(cacheFile(dir, item, abi));
+      if (entry) { answers.set(`${item.name} ${abi.name}`, entry); continue; }
+      missing.push(abi);
+      const old = ORACLE_VERSION === 2 ? await readEntry(cacheFile(clangDir, item, abi)) : undefined;
+      if (old) legacy.set(abi.name, old);
     }
-    if (missing.length) todo.push({ item, abis: missing });
+    if (missing.length) todo.push({ item, abis: missing, legacy });
   }
   const systemDirs = new Map<string, readonly string[]>();
   for (const abi of ABIS) systemDirs.set(abi.name, (await libcIncludeDirs(abi)) ?? []);
-  log(`clang: ${answers.size} answers cached in ${dir}, ${todo.reduce((n, t) => n + t.abis.length, 0)} to measure (${jobs} at a time)`);
+  const linuxNames = new Set(readdirSync(path.join(root, 'linux')));
+  log(`clang: ${answers.size} answers cached in ${dir}, ${todo.reduce((n, t) => n + t.abis.length, 0)} to measure or take over from oracle 1 (${todo.reduce((n, t) => n + t.legacy.size, 0)} answers of version 1 to check) (${jobs} at a time)`);
   const limit = createLimiter(jobs);
   const started = Date.now();
   let done = 0;
   let skipped = 0;
-  await Promise.all(todo.map(({ item, abis }) => limit(async () => {
+  let taken = 0;
+  let measuredPairs = 0;
+  await Promise.all(todo.map(({ item, abis: missing, legacy }) => limit(async () => {
     if (Date.now() - started > budgetMs) { skipped++; return; }
+    const stands = legacy.size ? await legacyStands(item, legacy, root, linuxNames, systemDirs) : new Set<string>();
+    for (const name of stands) {
+      const entry: OracleEntry = { ...legacy.get(name)!, takenOver: true };
+      const abi = abiByName(name);
+      answers.set(`${item.name} ${name}`, entry);
+      await writeAtomic(cacheFile(dir, item, abi), JSON.stringify(entry));
+      taken++;
+    }
+    const abis = missing.filter((a) => !stands.has(a.name));
     let results: readonly LayoutJson[] = [];
     let failures: readonly { abi: string; error: Error }[] = [];
-    try {
-      results = await clangLayoutAll([item.file], abis, { includeRoot: root, concurrency: 1, systemIncludeDirs: (a) => systemDirs.get(a.name) ?? [] });
-    } catch (err) {
-      if (!(err instanceof OracleFailures)) throw err;
-      results = err.results;
-      failures = err.failures;
+    if (abis.length) {
+      try {
+        results = await clangLayoutAll([item.file], abis, { includeRoot: root, concurrency: 1, systemIncludeDirs: (a) => systemDirs.get(a.name) ?? [] });
+      } catch (err) {
+        if (!(err instanceof OracleFailures)) throw err;
+        results = err.results;
+        failures = err.failures;
+      }
     }
     for (const abi of abis) {
       const ok = results.find((r) => r.abi === abi.name);
@@ -142,11 +194,13 @@ async function runOracle(items: readonly SweepItem[], root: string, dir: string,
       const entry: OracleEntry = ok ? { ok: { ...ok, header: item.name } } : { error: (failed?.error.message ?? 'no answer').split('\n').slice(0, 4).join('\n') };
       answers.set(`${item.name} ${abi.name}`, entry);
       await writeAtomic(cacheFile(dir, item, abi), JSON.stringify(entry));
+      measuredPairs++;
     }
     done++;
     const s = (Date.now() - started) / 1000;
-    log(`clang [${done}/${todo.length}] ${item.name} (${abis.length} ABI${abis.length > 1 ? 's' : ''}; ${s.toFixed(0)} s, about ${(s / done * (todo.length - done)).toFixed(0)} s left)`);
+    log(`clang [${done}/${todo.length}] ${item.name} (${abis.length} measured, ${stands.size} of oracle 1 taken over; ${s.toFixed(0)} s, about ${(s / done * (todo.length - done)).toFixed(0)} s left)`);
   })));
+  log(`clang: ${measuredPairs} pairs measured, ${taken} answers of oracle 1 taken over`);
   if (skipped) log(`clang: time budget spent; ${skipped} headers left unmeasured (rerun to resume)`);
   return answers;
 }
@@ -192,15 +246,6 @@ function limitationOf(error: string): string {
   return LIMITATIONS.find((l) => l.test.test(error))?.cause ?? 'unexplained';
 }
 
-/** A layout without its bit-field entries (fields whose place is a bit position, not a byte offset). */
-function withoutBitFields(l: LayoutJson): LayoutJson {
-  const records: LayoutJson['records'] = {};
-  for (const [k, r] of Object.entries(l.records)) {
-    records[k] = { ...r, fields: Object.fromEntries(Object.entries(r.fields).filter(([, v]) => typeof v === 'number')) };
-  }
-  return { ...l, records };
-}
-
 interface Tally { headers: Set<string>; pairs: number; records: number; fields: number; constants: number; checks: number; disagreements: number }
 const tally = (): Tally => ({ headers: new Set(), pairs: 0, records: 0, fields: 0, constants: 0, checks: 0, disagreements: 0 });
 
@@ -221,7 +266,7 @@ export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string
   const version = (await cachedUapiTreeVersion()) ?? 'unknown';
   const clang = findClang(ABIS[ABIS.length - 1]!);
   for (const abi of ABIS) findClang(abi);
-  const dir = oracleCacheDir(defaultCacheDir(), version, clang.major);
+  const dir = clangCacheDir(defaultCacheDir(), version, clang.major);
   if (opts.fresh) await rm(dir, { recursive: true, force: true });
   const items = sweepItems(root, ABIS, opts.only);
   log(`sweep: ${items.length} headers of linux-libc-dev ${version}, ${items.reduce((n, i) => n + i.abis.length, 0)} header x ABI pairs`);
@@ -235,7 +280,7 @@ export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string
   const disagreements: Disagreement[] = [];
   const rejections: { name: string; abis: string[]; error: string; clang: string }[] = [];
   const clangRejects: { name: string; abis: string[]; error: string; ours: string }[] = [];
-  let oldFormatPairs = 0;
+  let takenOver = 0;
   const genStarted = performance.now();
   for (const [n, item] of measured.entries()) {
     if (n % 50 === 0) log(`generator [${n}/${measured.length}] ${item.name}`);
@@ -259,9 +304,8 @@ export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string
       const expected = theirs.ok;
       // clang answers cached before the oracle measured bit-field positions list bit-fields by name only:
       // compare what they hold (ours' bit-field entries left out), and say so in the report.
-      const oldFormat = Object.values(expected.records).some((r) => Array.isArray((r as { bitfields?: unknown }).bitfields));
-      if (oldFormat) oldFormatPairs++;
-      const diff = compareLayouts(expected, oldFormat ? withoutBitFields(mine.ok) : mine.ok);
+      if (theirs.takenOver) takenOver++;
+      const diff = compareLayouts(expected, mine.ok);
       disagreements.push(...diff);
       const records = Object.keys(expected.records).length;
       const fields = Object.values(expected.records).reduce((k, r) => k + Object.keys(r.fields).length, 0);
@@ -289,7 +333,7 @@ export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string
     `- A check is one constant value, one record size, one record alignment or one field offset that clang reports.`,
     ...(unmeasured.length ? [`- **Partial run**: clang has measured ${measured.length} of the ${items.length} headers so far (the time budget ran out; \`npm run sweep\` resumes from the cache). The ${unmeasured.length} others are not in the figures below: ${[...new Set(unmeasured.map((i) => i.dir))].map((d) => `${unmeasured.filter((i) => i.dir === d).length} in ${d}/`).join(', ')}.`] : []),
     `- Agreement: **${(100 * agreement).toFixed(3)}%** of ${total.checks} checks (${total.disagreements} disagreements) over ${total.pairs} pairs that both sides lay out; ${rejections.reduce((k, r) => k + r.abis.length, 0)} pairs rejected by the generator where clang accepts them; ${clangRejects.reduce((k, r) => k + r.abis.length, 0)} pairs that clang itself rejects.`,
-    ...(oldFormatPairs ? [`- ${oldFormatPairs} pairs were compared with clang answers cached before the oracle measured bit-field positions: their bit-fields are not in the checks (\`--fresh\` measures them again).`] : []),
+    `- Oracle version ${ORACLE_VERSION}: each ABI's names are found on that ABI (reused from the first ABI only where the header's own preprocessed text is the same). ${takenOver} of the compared pairs use an answer of oracle version 1 taken over because it stands under version 2 (not an error, bit-field positions measured, no sibling named like a \`linux/\` header, and the header's preprocessed text on the ABI the same as on the first ABI, whose names version 1 used); the others were measured by version 2.`,
     `- Generator side of this run: ${genSeconds.toFixed(1)} s in one process.`,
     '',
     '## Per directory',

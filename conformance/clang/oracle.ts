@@ -9,6 +9,7 @@
  * constant. Nothing is computed here except the JSON formatting. This module is
  * independent of the generator (it only reads the ABI table).
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,12 @@ import { removeTempDir } from '../cleanup.js';
 // The oracle answers in the document `layout --json` prints, so the two compare directly; its values come
 // from clang alone.
 export type { LayoutJson } from '../../generator/layout/json.js';
+
+/**
+ * The oracle's version: what it answers for a header may change when it goes up (callers that cache its
+ * answers key them by it). 2: each ABI's names are found on that ABI (1 found them once, on the first ABI).
+ */
+export const ORACLE_VERSION = 2;
 
 /** Options of {@link clangLayout} and {@link clangLayoutAll}. */
 export interface OracleOptions {
@@ -85,9 +92,12 @@ export async function clangLayout(headerPath: string, abi: Abi, opts: OracleOpti
 }
 
 /**
- * {@link clangLayout} for every header x ABI, in header-major order. Names are
- * found once per header (with the first ABI) and reused, or found again for an
- * ABI where they do not all exist; values are measured per ABI. Runs `concurrency` clang processes at a time.
+ * {@link clangLayout} for every header x ABI, in header-major order. Names are found on the first ABI; on
+ * each other ABI they are reused only when the header's own preprocessed text there (its lines of
+ * `clang -E -dD`: declarations after macro expansion, and its `#define`s) is the same as on the first ABI,
+ * else found again on that ABI (a macro the header defines only on some ABIs, a declaration under an ABI's
+ * `#ifdef`); they are also found again where the reused names do not all exist (a member of a record from an
+ * `asm/` header). Values are measured per ABI. Runs `concurrency` clang processes at a time.
  * @throws OracleFailures after all work is done if any pair failed.
  */
 export async function clangLayoutAll(headers: readonly string[], abis: readonly Abi[], opts: OracleAllOptions): Promise<LayoutJson[]> {
@@ -101,34 +111,39 @@ export async function clangLayoutAll(headers: readonly string[], abis: readonly 
     try {
       ctx = await HeaderContext.create(header, opts.includeRoot, opts.systemIncludeDirs);
       const c = ctx;
-      let names: HeaderNames | undefined;
-      try {
-        names = await limit(() => c.discover(abis[0]));
-      } catch (err) {
-        // It does not compile for the first ABI (an x86-only #include, say): each other ABI on its own.
-        failures.push({ header, abi: abis[0].name, error: err as Error });
-        await Promise.all(abis.slice(1).map(async (abi, k) => {
+      // The first ABI whose names can be found gives them; an ABI that fails is tried on its own.
+      let first: { names: HeaderNames; signature: string } | undefined;
+      let next = 0;
+      for (; !first && next < abis.length; next++) {
+        const abi = abis[next];
+        try {
+          const pp = await limit(() => c.preprocess(abi));
+          const names = await limit(() => c.discover(abi, pp));
+          first = { names, signature: pp.signature };
+          slots[next] = await limit(() => c.measure(names, abi));
+        } catch (err) {
+          failures.push({ header, abi: abi.name, error: err as Error });
+        }
+      }
+      const f = first;
+      if (f) {
+        await Promise.all(abis.slice(next).map(async (abi, k) => {
           try {
-            slots[k + 1] = await limit(async () => c.measure(await c.discover(abi), abi));
-          } catch (again) {
-            failures.push({ header, abi: abi.name, error: again as Error });
+            const pp = await limit(() => c.preprocess(abi));
+            if (pp.signature === f.signature) {
+              try {
+                slots[next + k] = await limit(() => c.measure(f.names, abi));
+                return;
+              } catch {
+                // Records or members that exist on the first ABI only: this ABI's own names, below.
+              }
+            }
+            slots[next + k] = await limit(async () => c.measure(await c.discover(abi, pp), abi));
+          } catch (err) {
+            failures.push({ header, abi: abi.name, error: err as Error });
           }
         }));
-        return slots;
       }
-      await Promise.all(abis.map(async (abi, i) => {
-        try {
-          slots[i] = await limit(() => c.measure(names!, abi));
-        } catch (err) {
-          if (i === 0) { failures.push({ header, abi: abi.name, error: err as Error }); return; }
-          // Records or members that exist on the first ABI only (kvm.h's x86 structs): find this ABI's own names.
-          try {
-            slots[i] = await limit(async () => c.measure(await c.discover(abi), abi));
-          } catch (again) {
-            failures.push({ header, abi: abi.name, error: again as Error });
-          }
-        }
-      }));
     } catch (err) {
       failures.push({ header, abi: abis.map((a) => a.name).join(','), error: err as Error });
     } finally {
@@ -139,6 +154,35 @@ export async function clangLayoutAll(headers: readonly string[], abis: readonly 
   const results = perHeader.flat().filter((r): r is LayoutJson => r !== undefined);
   if (failures.length) throw new OracleFailures(failures, results);
   return results;
+}
+
+/**
+ * The header's own preprocessed text on each ABI, as a hash (see {@link clangLayoutAll}): two ABIs with the
+ * same signature have the same names in the header. A caller holding answers measured with one ABI's names on
+ * every ABI (oracle version 1) can tell by it which of them stand.
+ */
+export async function clangHeaderSignatures(header: string, abis: readonly Abi[], opts: OracleAllOptions): Promise<Map<string, string>> {
+  const limit = createLimiter(Math.max(1, opts.concurrency ?? availableParallelism()));
+  const ctx = await HeaderContext.create(header, opts.includeRoot, opts.systemIncludeDirs);
+  try {
+    const out = new Map<string, string>();
+    await Promise.all(abis.map((abi) => limit(async () => {
+      try {
+        out.set(abi.name, (await ctx.preprocess(abi)).signature);
+      } catch {
+        // does not preprocess on this ABI: no signature
+      }
+    })));
+    return out;
+  } finally {
+    await ctx.dispose();
+  }
+}
+
+/** `clang -E -dD` of a header's translation unit, with the signature of the header's own lines. */
+interface Preprocessed {
+  readonly text: string;
+  readonly signature: string;
 }
 
 /** The per-header state: the header, and a temp dir whose `linux/` holds symlinks to its siblings. */
@@ -176,7 +220,7 @@ class HeaderContext {
   }
 
   /** Finds the header's records, member paths and integer constants, compiling for `abi`. */
-  async discover(abi: Abi): Promise<HeaderNames> {
+  async discover(abi: Abi, preprocessed?: Preprocessed): Promise<HeaderNames> {
     const clang = findClang(abi);
     const tu = path.join(this.tmp, 'tu.c');
     const ast = await runClang(clang, [...this.args(abi), '-fsyntax-only', '-Xclang', '-ast-dump=json', tu]);
@@ -184,11 +228,17 @@ class HeaderContext {
       throw new Error(`${this.given} does not compile for ${abi.name}:\n${ast.stderr.trim().split('\n').slice(0, 8).join('\n')}`);
     }
     const decls = readAst(JSON.parse(ast.stdout) as AstNode, this.header);
-    const pp = await runClang(clang, [...this.args(abi), '-E', '-dD', tu]);
-    if (pp.status !== 0) throw new Error(`clang -E failed for ${this.given}: ${pp.stderr.trim()}`);
-    const macros = objectLikeMacros(pp.stdout, this.header);
+    const pp = preprocessed ?? await this.preprocess(abi);
+    const macros = objectLikeMacros(pp.text, this.header);
     const candidates = [...new Set([...macros, ...decls.enumConstants])];
     return { header: this.header, constants: await this.integerConstants(abi, candidates), records: decls.records };
+  }
+
+  /** The translation unit through `clang -E -dD` for `abi`, and the signature of the header's own lines. */
+  async preprocess(abi: Abi): Promise<Preprocessed> {
+    const pp = await runClang(findClang(abi), [...this.args(abi), '-E', '-dD', path.join(this.tmp, 'tu.c')]);
+    if (pp.status !== 0) throw new Error(`clang -E failed for ${this.given} (${abi.name}): ${pp.stderr.trim().split('\n').slice(0, 8).join('\n')}`);
+    return { text: pp.stdout, signature: createHash('sha256').update(ownLines(pp.stdout, this.header).join('\n')).digest('hex') };
   }
 
   /**
@@ -349,6 +399,21 @@ function jsonInteger(v: bigint): number | string {
 
 // ---------------------------------------------------------------------------
 // Macros from `clang -E -dD`
+
+/** The non-empty lines of `file` itself in `clang -E -dD` output (markers tracked as in {@link objectLikeMacros}). */
+function ownLines(preprocessed: string, file: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (const line of preprocessed.split('\n')) {
+    if (line.startsWith('# ')) {
+      const m = /^# \d+ "((?:[^"\\]|\\.)*)"/.exec(line);
+      if (m) current = m[1].replace(/\\(.)/g, '$1');
+      continue;
+    }
+    if (current === file && line.trim()) out.push(line.trim());
+  }
+  return out;
+}
 
 /**
  * Object-like macros `#define`d in `file` (and not `#undef`ined there later), in
