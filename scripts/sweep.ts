@@ -127,16 +127,32 @@ function legacySuspect(entry: OracleEntry, item: SweepItem, root: string, linuxN
 /**
  * Which oracle-1 answers of `item` stand under version 2: those not {@link legacySuspect} on an ABI whose
  * own preprocessed text of the header is that of the first ABI (version 1 measured every ABI with the names
- * found on the item's first ABI; version 2 reuses them exactly there). One `clang -E` per ABI.
+ * found on the item's first ABI; version 2 reuses them exactly there). One `clang -E` per ABI, unless
+ * {@link onlyIncludeGuard}.
  */
 async function legacyStands(item: SweepItem, legacy: Map<string, OracleEntry>, root: string, linuxNames: ReadonlySet<string>, systemDirs: Map<string, readonly string[]>): Promise<Set<string>> {
   const ok = item.abis.filter((a) => { const e = legacy.get(a.name); return e && !legacySuspect(e, item, root, linuxNames); });
   if (ok.length === 0) return new Set();
-  if (item.abis.length === 1) return new Set(ok.map((a) => a.name));
+  if (item.abis.length === 1 || onlyIncludeGuard(await readFile(item.file, 'utf8'))) return new Set(ok.map((a) => a.name));
   const first = item.abis[0]!;
   const sigs = await clangHeaderSignatures(item.file, [...new Set([first, ...ok])], { includeRoot: root, concurrency: 1, systemIncludeDirs: (a) => systemDirs.get(a.name) ?? [] });
   const sig0 = sigs.get(first.name);
   return new Set(ok.filter((a) => sig0 !== undefined && sigs.get(a.name) === sig0).map((a) => a.name));
+}
+
+/**
+ * Whether a header's only conditional directive is its include guard: its own text is then the same on
+ * every ABI (its names can differ only through macros of other headers expanding to declarations), so an
+ * oracle-1 answer stands without asking clang for its preprocessed text on each ABI.
+ */
+export function onlyIncludeGuard(text: string): boolean {
+  const directives = [...text.replace(/\/\*[\s\S]*?\*\//g, ' ').matchAll(/^[ \t]*#[ \t]*(\w+)[ \t]*(\w*)/gm)].map((m) => [m[1]!, m[2]!] as const);
+  const conditionals = directives.map((d, i) => ({ d, i })).filter(({ d }) => /^(if|ifdef|ifndef|elif|else)$/.test(d[0]));
+  if (conditionals.length === 0) return true;
+  if (conditionals.length > 1) return false;
+  const { d, i } = conditionals[0]!;
+  const next = directives[i + 1];
+  return d[0] === 'ifndef' && next?.[0] === 'define' && next[1] === d[1];
 }
 
 /** Runs clang for every (item, ABI) not in the cache; returns every answer. */
@@ -333,7 +349,7 @@ export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string
     `- A check is one constant value, one record size, one record alignment or one field offset that clang reports.`,
     ...(unmeasured.length ? [`- **Partial run**: clang has measured ${measured.length} of the ${items.length} headers so far (the time budget ran out; \`npm run sweep\` resumes from the cache). The ${unmeasured.length} others are not in the figures below: ${[...new Set(unmeasured.map((i) => i.dir))].map((d) => `${unmeasured.filter((i) => i.dir === d).length} in ${d}/`).join(', ')}.`] : []),
     `- Agreement: **${(100 * agreement).toFixed(3)}%** of ${total.checks} checks (${total.disagreements} disagreements) over ${total.pairs} pairs that both sides lay out; ${rejections.reduce((k, r) => k + r.abis.length, 0)} pairs rejected by the generator where clang accepts them; ${clangRejects.reduce((k, r) => k + r.abis.length, 0)} pairs that clang itself rejects.`,
-    `- Oracle version ${ORACLE_VERSION}: each ABI's names are found on that ABI (reused from the first ABI only where the header's own preprocessed text is the same). ${takenOver} of the compared pairs use an answer of oracle version 1 taken over because it stands under version 2 (not an error, bit-field positions measured, no sibling named like a \`linux/\` header, and the header's preprocessed text on the ABI the same as on the first ABI, whose names version 1 used); the others were measured by version 2.`,
+    `- Oracle version ${ORACLE_VERSION}: each ABI's names are found on that ABI (reused from the first ABI only where the header's own preprocessed text is the same). ${takenOver} of the compared pairs use an answer of oracle version 1 taken over because it stands under version 2 (not an error, bit-field positions measured, no sibling named like a \`linux/\` header, and the header's preprocessed text on the ABI the same as on the first ABI, whose names version 1 used, or the header's only conditional its include guard); the others were measured by version 2.`,
     `- Generator side of this run: ${genSeconds.toFixed(1)} s in one process.`,
     '',
     '## Per directory',

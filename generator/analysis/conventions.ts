@@ -223,7 +223,7 @@ export function functionSpecs(ir: HeaderIR, layouts: readonly AbiLayout[]): { sp
 
 function hasUnsupported(e: Expr): boolean {
   switch (e.k) {
-    case 'cast': case 'sizeof': case 'alignof': case 'call': case 'string': return true;
+    case 'cast': case 'sizeof': case 'alignof': case 'call': case 'string': case 'offsetof': return true;
     case 'unary': return hasUnsupported(e.e);
     case 'binary': return hasUnsupported(e.l) || hasUnsupported(e.r);
     case 'cond': return hasUnsupported(e.c) || hasUnsupported(e.t) || hasUnsupported(e.f);

@@ -28,7 +28,9 @@ export type Expr =
   | { readonly k: 'cast'; readonly type: TypeName; readonly e: Expr; readonly loc: SourceLoc }
   | { readonly k: 'sizeof'; readonly type: TypeName; readonly loc: SourceLoc }
   | { readonly k: 'alignof'; readonly type: TypeName; readonly loc: SourceLoc }
-  | { readonly k: 'call'; readonly name: string; readonly args: readonly Expr[]; readonly loc: SourceLoc };
+  | { readonly k: 'call'; readonly name: string; readonly args: readonly Expr[]; readonly loc: SourceLoc }
+  /** `__builtin_offsetof(type, a.b[2].c)` (what `<stddef.h>`'s `offsetof` expands to): member names and array indices. */
+  | { readonly k: 'offsetof'; readonly type: TypeName; readonly designator: readonly (string | Expr)[]; readonly loc: SourceLoc };
 
 /** Binary operators, C precedence handled by the parser. */
 export type BinaryOp = '*' | '/' | '%' | '+' | '-' | '<<' | '>>' | '<' | '>' | '<=' | '>=' | '==' | '!=' | '&' | '^' | '|' | '&&' | '||' | ',';
@@ -42,6 +44,7 @@ export function identifiersOf(e: Expr, into: Set<string> = new Set()): Set<strin
     case 'cond': identifiersOf(e.c, into); identifiersOf(e.t, into); identifiersOf(e.f, into); break;
     case 'cast': identifiersOf(e.e, into); break;
     case 'call': e.args.forEach((a) => identifiersOf(a, into)); break;
+    case 'offsetof': e.designator.forEach((d) => { if (typeof d !== 'string') identifiersOf(d, into); }); break;
     default: break;
   }
   return into;

@@ -35,6 +35,8 @@ export interface EvalEnv {
   alignOf(type: TypeName, loc: SourceLoc): number;
   /** The integer type a type name denotes; throws for non-integer types. */
   intTypeOf(type: TypeName, loc: SourceLoc): IntType;
+  /** `__builtin_offsetof(type, designator)`: member names and (evaluated) array indices. */
+  offsetOf(type: TypeName, designator: readonly (string | bigint)[], loc: SourceLoc): number;
 }
 
 /** C's integer types for an ABI where `long` is `longBits` wide. */
@@ -92,6 +94,11 @@ export function evaluate(e: Expr, env: EvalEnv): IntValue {
       case 'ident':
         return env.ident(x.name, x.loc);
       case 'call':
+        // GCC's __builtin_constant_p folds to 1 for an integer constant expression, else 0 (and is then
+        // itself one): the kernel's byte-swap macros choose their constant form by it.
+        if (x.name === '__builtin_constant_p' && x.args.length === 1) {
+          try { ev(x.args[0]!); return int(true); } catch (err) { if (err instanceof HeaderError) return int(false); throw err; }
+        }
         return fail(x.loc, `'${x.name}(...)' is not an integer constant (unknown function-like macro?)`);
       case 'unary': {
         const a = ev(x.e);
@@ -139,11 +146,16 @@ export function evaluate(e: Expr, env: EvalEnv): IntValue {
         break;
       }
       case 'cond': {
+        // The operand not chosen is not evaluated, so it may be what a constant cannot hold (a call:
+        // `__builtin_constant_p(x) ? ___constant_swab16(x) : __fswab16(x)`, C11 6.6p3); its type still
+        // joins the result's, taken as the chosen operand's where it cannot be evaluated.
         const c = ev(x.c);
-        const a = ev(x.t);
-        const b = ev(x.f);
+        const [chosen, other] = c.value !== 0n ? [x.t, x.f] : [x.f, x.t];
+        const a = ev(chosen);
+        let b: IntValue;
+        try { b = ev(other); } catch (err) { if (!(err instanceof HeaderError)) throw err; b = a; }
         const t = common(a.type, b.type);
-        return { value: wrap(c.value !== 0n ? a.value : b.value, t), type: t };
+        return { value: wrap(a.value, t), type: t };
       }
       case 'cast': {
         if (x.type.pointer > 0) fail(x.loc, 'a cast to a pointer type is not an integer constant');
@@ -155,6 +167,8 @@ export function evaluate(e: Expr, env: EvalEnv): IntValue {
         return { value: BigInt(env.sizeOf(x.type, x.loc)), type: T.ulong };
       case 'alignof':
         return { value: BigInt(env.alignOf(x.type, x.loc)), type: T.ulong };
+      case 'offsetof':
+        return { value: BigInt(env.offsetOf(x.type, x.designator.map((d) => (typeof d === 'string' ? d : ev(d).value)), x.loc)), type: T.ulong };
     }
     return fail(x.loc, 'not an integer constant expression');
   };

@@ -186,6 +186,7 @@ class Parser {
         return { k: 'string', value, loc: t.loc };
       }
       case 'ident': {
+        if (t.text === '__builtin_offsetof' && this.peek()?.text === '(') return this.offsetof(t);
         if (this.peek()?.text === '(') {
           this.i++;
           const args: Expr[] = [];
@@ -208,6 +209,29 @@ class Parser {
         this.i--;
         return this.fail('expected an expression');
     }
+  }
+
+  /** `__builtin_offsetof(type-name, member-designator)`, after its name. */
+  private offsetof(t: Token): Expr {
+    this.take('(');
+    const type = this.typeName();
+    this.take(',');
+    const designator: (string | Expr)[] = [];
+    for (;;) {
+      const name = this.peek();
+      if (name?.kind !== 'ident') this.fail('expected a member name in __builtin_offsetof');
+      this.i++;
+      designator.push(name!.text);
+      while (this.peek()?.text === '[') {
+        this.i++;
+        designator.push(this.expression(0));
+        this.take(']');
+      }
+      if (this.peek()?.text !== '.') break;
+      this.i++;
+    }
+    this.take(')');
+    return this.node({ k: 'offsetof', type, designator, loc: t.loc }, ...designator.filter((d): d is Expr => typeof d !== 'string'));
   }
 
   typeName(): TypeName {

@@ -17,5 +17,6 @@ export function evaluatePreprocessorCondition(e: Expr): bigint {
     sizeOf: (_t, loc) => { throw new HeaderError(loc, "'sizeof' in a preprocessor condition"); },
     alignOf: (_t, loc) => { throw new HeaderError(loc, "'_Alignof' in a preprocessor condition"); },
     intTypeOf: (_t, loc) => { throw new HeaderError(loc, 'a cast in a preprocessor condition'); },
+    offsetOf: (_t, _d, loc) => { throw new HeaderError(loc, "'__builtin_offsetof' in a preprocessor condition"); },
   }).value;
 }

@@ -97,7 +97,41 @@ export class AbiLayout {
       sizeOf: (t, loc) => this.typeLayout(this.typeFromName(t, loc), loc).size,
       alignOf: (t, loc) => this.typeLayout(this.typeFromName(t, loc), loc).align,
       intTypeOf: (t, loc) => this.intTypeFromName(t, loc),
+      offsetOf: (t, designator, loc) => this.offsetOf(t, designator, loc),
     };
+  }
+
+  /** `__builtin_offsetof(t, designator)`: members looked up through anonymous members, as C does. */
+  private offsetOf(t: TypeName, designator: readonly (string | bigint)[], loc: SourceLoc): number {
+    let type = this.resolve(this.typeFromName(t, loc), loc);
+    let offset = 0n;
+    for (const step of designator) {
+      if (typeof step === 'bigint') {
+        if (type.kind !== 'array') throw new HeaderError(loc, 'subscripted value in __builtin_offsetof is not an array');
+        offset += step * BigInt(this.typeLayout(type.of, loc).size);
+        type = this.resolve(type.of, loc);
+        continue;
+      }
+      if (type.kind !== 'record') throw new HeaderError(loc, `member reference '${step}' in __builtin_offsetof is not into a struct or union`);
+      const found = this.findMember(this.recordLayout(type.id, loc), step, loc);
+      if (!found) throw new HeaderError(loc, `no member named '${step}' in ${this.ir.records[type.id]!.tag} ${this.ir.records[type.id]!.name ?? '(anonymous)'}`);
+      if (found.member.bitWidth !== undefined) throw new HeaderError(loc, `cannot compute offset of bit-field '${step}'`);
+      offset += BigInt(found.offset);
+      type = found.member.resolved;
+    }
+    return Number(offset);
+  }
+
+  /** Member `name` of a record, searching anonymous members too; its offset from the record's start. */
+  private findMember(r: RecordLayout, name: string, loc: SourceLoc): { member: MemberLayout; offset: number } | undefined {
+    for (const m of r.members) {
+      if (m.field.name === name) return { member: m, offset: m.offset };
+      if (m.field.name === undefined && m.resolved.kind === 'record') {
+        const inner = this.findMember(this.recordLayout(m.resolved.id, loc), name, loc);
+        if (inner) return { member: inner.member, offset: m.offset + inner.offset };
+      }
+    }
+    return undefined;
   }
 
   /** Evaluates an integer constant expression on this ABI. */
@@ -206,6 +240,13 @@ export class AbiLayout {
         break;
       }
       case 'typeof': {
+        if (t.expr.k === 'string') {
+          // A string literal is an array of char, its bytes and the terminating NUL: `sizeof("os2.") - 1`.
+          const n = Buffer.byteLength(t.expr.value, 'utf8') + 1;
+          const length: Expr = { k: 'int', value: BigInt(n), decimal: true, unsigned: false, longs: 0, loc };
+          base = { kind: 'array', of: { kind: 'builtin', name: 'char' }, length };
+          break;
+        }
         const v = this.evaluate(t.expr);
         base = { kind: 'builtin', name: v.type.name };
         break;
