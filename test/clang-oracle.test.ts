@@ -135,6 +135,40 @@ struct bits_packed { __u8 a; __u32 b:24; __u32 c:16; } __attribute__((packed));
 union bits_union { __u32 a:5; __u16 b:12; };
 struct bits_nested { __u8 h; struct { __u16 x:4, y:4; }; struct bits_plain p; };
 `,
+  // A header whose names differ by ABI: the oracle must find each ABI's own (not the first ABI's everywhere).
+  'abi-names.h': `
+#include <linux/types.h>
+#define AN_ALL 2
+#ifdef __i386__
+#define AN_I386_ONLY 1024
+struct an_i386 { __u32 x; };
+#else
+#define AN_NOT_I386 (AN_ALL + 1)
+#endif
+`,
+  // Constructs the sweep found in UAPI headers (byte-swapped constants, offsetof, sizeof of a string
+  // literal, an attribute on a tag without a body, a record defined after another header names it).
+  'mention.h': `
+#include <linux/types.h>
+struct cx_later;
+struct cx_holder { struct cx_later *p; };
+`,
+  'constructs.h': `
+#include <linux/types.h>
+#include <asm/byteorder.h>
+#include <linux/mention.h>
+#define CX_BE16 __cpu_to_be16(0x8000)
+#define CX_BE32 __cpu_to_be32(0x01020304)
+#define CX_LE64 __cpu_to_le64(0x0102030405060708ULL)
+#define CX_PREFIX "os2."
+#define CX_PREFIX_LEN (sizeof(CX_PREFIX) - 1)
+struct cx_inner { __u16 a; __u32 c[4]; };
+struct cx_outer { __u8 h; struct { __u8 pad; struct cx_inner in; }; __u64 tail; };
+#define CX_OFF __builtin_offsetof(struct cx_outer, in.c[2])
+#define CX_OFF_TAIL __builtin_offsetof(struct cx_outer, tail)
+struct cx_tagattr { __u32 a; struct cx_inner __attribute__((aligned(8))) *p; };
+struct cx_later { __u32 defined_here; };
+`,
   'user.h': `
 #include <linux/vfio.h>
 struct vfio_user { struct fake_vfio_only f; };
@@ -275,6 +309,28 @@ describe.skipIf(!haveClang)('clang oracle (needs clang-14 or newer)', () => {
     }
     expect(problems).toEqual([]);
     expect(bitfields).toBeGreaterThan(12 * 20);
+  }, 120_000);
+
+  it("finds each ABI's own names: a macro or record the header defines on some ABIs only", async () => {
+    const [x, i] = await clangLayoutAll([hdr('abi-names.h')], [x86_64, i386], { includeRoot });
+    expect(x!.constants).toEqual({ AN_ALL: 2, AN_NOT_I386: 3 });
+    expect(Object.keys(x!.records)).toEqual([]);
+    expect(i!.constants).toEqual({ AN_ALL: 2, AN_I386_ONLY: 1024 });
+    expect(i!.records['struct an_i386']).toEqual({ size: 4, align: 4, fields: { x: 0 } });
+  }, 60_000);
+
+  it('byte-swapped constants, __builtin_offsetof, sizeof of a string, attributes on a tag, late definitions: ours agree on every ABI', async () => {
+    const maxClang = Math.max(0, ...installedClangs().map((c) => c.major));
+    const problems: string[] = [];
+    for (const abi of ABIS.filter((a) => a.minClang <= maxClang)) {
+      const expected = await layout('constructs.h', abi);
+      const ours = layoutJson(parseHeaderForAbis(hdr('constructs.h'), [abi], { includeDirs: [includeRoot] }).get(abi.name)!, abi, expected.header);
+      problems.push(...compareLayouts(expected, ours).map((d) => d.message));
+      // What the comparison stands on: clang found them all.
+      expect(Object.keys(expected.constants).sort(), abi.name).toEqual(['CX_BE16', 'CX_BE32', 'CX_LE64', 'CX_OFF', 'CX_OFF_TAIL', 'CX_PREFIX_LEN']);
+      expect(expected.records['struct cx_later'], abi.name).toBeDefined();
+    }
+    expect(problems).toEqual([]);
   }, 120_000);
 
   it('clangLayoutAll agrees with clangLayout', async () => {

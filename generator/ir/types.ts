@@ -46,7 +46,8 @@ export interface RecordDecl {
   readonly name?: string;
   fields?: Field[];
   attrs: LayoutAttributes;
-  readonly loc: SourceLoc;
+  /** Where it is defined; where first named while only declared (`struct msgbuf *` in linux/ipc.h before linux/msg.h defines it). */
+  loc: SourceLoc;
   /** Line of the closing brace, for definitions. */
   endLine?: number;
 }

@@ -351,6 +351,7 @@ class DeclarationParser {
     if (body) {
       if (decl.fields) throw new HeaderError(this.locOf(node), `redefinition of ${tag} ${name}`);
       decl.fields = [];
+      decl.loc = this.locOf(node);
       const start = this.tokenIndexAt(node.startIndex);
       const pack = [...this.unit.packs].reverse().find((x) => x.at <= start)?.value;
       decl.attrs = pack === undefined ? attrs : { ...attrs, pack };
@@ -396,7 +397,10 @@ class DeclarationParser {
     const typeNode = node.childForFieldName('type');
     if (!typeNode) throw new HeaderError(this.locOf(node), 'expected a member type');
     const base = this.typeOf(typeNode);
-    const attrs = this.attributesOf(node);
+    // `struct ts_config __attribute__((aligned(8))) *config;`: attributes of a tag named without a body
+    // belong to the declaration (GCC), so to the member.
+    const tagRef = /^(struct|union|enum)_specifier$/.test(typeNode.type) && !typeNode.childForFieldName('body');
+    const attrs = tagRef ? { ...this.attributesOf(typeNode), ...this.attributesOf(node) } : this.attributesOf(node);
     const declarators = node.childrenForFieldName('declarator');
     // `__u32 :32;`: tree-sitter-c wants a name before every bit width; it marks the missing one, which C allows.
     const unnamed = (d: SyntaxNode) => d.isMissing && d.type === 'field_identifier';

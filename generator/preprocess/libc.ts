@@ -433,6 +433,11 @@ struct sockaddr_storage { __SOCKADDR_COMMON (ss_); char __ss_padding[_SS_SIZE - 
 struct iovec { void *iov_base; size_t iov_len; };
 struct msghdr { void *msg_name; socklen_t msg_namelen; struct iovec *msg_iov; size_t msg_iovlen; void *msg_control; size_t msg_controllen; int msg_flags; };
 struct linger { int l_onoff; int l_linger; };
+/* bits/socket.h includes bits/types/time_t.h (linux/vm_sockets.h uses sizeof(time_t)). */
+#ifndef __time_t_defined
+#define __time_t_defined 1
+typedef __time_t time_t;
+#endif
 /* bits/socket.h's protocol and address families, socket levels (the same on every ABI); UAPI headers
    define some of them under #ifndef (linux/if_pppox.h's AF_PPPOX). */
 #define PF_UNSPEC 0
