@@ -168,6 +168,8 @@ struct cx_outer { __u8 h; struct { __u8 pad; struct cx_inner in; }; __u64 tail; 
 #define CX_OFF_TAIL __builtin_offsetof(struct cx_outer, tail)
 struct cx_tagattr { __u32 a; struct cx_inner __attribute__((aligned(8))) *p; };
 struct cx_later { __u32 defined_here; };
+_Static_assert(sizeof(struct cx_inner) == 20, "cx_inner is 20 bytes");
+static __inline__ _Bool cx_fits(unsigned int n) { return n <= __builtin_offsetof(struct cx_inner, c); }
 `,
   'user.h': `
 #include <linux/vfio.h>

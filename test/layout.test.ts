@@ -19,6 +19,11 @@ struct tail { __u64 a; __u8 b; };
     const arm = layoutOf(`struct s { __u32 a; __u64 b; };`, 'arm');
     expect(arm.records['struct s']).toEqual({ size: 16, align: 8, fields: { a: 0, b: 8 } });
   });
+  it('_Static_assert is checked per ABI, as C does (x86 asm/elf.h has one)', () => {
+    const h = `struct s { __u32 a; long b; };\n_Static_assert(sizeof(struct s) == 16, "LP64 only");`;
+    expect(layoutOf(h).records['struct s']!.size).toBe(16);
+    expect(() => layoutOf(h, 'i386')).toThrow(/static assertion failed on i386/);
+  });
   it('trailing padding rounds the size up to the alignment', () => {
     expect(layoutOf(header).records['struct tail']).toEqual({ size: 16, align: 8, fields: { a: 0, b: 8 } });
     expect(layoutOf(header, 'i386').records['struct tail']).toEqual({ size: 12, align: 4, fields: { a: 0, b: 8 } });

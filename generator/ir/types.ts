@@ -112,6 +112,8 @@ export interface HeaderIR {
   readonly abiSensitive: boolean;
   /** The ABI this IR was preprocessed for; undefined for an ABI-independent IR. */
   readonly abi?: string;
+  /** `_Static_assert(cond, "...")` declarations of the unit (includes too): each cond must be non-zero on an ABI. */
+  readonly staticAsserts?: readonly { readonly cond: Expr; readonly loc: SourceLoc }[];
 }
 
 /** True when a declaration was written in the header itself (not an include or the built-ins). */

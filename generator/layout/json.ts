@@ -74,6 +74,7 @@ export function fieldPaths(layout: AbiLayout, record: RecordLayout, prefix = '',
 /** Builds the JSON document for `ir` on `abi`. */
 export function layoutJson(ir: HeaderIR, abi: Abi, headerLabel: string = ir.file): LayoutJson {
   const layout = new AbiLayout(ir, abi);
+  layout.checkStaticAsserts();
   const constants: Record<string, number | string> = {};
   for (const c of layout.constants().values) constants[c.name] = jsonNumber(c.value);
   const records: Record<string, RecordJson> = {};

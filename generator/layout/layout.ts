@@ -134,6 +134,13 @@ export class AbiLayout {
     return undefined;
   }
 
+  /** Checks the unit's `_Static_assert`s on this ABI, as C does: each condition a non-zero integer constant. */
+  checkStaticAsserts(): void {
+    for (const a of this.ir.staticAsserts ?? []) {
+      if (this.evaluate(a.cond).value === 0n) throw new HeaderError(a.loc, `static assertion failed on ${this.abi.name}`);
+    }
+  }
+
   /** Evaluates an integer constant expression on this ABI. */
   evaluate(e: Expr): IntValue {
     return evaluate(e, this.env);

@@ -157,6 +157,7 @@ class DeclarationParser {
   private readonly typedefs = new Map<string, TypedefDecl>();
   /** Every enumerator so far (they share one name space across the unit). */
   private readonly enumerators = new Map<string, SourceLoc>();
+  private readonly staticAsserts: { cond: Expr; loc: SourceLoc }[] = [];
   private readonly ctx = { isTypeName: (n: string) => this.typedefs.has(n) };
 
   constructor(private readonly unit: PreprocessedUnit, private readonly abi?: string) {}
@@ -175,7 +176,8 @@ class DeclarationParser {
       // An empty declaration `;;` (GNU C accepts one in a struct: nfc.h) is blanked for tree-sitter; `for (;;)` is not.
       const stray = t.text === ';' && prev?.text === ';' && parens === 0;
       // tree-sitter counts bytes: keep the text ASCII so offsets stay character offsets.
-      const text = stray ? ' ' : t.text.replace(/[^\x00-\x7f]/g, '?');
+      // tree-sitter-c knows `offsetof(type, member)` (<stddef.h>'s, expanded to GCC's builtin) by its standard name.
+      const text = stray ? ' ' : t.text === '__builtin_offsetof' ? 'offsetof' : t.text.replace(/[^\x00-\x7f]/g, '?');
       parts.push(sep, text);
       length += text.length;
       prev = t;
@@ -197,6 +199,7 @@ class DeclarationParser {
       comments: this.unit.comments,
       abiSensitive: this.unit.abiSensitive,
       abi: this.abi,
+      ...(this.staticAsserts.length ? { staticAsserts: this.staticAsserts } : {}),
     };
   }
 
@@ -277,9 +280,17 @@ class DeclarationParser {
         // `int;`: declares nothing (compilers warn), but the type must exist.
         this.typeOf(node);
         return;
-      case 'expression_statement':
+      case 'expression_statement': {
         if (node.namedChildCount === 0) return; // a stray ';' at file scope
+        // `_Static_assert(cond, "msg");` (x86's asm/elf.h): tree-sitter-c takes it for a call; checked per ABI by the layout.
+        const call = node.namedChildren[0]!;
+        const args = call.type === 'call_expression' ? call.childForFieldName('arguments')?.namedChildren : undefined;
+        if (args?.length && /^(_Static_assert|static_assert)$/.test(call.childForFieldName('function')?.text ?? '')) {
+          this.staticAsserts.push({ cond: this.expr(args[0]!), loc: this.locOf(node) });
+          return;
+        }
         throw new HeaderError(this.locOf(node), `expected a declaration, found an expression ('${this.tokensOf(node)[0]?.text ?? ''}')`);
+      }
       default:
         throw new HeaderError(this.locOf(node), `unsupported top-level construct (${node.type.replace(/_/g, ' ')})`);
     }
@@ -320,6 +331,8 @@ class DeclarationParser {
         // GCC's 128-bit integer types (aarch64's asm/ptrace.h); tree-sitter-c takes them for typedef names.
         const int128 = INT128_TYPES[node.text];
         if (int128 && !this.typedefs.has(node.text)) return { kind: 'builtin', name: int128 };
+        // C's _Bool keyword, which tree-sitter-c takes for a typedef name (`static __inline__ _Bool f(...)`).
+        if (node.text === '_Bool') return { kind: 'builtin', name: '_Bool' };
         if (!this.typedefs.has(node.text)) throw new HeaderError(this.locOf(node), `unknown type name '${node.text}'`);
         return { kind: 'typedef', name: node.text };
       }
