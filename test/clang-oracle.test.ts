@@ -169,6 +169,9 @@ struct cx_outer { __u8 h; struct { __u8 pad; struct cx_inner in; }; __u64 tail; 
 struct cx_tagattr { __u32 a; struct cx_inner __attribute__((aligned(8))) *p; };
 struct cx_later { __u32 defined_here; };
 _Static_assert(sizeof(struct cx_inner) == 20, "cx_inner is 20 bytes");
+typedef unsigned long __attribute__((aligned(4))) cx_ulong4;
+struct cx_ul { __u8 a; cx_ulong4 b; __u16 __attribute__((aligned(8))) c, d; };
+static const struct { const char *n; } cx_names[] __attribute__((__unused__)) = { { "a" } };
 static __inline__ _Bool cx_fits(unsigned int n) { return n <= __builtin_offsetof(struct cx_inner, c); }
 `,
   'user.h': `

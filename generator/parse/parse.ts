@@ -158,6 +158,8 @@ class DeclarationParser {
   /** Every enumerator so far (they share one name space across the unit). */
   private readonly enumerators = new Map<string, SourceLoc>();
   private readonly staticAsserts: { cond: Expr; loc: SourceLoc }[] = [];
+  /** Attribute specifiers blanked for tree-sitter: token range and the tokens inside `((...))`. */
+  private readonly hiddenAttributes: { start: number; end: number; tokens: Token[] }[] = [];
   private readonly ctx = { isTypeName: (n: string) => this.typedefs.has(n) };
 
   constructor(private readonly unit: PreprocessedUnit, private readonly abi?: string) {}
@@ -168,7 +170,8 @@ class DeclarationParser {
     let length = 0;
     let prev: Token | undefined;
     let parens = 0;
-    for (const t of tokens) {
+    const hidden = this.hiddenAttributeSpans(tokens);
+    for (const [i, t] of tokens.entries()) {
       const sep = !prev ? '' : prev.loc.line !== t.loc.line || prev.loc.file !== t.loc.file ? '\n' : ' ';
       length += sep.length;
       this.offsets.push(length);
@@ -177,7 +180,7 @@ class DeclarationParser {
       const stray = t.text === ';' && prev?.text === ';' && parens === 0;
       // tree-sitter counts bytes: keep the text ASCII so offsets stay character offsets.
       // tree-sitter-c knows `offsetof(type, member)` (<stddef.h>'s, expanded to GCC's builtin) by its standard name.
-      const text = stray ? ' ' : t.text === '__builtin_offsetof' ? 'offsetof' : t.text.replace(/[^\x00-\x7f]/g, '?');
+      const text = stray || hidden.has(i) ? ' '.repeat(stray ? 1 : t.text.length) : t.text === '__builtin_offsetof' ? 'offsetof' : t.text.replace(/[^\x00-\x7f]/g, '?');
       parts.push(sep, text);
       length += text.length;
       prev = t;
@@ -230,6 +233,72 @@ class DeclarationParser {
 
   private expr(node: SyntaxNode): Expr {
     return parseExpression(this.tokensOf(node), this.ctx);
+  }
+
+  /**
+   * Token indexes of GNU attributes tree-sitter-c cannot place, blanked in its text: between a declaration's
+   * type and its declarator (`typedef unsigned long __attribute__((aligned(4))) packed_ulong;`, rdma's
+   * ib_user_mad.h), kept in {@link hiddenAttributes} for the declaration around them; and before an
+   * initialiser (`names[] __attribute__((__unused__)) = {...}`: a variable's, no type's layout).
+   */
+  private hiddenAttributeSpans(tokens: readonly Token[]): Set<number> {
+    const out = new Set<number>();
+    for (let i = 0; i < tokens.length; i++) {
+      if (!/^__attribute(__)?$/.test(tokens[i]!.text) || tokens[i + 1]?.text !== '(') continue;
+      let depth = 0;
+      let end = i + 1;
+      for (; end < tokens.length; end++) {
+        if (tokens[end]!.text === '(') depth++;
+        else if (tokens[end]!.text === ')' && --depth === 0) break;
+      }
+      const prev = tokens[i - 1];
+      const next = tokens[end + 1];
+      const afterType = prev?.kind === 'ident' && !/^(struct|union|enum|typedef|__attribute__|__attribute)$/.test(prev.text)
+        && (next?.text === '*' || (next?.kind === 'ident' && !/^__attribute(__)?$/.test(next.text)));
+      if (afterType || next?.text === '=') {
+        for (let k = i; k <= end; k++) out.add(k);
+        if (afterType) this.hiddenAttributes.push({ start: i, end, tokens: tokens.slice(i + 3, end - 1) });
+      }
+      i = end;
+    }
+    return out;
+  }
+
+  /** Layout attributes of the hidden attribute specifiers inside `node` (see {@link hiddenAttributeSpans}). */
+  private hiddenAttributesIn(node: SyntaxNode): LayoutAttributes {
+    const first = this.tokenIndexAt(node.startIndex);
+    const last = this.tokenIndexAt(Math.max(node.startIndex, node.endIndex - 1));
+    let packed = false;
+    let aligned: Expr | 'max' | undefined;
+    for (const h of this.hiddenAttributes) {
+      if (h.start < first || h.end > last) continue;
+      // `name`, `name(args)`, comma-separated, inside `__attribute__((...))`.
+      let k = 0;
+      while (k < h.tokens.length) {
+        const name = h.tokens[k]!;
+        let args: Token[] | undefined;
+        let j = k + 1;
+        if (h.tokens[j]?.text === '(') {
+          let depth = 0;
+          const start = j + 1;
+          for (; j < h.tokens.length; j++) {
+            if (h.tokens[j]!.text === '(') depth++;
+            else if (h.tokens[j]!.text === ')' && --depth === 0) break;
+          }
+          args = h.tokens.slice(start, j);
+          j++;
+        }
+        const bare = name.text.replace(/^__(.*)__$/, '$1');
+        if (bare === 'packed') packed = true;
+        else if (bare === 'aligned') aligned = args?.length ? parseExpression(args, this.ctx) : 'max';
+        else if (!NEUTRAL_ATTRIBUTES.has(bare) && !NEUTRAL_ATTRIBUTES.has(`__${bare}__`)) {
+          throw new HeaderError(name.loc, `unsupported attribute '${name.text}' (it may change the layout)`);
+        }
+        k = j;
+        if (h.tokens[k]?.text === ',') k++;
+      }
+    }
+    return { ...(packed ? { packed } : {}), ...(aligned !== undefined ? { aligned } : {}) };
   }
 
   private reportSyntaxErrors(root: SyntaxNode): void {
@@ -306,7 +375,7 @@ class DeclarationParser {
 
   private typedef(node: SyntaxNode): void {
     const base = this.typeOf(node.childForFieldName('type')!);
-    const attrs = this.attributesOf(node);
+    const attrs = { ...this.hiddenAttributesIn(node), ...this.attributesOf(node) };
     for (const d of node.childrenForFieldName('declarator')) {
       const { name, type } = this.declarator(d, base);
       const before = this.typedefs.get(name);
@@ -413,7 +482,7 @@ class DeclarationParser {
     // `struct ts_config __attribute__((aligned(8))) *config;`: attributes of a tag named without a body
     // belong to the declaration (GCC), so to the member.
     const tagRef = /^(struct|union|enum)_specifier$/.test(typeNode.type) && !typeNode.childForFieldName('body');
-    const attrs = tagRef ? { ...this.attributesOf(typeNode), ...this.attributesOf(node) } : this.attributesOf(node);
+    const attrs = { ...(tagRef ? this.attributesOf(typeNode) : {}), ...this.hiddenAttributesIn(node), ...this.attributesOf(node) };
     const declarators = node.childrenForFieldName('declarator');
     // `__u32 :32;`: tree-sitter-c wants a name before every bit width; it marks the missing one, which C allows.
     const unnamed = (d: SyntaxNode) => d.isMissing && d.type === 'field_identifier';
