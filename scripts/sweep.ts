@@ -28,11 +28,17 @@ import { clangHeaderSignatures, clangLayoutAll, ORACLE_VERSION, OracleFailures }
 import { compareLayouts, type Disagreement } from '../conformance/clang/compare.js';
 import { findClang, libcIncludeDirs } from '../conformance/clang/toolchain.js';
 import { createLimiter } from '../conformance/clang/limiter.js';
-import { cachedUapiTreeVersion, defaultCacheDir, ensureUapiTree } from './uapi-tree.js';
+import { cachedUapiTreeVersion, defaultCacheDir, ensureUapiTree, fetchSuiteUapiTree } from './uapi-tree.js';
 import { isMainModule } from './is-main.js';
 
-/** The tree's directories that hold kernel UAPI (the per-ABI `asm/` folders are handled apart). */
-export const UAPI_DIRS = ['linux', 'asm-generic', 'drm', 'misc', 'mtd', 'rdma', 'regulator', 'scsi', 'sound', 'video', 'xen'] as const;
+/**
+ * The tree's directories that hold kernel UAPI: every top-level folder but the multiarch ones
+ * (`<triplet>/`, whose `asm/` is handled apart), `linux/` first.
+ */
+export function uapiDirs(root: string): string[] {
+  const dirs = readdirSync(root).filter((n) => !/-linux-/.test(n) && statSync(path.join(root, n)).isDirectory()).sort();
+  return [...dirs.filter((d) => d === 'linux'), ...dirs.filter((d) => d !== 'linux')];
+}
 
 /** One header to sweep: its path relative to the include root (`asm/X.h` for an ABI's own), and the ABIs. */
 export interface SweepItem {
@@ -53,8 +59,7 @@ export function sweepItems(root: string, abis: readonly Abi[] = ABIS, only?: Reg
     const r = rel ? `${rel}/${n}` : n;
     return statSync(p).isDirectory() ? walk(p, r) : n.endsWith('.h') ? [r] : [];
   });
-  for (const top of UAPI_DIRS) {
-    if (!existsSync(path.join(root, top))) continue;
+  for (const top of uapiDirs(root)) {
     for (const name of walk(path.join(root, top), top)) {
       if (!only || only.test(name)) items.push({ dir: top, name, file: path.join(root, name), abis });
     }
@@ -272,26 +277,32 @@ export interface SweepOptions {
   fresh?: boolean;
   /** Stop starting clang work after this many seconds and report on what is measured (resume later). */
   budgetSeconds?: number;
+  /** Another Debian suite's `linux-libc-dev` (`sid`, `bookworm`...) instead of the default tree (>= 6.12 from trixie). */
+  suite?: string;
+  /** The ABIs to sweep (default all 13). */
+  abis?: readonly Abi[];
   log?: (m: string) => void;
 }
 
 /** Runs the sweep; returns the Markdown report. */
 export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string; agreement: number }> {
   const log = opts.log ?? (() => {});
-  const root = await ensureUapiTree({ log });
-  const version = (await cachedUapiTreeVersion()) ?? 'unknown';
+  const suiteTree = opts.suite ? await fetchSuiteUapiTree({ suite: opts.suite, log }) : undefined;
+  const root = suiteTree?.include ?? await ensureUapiTree({ log });
+  const version = suiteTree?.version ?? (await cachedUapiTreeVersion()) ?? 'unknown';
+  const abis = opts.abis ?? ABIS;
   const clang = findClang(ABIS[ABIS.length - 1]!);
-  for (const abi of ABIS) findClang(abi);
+  for (const abi of abis) findClang(abi);
   const dir = clangCacheDir(defaultCacheDir(), version, clang.major);
   if (opts.fresh) await rm(dir, { recursive: true, force: true });
-  const items = sweepItems(root, ABIS, opts.only);
+  const items = sweepItems(root, abis, opts.only);
   log(`sweep: ${items.length} headers of linux-libc-dev ${version}, ${items.reduce((n, i) => n + i.abis.length, 0)} header x ABI pairs`);
   const answers = await runOracle(items, root, dir, opts.jobs ?? availableParallelism(), (opts.budgetSeconds ?? Infinity) * 1000, log);
   const unmeasured = items.filter((i) => i.abis.some((a) => !answers.has(`${i.name} ${a.name}`)));
   const measured = items.filter((i) => !unmeasured.includes(i));
 
   const byDir = new Map<string, Tally>();
-  const byAbi = new Map<string, Tally>(ABIS.map((a) => [a.name, tally()]));
+  const byAbi = new Map<string, Tally>(abis.map((a) => [a.name, tally()]));
   const total = tally();
   const disagreements: Disagreement[] = [];
   const rejections: { name: string; abis: string[]; error: string; clang: string }[] = [];
@@ -341,11 +352,11 @@ export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string
   const lines = [
     '# UAPI sweep: the generator against clang on every header of linux-libc-dev',
     '',
-    `Written by \`npm run sweep\` (scripts/sweep.ts)${opts.only ? `, restricted to headers matching \`${opts.only.source}\`` : ''}. Do not edit.`,
+    `Written by \`npm run sweep\` (scripts/sweep.ts)${opts.suite ? ` on ${opts.suite}'s linux-libc-dev` : ''}${opts.only ? `, restricted to headers matching \`${opts.only.source}\`` : ''}. Do not edit.`,
     '',
-    `- Tree: Debian's \`linux-libc-dev\` ${version}: ${items.length} headers (${items.filter((i) => i.dir !== 'asm').length} in ${UAPI_DIRS.join('/, ')}/ on every ABI, ${items.filter((i) => i.dir === 'asm').length} of the ABIs' own \`asm/\`), ${pairs} header x ABI pairs.`,
-    `- ABIs (${ABIS.length}): ${ABIS.map((a) => a.name).join(', ')}.`,
-    `- Generator: \`layout --json --include <tree>\` (libc headers from the built-in glibc model). Oracle: ${path.basename(clang.path)} \`--target=<triple> -nostdinc\` with the same tree, then clang's own headers and the ABI's glibc 2.36 (\`/usr/<triplet>/include\` from \`libc6-dev-<arch>-cross\`; ${ABIS.filter((a) => !a.glibcCross).map((a) => a.name).join(', ') || 'none'} without: Debian 12 has no such package).`,
+    `- Tree: Debian's \`linux-libc-dev\` ${version}: ${items.length} headers (${items.filter((i) => i.dir !== 'asm').length} in ${uapiDirs(root).join('/, ')}/ on every ABI, ${items.filter((i) => i.dir === 'asm').length} of the ABIs' own \`asm/\`), ${pairs} header x ABI pairs.`,
+    `- ABIs (${abis.length}): ${abis.map((a) => a.name).join(', ')}.`,
+    `- Generator: \`layout --json --include <tree>\` (libc headers from the built-in glibc model). Oracle: ${path.basename(clang.path)} \`--target=<triple> -nostdinc\` with the same tree, then clang's own headers and the ABI's glibc 2.36 (\`/usr/<triplet>/include\` from \`libc6-dev-<arch>-cross\`; ${abis.filter((a) => !a.glibcCross).map((a) => a.name).join(', ') || 'none'} without: Debian 12 has no such package).`,
     `- A check is one constant value, one record size, one record alignment or one field offset that clang reports.`,
     ...(unmeasured.length ? [`- **Partial run**: clang has measured ${measured.length} of the ${items.length} headers so far (the time budget ran out; \`npm run sweep\` resumes from the cache). The ${unmeasured.length} others are not in the figures below: ${[...new Set(unmeasured.map((i) => i.dir))].map((d) => `${unmeasured.filter((i) => i.dir === d).length} in ${d}/`).join(', ')}.`] : []),
     `- Agreement: **${(100 * agreement).toFixed(3)}%** of ${total.checks} checks (${total.disagreements} disagreements) over ${total.pairs} pairs that both sides lay out; ${rejections.reduce((k, r) => k + r.abis.length, 0)} pairs rejected by the generator where clang accepts them; ${clangRejects.reduce((k, r) => k + r.abis.length, 0)} pairs that clang itself rejects.`,
@@ -361,7 +372,7 @@ export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string
     '## Per ABI',
     '',
     head,
-    ...ABIS.map((a) => row(a.name, byAbi.get(a.name)!)),
+    ...abis.map((a) => row(a.name, byAbi.get(a.name)!)),
     '',
     `## Disagreements (${disagreements.length})`,
     '',
@@ -383,13 +394,13 @@ export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string
     '',
     'Each with the generator\'s located error (path relative to the tree) and the ABIs.',
     '',
-    ...(rejections.length ? rejections.map((r) => `- \`${r.name}\` (${r.abis.length === ABIS.length ? 'all ABIs' : r.abis.join(', ')}): ${r.error}. *Cause:* ${limitationOf(r.error)}.`) : ['None.']),
+    ...(rejections.length ? rejections.map((r) => `- \`${r.name}\` (${r.abis.length === abis.length ? 'all ABIs' : r.abis.join(', ')}): ${r.error}. *Cause:* ${limitationOf(r.error)}.`) : ['None.']),
     '',
     `## Headers clang rejects (${clangRejects.length})`,
     '',
     'Headers that do not compile on their own for an ABI (kernel-internal includes, ABI-specific `#error`s, libc headers with no glibc for the ABI); what the generator does with them is given for each.',
     '',
-    ...(clangRejects.length ? clangRejects.map((r) => `- \`${r.name}\` (${r.abis.length === ABIS.length ? 'all ABIs' : r.abis.join(', ')}): clang: ${r.error.split('\n').filter((l) => /error/.test(l)).slice(0, 1).join(' ').replace(/^.*?: (fatal )?error: /, '') || r.error.split('\n')[0]}; generator ${r.ours}${r.ours !== 'accepts' ? '' : r.abis.every((a) => !abiByName(a).glibcCross) && /file not found/.test(r.error) ? ' (not checked: Debian 12 has no glibc cross headers for this ABI)' : ' (the generator does not check everything C rejects in a header used alone)'}`) : ['None.']),
+    ...(clangRejects.length ? clangRejects.map((r) => `- \`${r.name}\` (${r.abis.length === abis.length ? 'all ABIs' : r.abis.join(', ')}): clang: ${r.error.split('\n').filter((l) => /error/.test(l)).slice(0, 1).join(' ').replace(/^.*?: (fatal )?error: /, '') || r.error.split('\n')[0]}; generator ${r.ours}${r.ours !== 'accepts' ? '' : r.abis.every((a) => !abiByName(a).glibcCross) && /file not found/.test(r.error) ? ' (not checked: Debian 12 has no glibc cross headers for this ABI)' : ' (the generator does not check everything C rejects in a header used alone)'}`) : ['None.']),
     '',
   ];
   return { markdown: lines.join('\n'), agreement };
@@ -399,8 +410,8 @@ if (isMainModule(import.meta.url)) {
   const args = process.argv.slice(2);
   const val = (flag: string) => { const i = args.indexOf(flag); return i >= 0 ? args[i + 1] : undefined; };
   const only = val('--only') ? new RegExp(val('--only')!) : undefined;
-  const out = val('--out') ?? (only ? undefined : 'docs/uapi-sweep.md');
-  sweep({ jobs: val('--jobs') ? Number(val('--jobs')) : undefined, budgetSeconds: val('--budget') ? Number(val('--budget')) : undefined, only, fresh: args.includes('--fresh'), log: (m) => process.stderr.write(`${m}\n`) }).then(
+  const out = val('--out') ?? (only || val('--suite') || val('--abis') ? undefined : 'docs/uapi-sweep.md');
+  sweep({ suite: val('--suite'), abis: val('--abis')?.split(',').map(abiByName), jobs: val('--jobs') ? Number(val('--jobs')) : undefined, budgetSeconds: val('--budget') ? Number(val('--budget')) : undefined, only, fresh: args.includes('--fresh'), log: (m) => process.stderr.write(`${m}\n`) }).then(
     async ({ markdown, agreement }) => {
       if (out) { await writeAtomic(out, markdown); process.stderr.write(`wrote ${out}: agreement ${(100 * agreement).toFixed(3)}%\n`); }
       else process.stdout.write(markdown);
