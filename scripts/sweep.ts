@@ -11,8 +11,9 @@
  *   generator side always runs. Answers of oracle version 1 (`clang-<N>/<abi>/`) are taken over where they
  *   stand under version 2 (see {@link legacyStands}), the others measured again.
  * - Parallel: one clang per core (`--jobs N`). Progress on stderr.
- * - `--only REGEX` restricts the headers (relative paths) for iterating on a subset; the report then says so
- *   and is written to `--out` (default docs/uapi-sweep.md only for a full run, else stdout).
+ * - `--only REGEX` restricts the headers (relative paths) for iterating on a subset, `--abis a,b` the ABIs,
+ *   `--suite S` takes another Debian suite's `linux-libc-dev` (a kernel version the sweep has not seen); the
+ *   report then says so and is written to `--out` (default docs/uapi-sweep.md only for a full run, else stdout).
  *
  * Not a test: it takes tens of minutes of CPU. Run it under `nice` on a shared machine.
  */

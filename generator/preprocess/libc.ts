@@ -6,7 +6,7 @@
  * `struct timespec`/`timeval`/`timezone`/`itimerspec`/`itimerval`/`tm`, the POSIX `*_t` types of
  * `<sys/types.h>`, the byte-order macros of `<endian.h>`, `struct winsize` and the `_IO*` macros of
  * `<sys/ioctl.h>`, and `struct sockaddr`, `sockaddr_storage`, `sa_family_t`, `socklen_t` of
- * `<sys/socket.h>` with its `PF_*`, `AF_*`, `SOL_*` and `SOMAXCONN`. Function prototypes are left out (they do not change a layout). Guard macros
+ * `<sys/socket.h>` with its `PF_*`, `AF_*`, `SOL_*`, `MSG_*` and `SOMAXCONN`. Function prototypes are left out (they do not change a layout). Guard macros
  * (`__timeval_defined`, `_STRUCT_TIMESPEC`, `_SYS_TIME_H`, ...) are glibc's, so the kernel's
  * `linux/libc-compat.h` and `#ifndef` tests see what they would see with glibc. A libc header not
  * here (`<netinet/in.h>`, `<net/if.h>`, ...) is not found: a located error, unless an include dir has it.
@@ -438,6 +438,29 @@ struct linger { int l_onoff; int l_linger; };
 #define __time_t_defined 1
 typedef __time_t time_t;
 #endif
+/* bits/socket.h's message flags (without _GNU_SOURCE's MSG_TRYHARD): linux/sctp.h's SCTP_EOF = MSG_FIN. */
+enum { MSG_OOB = 0x01, MSG_PEEK = 0x02, MSG_DONTROUTE = 0x04, MSG_CTRUNC = 0x08, MSG_PROXY = 0x10, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_EOR = 0x80, MSG_WAITALL = 0x100, MSG_FIN = 0x200, MSG_SYN = 0x400, MSG_CONFIRM = 0x800, MSG_RST = 0x1000, MSG_ERRQUEUE = 0x2000, MSG_NOSIGNAL = 0x4000, MSG_MORE = 0x8000, MSG_WAITFORONE = 0x10000, MSG_BATCH = 0x40000, MSG_ZEROCOPY = 0x4000000, MSG_FASTOPEN = 0x20000000, MSG_CMSG_CLOEXEC = 0x40000000 };
+#define MSG_OOB MSG_OOB
+#define MSG_PEEK MSG_PEEK
+#define MSG_DONTROUTE MSG_DONTROUTE
+#define MSG_CTRUNC MSG_CTRUNC
+#define MSG_PROXY MSG_PROXY
+#define MSG_TRUNC MSG_TRUNC
+#define MSG_DONTWAIT MSG_DONTWAIT
+#define MSG_EOR MSG_EOR
+#define MSG_WAITALL MSG_WAITALL
+#define MSG_FIN MSG_FIN
+#define MSG_SYN MSG_SYN
+#define MSG_CONFIRM MSG_CONFIRM
+#define MSG_RST MSG_RST
+#define MSG_ERRQUEUE MSG_ERRQUEUE
+#define MSG_NOSIGNAL MSG_NOSIGNAL
+#define MSG_MORE MSG_MORE
+#define MSG_WAITFORONE MSG_WAITFORONE
+#define MSG_BATCH MSG_BATCH
+#define MSG_ZEROCOPY MSG_ZEROCOPY
+#define MSG_FASTOPEN MSG_FASTOPEN
+#define MSG_CMSG_CLOEXEC MSG_CMSG_CLOEXEC
 /* bits/socket.h's protocol and address families, socket levels (the same on every ABI); UAPI headers
    define some of them under #ifndef (linux/if_pppox.h's AF_PPPOX). */
 #define PF_UNSPEC 0
