@@ -264,6 +264,16 @@ const LIMITATIONS: readonly { test: RegExp; cause: string }[] = [
   { test: /is not supported on/, cause: 'a type this ABI does not have (`__int128` on a 32-bit ABI)' },
 ];
 
+/**
+ * Why the generator and clang disagree, by the disagreement (its kind, subject and message): each known
+ * cause in words. One that matches none is `unexplained`.
+ */
+const CAUSES: readonly { test: (d: Disagreement) => boolean; cause: string }[] = [];
+
+function causeOf(d: Disagreement): string {
+  return CAUSES.find((c) => c.test(d))?.cause ?? 'unexplained';
+}
+
 function limitationOf(error: string): string {
   return LIMITATIONS.find((l) => l.test.test(error))?.cause ?? 'unexplained';
 }
@@ -377,15 +387,9 @@ export async function sweep(opts: SweepOptions = {}): Promise<{ markdown: string
     '',
     `## Disagreements (${disagreements.length})`,
     '',
-    'Known causes: (1) The oracle finds a header\'s names once, on x86_64, and measures them on every ABI: a macro the',
-    'header defines only on some ABIs shows as \"missing in ours\" or \"not an integer constant for clang\" although the',
-    'generator follows C on that ABI (`linux/auxvec.h`\'s `AT_MINSIGSTKSZ` comes from `asm/auxvec.h` on aarch64;',
-    '`linux/a.out.h`\'s `SEGMENT_SIZE` is `1024` on i386 only). (2) clang answers cached before the oracle stopped giving a',
-    'tree header\'s own folder as `linux/` (fixed during the issue-14 run): in `linux/iio/`, `linux/usb/`, ... a sibling',
-    'named like a `linux/` header (`types.h`) stood in for it, so clang saw nothing of the header itself',
-    '(`linux/iio/types.h`: \"not an integer constant of the header for clang\"); `--fresh` measures them again.',
+    'Each with its cause, where one is known (`unexplained` otherwise: a bug to look at).',
     '',
-    ...(disagreements.length ? disagreements.map((x) => `- \`${x.header}\`: ${x.message}`) : ['None.']),
+    ...(disagreements.length ? disagreements.map((x) => `- \`${x.header}\`: ${x.message}. *Cause:* ${causeOf(x)}.`) : ['None.']),
     '',
     `## Headers the generator rejects where clang accepts them (${rejections.length})`,
     '',

@@ -34,6 +34,16 @@ describe('--include a kernel include tree', () => {
     'linux/thing_extra.h': 'struct extra { int x; };\n#define EXTRA_ID 1\n',
     'linux/uses_libc.h': '#include <stdint.h>\n#include <sys/time.h>\n#include <limits.h>\nstruct stamp { struct timeval tv; uint64_t n; };\n#define STAMP_MAX LONG_MAX\n',
     'linux/uses_netinet.h': '#include <netinet/in.h>\nstruct s { int x; };\n',
+    // mips's asm/bitfield.h: an #error unless the ABI's macros say which endianness.
+    'mips-linux-gnu/asm/order.h': '#if defined(__MIPSEB__)\n#define ORDER 1\n#elif defined(__MIPSEL__)\n#define ORDER 2\n#else\n#error "MIPS but neither __MIPSEL__ nor __MIPSEB__?"\n#endif\n',
+    'mips64el-linux-gnuabi64/asm/order.h': '#if defined(__MIPSEB__)\n#define ORDER 1\n#elif defined(__MIPSEL__)\n#define ORDER 2\n#else\n#error "MIPS but neither __MIPSEL__ nor __MIPSEB__?"\n#endif\n',
+    'linux/order.h': '#include <asm/order.h>\n#define MY_ORDER ORDER\n',
+  });
+
+  it('a header that does not preprocess without an ABI\'s macros (#error) is laid out per ABI', () => {
+    expect(layout(root, 'linux/order.h', 'mips').constants).toEqual({ MY_ORDER: 1 });
+    expect(layout(root, 'linux/order.h', 'mips64el').constants).toEqual({ MY_ORDER: 2 });
+    expect(() => layout(root, 'linux/order.h', 'x86_64')).toThrow(/cannot find <asm\/order.h>/);
   });
 
   it('resolves <asm/...> through each ABI\'s multiarch folder, "X" beside the includer', () => {

@@ -87,8 +87,15 @@ const MULTIARCH_FOLDERS = ABIS.map((a) => a.debianTriplet);
  * IR are most of the cost; with a kernel include tree every header reaches `asm/` and is ABI-dependent).
  */
 export function parseHeaderForAbis(path: string, abis: readonly Abi[], options: Omit<ParseOptions, 'abi'> = {}): Map<string, HeaderIR> {
-  const common = parseHeader(path, options);
-  if (!common.abiSensitive) return new Map(abis.map((abi) => [abi.name, common]));
+  let common: HeaderIR | undefined;
+  try {
+    common = parseHeader(path, options);
+  } catch (err) {
+    // Without an ABI's macros the header may not preprocess at all (mips's asm/bitfield.h: `#error` unless
+    // __MIPSEL__ or __MIPSEB__): it is ABI-dependent; each ABI's own pass below says what C says there.
+    if (!(err instanceof HeaderError)) throw err;
+  }
+  if (common && !common.abiSensitive) return new Map(abis.map((abi) => [abi.name, common!]));
   const byKey = new Map<string, HeaderIR>();
   const out = new Map<string, HeaderIR>();
   for (const abi of abis) {
@@ -176,8 +183,9 @@ class DeclarationParser {
       length += sep.length;
       this.offsets.push(length);
       if (t.text === '(') parens++; else if (t.text === ')') parens--;
-      // An empty declaration `;;` (GNU C accepts one in a struct: nfc.h) is blanked for tree-sitter; `for (;;)` is not.
-      const stray = t.text === ';' && prev?.text === ';' && parens === 0;
+      // An empty declaration `;;` or `{ ;` (GNU C accepts one in a struct: nfc.h, little-endian mips's asm/inst.h
+      // through __BITFIELD_FIELD) is blanked for tree-sitter; `for (;;)` is not.
+      const stray = t.text === ';' && (prev?.text === ';' || prev?.text === '{') && parens === 0;
       // tree-sitter counts bytes: keep the text ASCII so offsets stay character offsets.
       // tree-sitter-c knows `offsetof(type, member)` (<stddef.h>'s, expanded to GCC's builtin) by its standard name.
       const text = stray || hidden.has(i) ? ' '.repeat(stray ? 1 : t.text.length) : t.text === '__builtin_offsetof' ? 'offsetof' : t.text.replace(/[^\x00-\x7f]/g, '?');
