@@ -481,7 +481,10 @@ export class AbiLayout {
         skipped.push({ name: m.name, reason: (e as Error).message });
       }
     }
-    for (const v of enumerators.values()) if (v.loc.file === this.ir.file) values.push(v);
+    // A macro named like an enumerator (`#define __TC_MQPRIO_MODE_MAX (__TC_MQPRIO_MODE_MAX - 1)` after the enum,
+    // linux/pkt_sched.h) is what the name means in C from then on: its value, not the enumerator's.
+    const macroNames = new Set(values.map((v) => v.name));
+    for (const v of enumerators.values()) if (v.loc.file === this.ir.file && !macroNames.has(v.name)) values.push(v);
     return { values, skipped };
   }
 }
