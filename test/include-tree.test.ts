@@ -38,6 +38,15 @@ describe('--include a kernel include tree', () => {
     'mips-linux-gnu/asm/order.h': '#if defined(__MIPSEB__)\n#define ORDER 1\n#elif defined(__MIPSEL__)\n#define ORDER 2\n#else\n#error "MIPS but neither __MIPSEL__ nor __MIPSEB__?"\n#endif\n',
     'mips64el-linux-gnuabi64/asm/order.h': '#if defined(__MIPSEB__)\n#define ORDER 1\n#elif defined(__MIPSEL__)\n#define ORDER 2\n#else\n#error "MIPS but neither __MIPSEL__ nor __MIPSEB__?"\n#endif\n',
     'linux/order.h': '#include <asm/order.h>\n#define MY_ORDER ORDER\n',
+    // Identical redefinitions (C11 6.10.3p2): each file that writes the #define defines the macro.
+    'linux/redef_base.h': '#define RD_A 0x10\n',
+    'linux/redef_later.h': '#include <linux/redef_base.h>\n#define RD_A 0x10\n#define RD_B 2\n#include <linux/redef_tail.h>\n',
+    'linux/redef_tail.h': '#define RD_B 2\n',
+  });
+
+  it('a macro defined again identically belongs to every header that writes it', () => {
+    expect(layout(root, 'linux/redef_later.h', 'x86_64').constants).toEqual({ RD_A: 16, RD_B: 2 });
+    expect(layout(root, 'linux/redef_tail.h', 'x86_64').constants).toEqual({ RD_B: 2 });
   });
 
   it('a header that does not preprocess without an ABI\'s macros (#error) is laid out per ABI', () => {

@@ -628,9 +628,10 @@ class DeclarationParser {
   private macros(): MacroDecl[] {
     const out: MacroDecl[] = [];
     for (const m of this.unit.macros.values()) {
-      if (m.loc.file !== this.unit.file) continue;
+      const loc = m.loc.file === this.unit.file ? m.loc : m.redefinedAt?.find((l) => l.file === this.unit.file);
+      if (!loc) continue;
       const body = m.body.map((t, i) => (i > 0 && t.space ? ' ' : '') + t.text).join('');
-      const decl: MacroDecl = { name: m.name, params: m.params, variadic: m.variadic, body, bodyTokens: m.body, loc: m.loc };
+      const decl: MacroDecl = { name: m.name, params: m.params, variadic: m.variadic, body, bodyTokens: m.body, loc };
       out.push(m.params ? decl : { ...decl, value: this.macroValue(m.name) });
     }
     return out;

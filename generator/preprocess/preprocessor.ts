@@ -24,6 +24,8 @@ export interface MacroDefinition {
   readonly variadic: boolean;
   readonly body: readonly Token[];
   readonly loc: SourceLoc;
+  /** Where it was defined again identically (which changes nothing else): a header that does so defines it too. */
+  readonly redefinedAt?: readonly SourceLoc[];
 }
 
 /** Where an included file came from. */
@@ -281,11 +283,15 @@ class Preprocessor {
       body = tokens.slice(i);
     }
     // An identical redefinition (same parameters, same tokens and separations: C11 6.10.3p2) changes nothing: the
-    // macro stays where it was first defined (mips's asm/signal.h defines SA_NOMASK, asm-generic/signal-defs.h again).
+    // macro stays where it was first defined, and the redefining file defines it too (mips's asm/signal.h defines
+    // SA_NOMASK, asm-generic/signal-defs.h again; linux/elf.h defines PT_GNU_STACK, linux/elf-fdpic.h again).
     const before = this.macros.get(nameTok.text);
     if (before && before.loc.file !== '<predefined>' && before.variadic === variadic && (before.params ?? []).join(',') === (params ?? []).join(',')
       && (before.params === undefined) === (params === undefined) && before.body.length === body.length
-      && before.body.every((t, k) => t.text === body[k]!.text && (k === 0 || !!t.space === !!body[k]!.space))) return;
+      && before.body.every((t, k) => t.text === body[k]!.text && (k === 0 || !!t.space === !!body[k]!.space))) {
+      this.macros.set(nameTok.text, { ...before, redefinedAt: [...(before.redefinedAt ?? []), nameTok.loc] });
+      return;
+    }
     this.forget();
     this.macros.delete(nameTok.text); // a redefinition moves to the end, as it now follows the others
     this.macros.set(nameTok.text, { name: nameTok.text, params, variadic, body, loc: nameTok.loc });
