@@ -23,7 +23,10 @@
  *   values; alpha, mips, parisc, powerpc and sparc differ for some of them.
  */
 
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as KoffiModule from 'koffi';
 import { SyscallError, VfioError } from './errors.js';
 
@@ -294,6 +297,89 @@ export function ioctlBytes(fd: number, request: number, bytes: Uint8Array): numb
   if (n <= 64) for (let i = 0; i < n; i++) bytes[i] = s[i]!;
   else bytes.set(s.subarray(0, n));
   return result;
+}
+
+/** The ioctl path {@link ioctlOrErrno} takes: koffi (scratch buffer, integer binding) or the Node-API addon. */
+export type IoctlPathName = 'koffi' | 'addon';
+
+/** The addon's fixed-prototype ioctl (runtime/native/syscalls.c `ioctlBytes`) and its errno. */
+interface AddonIoctl {
+  ioctlBytes(fd: number, request: number, bytes: Uint8Array): number;
+  errno(): number;
+}
+
+/** Environment variable that turns the addon's ioctl path off (`1`): koffi is then used where it loads. */
+export const NO_ADDON_ENV = 'VFIO_UAPI_NO_ADDON';
+/** The addon as built for this machine by `npm run build` or at install (scripts/build-addon.ts). */
+export const LOCAL_ADDON = path.join('runtime', 'native', 'build', `syscalls-${process.platform}-${process.arch}.node`);
+
+let addonIoctl: AddonIoctl | null | undefined;
+
+/**
+ * The addon file for this machine: `$VFIO_UAPI_SYSCALLS_ADDON` if set, else {@link LOCAL_ADDON} found from this
+ * module up to the package root (wherever the runtime's files sit); undefined where it was not built.
+ */
+export function localAddonFile(): string | undefined {
+  const candidates = process.env[SYSCALLS_ADDON_ENV] ? [process.env[SYSCALLS_ADDON_ENV]!] : [];
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++, dir = path.dirname(dir)) candidates.push(path.join(dir, LOCAL_ADDON));
+  return candidates.find((f) => existsSync(f));
+}
+
+/**
+ * The addon's ioctl where it is available: the napi backend's own addon, else a locally built one (found from
+ * this module up to the package root; `$VFIO_UAPI_SYSCALLS_ADDON` names another), unless `$VFIO_UAPI_NO_ADDON=1`.
+ * Null where there is none (no C compiler at install: koffi serves).
+ */
+function findAddonIoctl(): AddonIoctl | null {
+  if (backend().name === 'napi') {
+    const own = bound!.libc as unknown as Partial<AddonIoctl>;
+    return typeof own.ioctlBytes === 'function' && typeof own.errno === 'function' ? (own as AddonIoctl) : null;
+  }
+  if (process.env[NO_ADDON_ENV] === '1') return null;
+  const file = localAddonFile();
+  if (!file) return null;
+  try {
+    const addon = createRequire(import.meta.url)(file) as Partial<AddonIoctl>;
+    return typeof addon.ioctlBytes === 'function' && typeof addon.errno === 'function' ? (addon as AddonIoctl) : null;
+  } catch {
+    return null; // built for another node or machine: koffi serves
+  }
+}
+
+/** Which path {@link ioctlOrErrno} takes here (finding the addon on first use). */
+export function ioctlPath(): IoctlPathName {
+  if (addonIoctl === undefined) addonIoctl = findAddonIoctl();
+  return addonIoctl ? 'addon' : 'koffi';
+}
+
+/**
+ * Forces the path of {@link ioctlOrErrno} (benchmarks and tests compare both); `'addon'` throws where there is none.
+ * @internal
+ */
+export function useIoctlPath(name: IoctlPathName): void {
+  if (name === 'koffi') {
+    addonIoctl = null;
+    return;
+  }
+  addonIoctl = findAddonIoctl();
+  if (!addonIoctl) throw new VfioError('the Node-API addon is not built here (npm run build, with a C compiler)');
+}
+
+/**
+ * `ioctl(fd, request, bytes)` for {@link ioctl}: the result (≥ 0), or `-errno` on failure (read at once, from the
+ * path that made the call). Through the Node-API addon where it was built (a fixed-prototype call, about 1.35x a
+ * C loop against koffi's 1.67x, `npm run bench:ioctl`), else koffi's {@link ioctlBytes}.
+ */
+export function ioctlOrErrno(fd: number, request: number, bytes: Uint8Array): number {
+  if (addonIoctl === undefined) addonIoctl = findAddonIoctl();
+  const a = addonIoctl;
+  if (a) {
+    const r = a.ioctlBytes(fd, request, bytes);
+    return r < 0 ? -a.errno() : r;
+  }
+  const r = ioctlBytes(fd, request, bytes);
+  return r < 0 ? -errno() : r;
 }
 
 /** The calling thread's `errno` as left by the last libc call. */
