@@ -138,4 +138,30 @@ export function useIt(fd: number): number {
     expect(b.stderr).toBe('');
     expect(b.stdout.trim()).toMatch(process.arch === 'x64' ? /^x86_64 0 struct$/ : /^\w+ 0 struct$/);
   }, 60_000);
+  // The install step as npm runs it (`sh -c <scripts.install>` in the package): without a C compiler it says so and
+  // succeeds, ioctl() going through koffi; with one it builds the Node-API addon, which ioctl() then takes.
+  it('installs without a C compiler (koffi serves ioctl), and with one builds the addon ioctl() takes', async () => {
+    const script = (JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { scripts: { install: string } }).scripts.install;
+    const bin = join(tmp, 'bin-node-only');
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const built = join(pkg, 'runtime', 'native', 'build');
+    const pathOf = `import { ioctlPath } from 'vfio-uapi/runtime'; console.log(ioctlPath());`;
+    const install = (path: string) => new Promise<{ status: number; stderr: string }>((done) => {
+      execFile('/bin/sh', ['-c', script], { cwd: pkg, env: { ...process.env, PATH: path } }, (err, _out, stderr) => done({ status: err ? 1 : 0, stderr }));
+    });
+
+    const without = await install(bin);
+    expect(without.status, without.stderr).toBe(0);
+    expect(without.stderr).toMatch(/^build-addon: skipped: .*no C compiler.*; ioctl\(\) goes through koffi\n$/);
+    expect(existsSync(built) ? readdirSync(built) : []).toEqual([]);
+    expect((await run(process.execPath, ['--input-type=module', '-e', pathOf], consumer)).stdout.trim()).toBe('koffi');
+
+    const haveCc = ['cc', 'gcc', 'clang'].some((c) => (process.env.PATH ?? '').split(':').some((d) => existsSync(join(d, c))));
+    if (!haveCc) return; // this machine has no C compiler: only the first half applies
+    const withCc = await install(process.env.PATH ?? '');
+    expect(withCc.status, withCc.stderr).toBe(0);
+    expect(readdirSync(built)).toEqual([`syscalls-${process.platform}-${process.arch}.node`]);
+    expect((await run(process.execPath, ['--input-type=module', '-e', pathOf], consumer)).stdout.trim()).toBe('addon');
+  }, 120_000);
 });
