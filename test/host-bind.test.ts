@@ -85,9 +85,10 @@ describe.skipIf(skip !== undefined)(`conformance --host --bind in a guest${skip 
     }
 
     const [complete, term, int] = result.runs as [CliRun, CliRun, CliRun];
-    // Ran to the end: the matrix's summary line on stdout, exit 0 (or 1 if a verdict failed on this device; never a crash).
+    // Ran to the end with no failed verdict on this device (its virtio-rng DMA example included): the matrix's
+    // summary line on stdout, exit 0.
     expect(complete.signal).toBeNull();
-    expect([0, 1], `${complete.stderrTail}`).toContain(complete.code);
+    expect(complete.code, complete.stderrTail).toBe(0);
     expect(complete.stdoutTail).toMatch(/\(vfio\.h [\d.]+\): \d+ pass/);
 
     for (const [r, signal] of [[term, 'SIGTERM'], [int, 'SIGINT']] as const) {
