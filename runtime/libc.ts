@@ -299,82 +299,102 @@ export function ioctlBytes(fd: number, request: number, bytes: Uint8Array): numb
   return result;
 }
 
-/** The ioctl path {@link ioctlOrErrno} takes: koffi (scratch buffer, integer binding) or the Node-API addon. */
-export type IoctlPathName = 'koffi' | 'addon';
+/**
+ * The ioctl path {@link ioctlOrErrno} takes, fastest first: `v8` (runtime/native/ioctl-v8.cc, on V8's own API,
+ * built for this Node's module version), `napi` (runtime/native/syscalls.c's `ioctlBytes`, Node-API), `koffi`
+ * (scratch buffer, integer binding).
+ */
+export type IoctlPathName = 'v8' | 'napi' | 'koffi';
 
-/** The addon's fixed-prototype ioctl (runtime/native/syscalls.c `ioctlBytes`) and its errno. */
+/** An addon's fixed-prototype ioctl and its errno. */
 interface AddonIoctl {
   ioctlBytes(fd: number, request: number, bytes: Uint8Array): number;
   errno(): number;
 }
 
-/** Environment variable that turns the addon's ioctl path off (`1`): koffi is then used where it loads. */
-export const NO_ADDON_ENV = 'VFIO_UAPI_NO_ADDON';
-/** The addon as built for this machine by `npm run build` or at install (scripts/build-addon.ts). */
-export const LOCAL_ADDON = path.join('runtime', 'native', 'build', `syscalls-${process.platform}-${process.arch}.node`);
+/** Environment variable naming the first ioctl path to try (`v8`, `napi` or `koffi`); the slower ones follow. */
+export const IOCTL_PATH_ENV = 'VFIO_UAPI_IOCTL_PATH';
+const IOCTL_PATHS: readonly IoctlPathName[] = ['v8', 'napi', 'koffi'];
+const BUILD_DIR = path.join('runtime', 'native', 'build');
+/** The Node-API addon as built for this machine by `npm run build` or at install (scripts/build-addon.ts). */
+export const LOCAL_ADDON = path.join(BUILD_DIR, `syscalls-${process.platform}-${process.arch}.node`);
+/** The V8-API ioctl addon as built for this machine and this Node's module version (ABI), likewise. */
+export const LOCAL_V8_ADDON = path.join(BUILD_DIR, `ioctl-v8-${process.platform}-${process.arch}-abi${process.versions.modules}.node`);
 
-let addonIoctl: AddonIoctl | null | undefined;
+let addonIoctl: { name: IoctlPathName; addon: AddonIoctl | null } | undefined;
 
 /**
- * The addon file for this machine: `$VFIO_UAPI_SYSCALLS_ADDON` if set, else {@link LOCAL_ADDON} found from this
- * module up to the package root (wherever the runtime's files sit); undefined where it was not built.
+ * A locally built addon file (`relative`, default the Node-API one) found from this module up to the package
+ * root (wherever the runtime's files sit); for the Node-API one `$VFIO_UAPI_SYSCALLS_ADDON` first if set.
+ * Undefined where it was not built.
  */
-export function localAddonFile(): string | undefined {
-  const candidates = process.env[SYSCALLS_ADDON_ENV] ? [process.env[SYSCALLS_ADDON_ENV]!] : [];
+export function localAddonFile(relative: string = LOCAL_ADDON): string | undefined {
+  const candidates = relative === LOCAL_ADDON && process.env[SYSCALLS_ADDON_ENV] ? [process.env[SYSCALLS_ADDON_ENV]!] : [];
   let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++, dir = path.dirname(dir)) candidates.push(path.join(dir, LOCAL_ADDON));
+  for (let i = 0; i < 5; i++, dir = path.dirname(dir)) candidates.push(path.join(dir, relative));
   return candidates.find((f) => existsSync(f));
 }
 
-/**
- * The addon's ioctl where it is available: the napi backend's own addon, else a locally built one (found from
- * this module up to the package root; `$VFIO_UAPI_SYSCALLS_ADDON` names another), unless `$VFIO_UAPI_NO_ADDON=1`.
- * Null where there is none (no C compiler at install: koffi serves).
- */
-function findAddonIoctl(): AddonIoctl | null {
-  if (backend().name === 'napi') {
-    const own = bound!.libc as unknown as Partial<AddonIoctl>;
-    return typeof own.ioctlBytes === 'function' && typeof own.errno === 'function' ? (own as AddonIoctl) : null;
-  }
-  if (process.env[NO_ADDON_ENV] === '1') return null;
-  const file = localAddonFile();
+function loadAddonIoctl(file: string | undefined): AddonIoctl | null {
   if (!file) return null;
   try {
     const addon = createRequire(import.meta.url)(file) as Partial<AddonIoctl>;
     return typeof addon.ioctlBytes === 'function' && typeof addon.errno === 'function' ? (addon as AddonIoctl) : null;
   } catch {
-    return null; // built for another node or machine: koffi serves
+    return null; // built for another Node or machine: the next path serves
   }
 }
 
-/** Which path {@link ioctlOrErrno} takes here (finding the addon on first use). */
-export function ioctlPath(): IoctlPathName {
-  if (addonIoctl === undefined) addonIoctl = findAddonIoctl();
-  return addonIoctl ? 'addon' : 'koffi';
+/** The addon of `name`, or null where it is not available (not built, or built for another Node). */
+function addonOf(name: IoctlPathName): AddonIoctl | null {
+  if (name === 'koffi') return null;
+  if (name === 'v8') return loadAddonIoctl(localAddonFile(LOCAL_V8_ADDON));
+  if (backend().name === 'napi') {
+    const own = bound!.libc as unknown as Partial<AddonIoctl>;
+    return typeof own.ioctlBytes === 'function' && typeof own.errno === 'function' ? (own as AddonIoctl) : null;
+  }
+  return loadAddonIoctl(localAddonFile());
 }
 
 /**
- * Forces the path of {@link ioctlOrErrno} (benchmarks and tests compare both); `'addon'` throws where there is none.
+ * The fastest available path, from `$VFIO_UAPI_IOCTL_PATH` on if set (`koffi`: libc through the system-call
+ * backend, which is the Node-API addon where koffi has no build).
+ */
+function findAddonIoctl(): { name: IoctlPathName; addon: AddonIoctl | null } {
+  const first = IOCTL_PATHS.indexOf(process.env[IOCTL_PATH_ENV] as IoctlPathName);
+  for (const name of IOCTL_PATHS.slice(Math.max(first, 0), -1)) {
+    const addon = addonOf(name);
+    if (addon) return { name, addon };
+  }
+  return { name: 'koffi', addon: null };
+}
+
+/** Which path {@link ioctlOrErrno} takes here (finding the addons on first use). */
+export function ioctlPath(): IoctlPathName {
+  addonIoctl ??= findAddonIoctl();
+  return addonIoctl.name;
+}
+
+/**
+ * Forces the path of {@link ioctlOrErrno} (benchmarks and tests compare them); throws where that one is not
+ * available.
  * @internal
  */
 export function useIoctlPath(name: IoctlPathName): void {
-  if (name === 'koffi') {
-    addonIoctl = null;
-    return;
-  }
-  addonIoctl = findAddonIoctl();
-  if (!addonIoctl) throw new VfioError('the Node-API addon is not built here (npm run build, with a C compiler)');
+  const addon = addonOf(name);
+  if (name !== 'koffi' && !addon) throw new VfioError(`the ${name} ioctl addon is not available here (npm run build, with a C${name === 'v8' ? '++' : ''} compiler)`);
+  addonIoctl = { name, addon };
 }
 
 /**
  * `ioctl(fd, request, bytes)` for {@link ioctl}: the result (≥ 0), or `-errno` on failure (read at once, from the
- * path that made the call). Through the Node-API addon where it was built (a fixed-prototype call, about 1.35x a
- * C loop against koffi's 1.67x, `npm run bench:ioctl`), else koffi's {@link ioctlBytes}.
+ * path that made the call). Through the fastest addon built here (fixed-prototype calls: the V8-API one about
+ * 1.25x a C loop, the Node-API one 1.4x, against koffi's 1.6x; `npm run bench:ioctl`), else koffi's {@link ioctlBytes}.
  */
 export function ioctlOrErrno(fd: number, request: number, bytes: Uint8Array): number {
-  if (addonIoctl === undefined) addonIoctl = findAddonIoctl();
-  const a = addonIoctl;
-  if (a) {
+  addonIoctl ??= findAddonIoctl();
+  const a = addonIoctl.addon;
+  if (a !== null) {
     const r = a.ioctlBytes(fd, request, bytes);
     return r < 0 ? -a.errno() : r;
   }

@@ -140,7 +140,7 @@ export function useIt(fd: number): number {
   }, 60_000);
   // The install step as npm runs it (`sh -c <scripts.install>` in the package): without a C compiler it says so and
   // succeeds, ioctl() going through koffi; with one it builds the Node-API addon, which ioctl() then takes.
-  it('installs without a C compiler (koffi serves ioctl), and with one builds the addon ioctl() takes', async () => {
+  it('installs without a C compiler (koffi serves ioctl), and with C and C++ compilers builds the addons, ioctl() taking the fastest', async () => {
     const script = (JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { scripts: { install: string } }).scripts.install;
     const bin = join(tmp, 'bin-node-only');
     mkdirSync(bin, { recursive: true });
@@ -153,15 +153,19 @@ export function useIt(fd: number): number {
 
     const without = await install(bin);
     expect(without.status, without.stderr).toBe(0);
-    expect(without.stderr).toMatch(/^build-addon: skipped: .*no C compiler.*; ioctl\(\) goes through koffi\n$/);
+    expect(without.stderr).toMatch(/^build-addon: skipped: no C compiler built syscalls\.c .*; no C\+\+ compiler built ioctl-v8\.cc .*; ioctl\(\) goes through koffi\n$/);
     expect(existsSync(built) ? readdirSync(built) : []).toEqual([]);
     expect((await run(process.execPath, ['--input-type=module', '-e', pathOf], consumer)).stdout.trim()).toBe('koffi');
 
-    const haveCc = ['cc', 'gcc', 'clang'].some((c) => (process.env.PATH ?? '').split(':').some((d) => existsSync(join(d, c))));
-    if (!haveCc) return; // this machine has no C compiler: only the first half applies
+    const onPath = (names: string[]) => names.some((c) => (process.env.PATH ?? '').split(':').some((d) => existsSync(join(d, c))));
+    if (!onPath(['cc', 'gcc', 'clang'])) return; // this machine has no C compiler: only the first half applies
     const withCc = await install(process.env.PATH ?? '');
     expect(withCc.status, withCc.stderr).toBe(0);
-    expect(readdirSync(built)).toEqual([`syscalls-${process.platform}-${process.arch}.node`]);
-    expect((await run(process.execPath, ['--input-type=module', '-e', pathOf], consumer)).stdout.trim()).toBe('addon');
+    const cxx = onPath(['c++', 'g++', 'clang++']);
+    expect(readdirSync(built).sort()).toEqual([
+      ...(cxx ? [`ioctl-v8-${process.platform}-${process.arch}-abi${process.versions.modules}.node`] : []),
+      `syscalls-${process.platform}-${process.arch}.node`,
+    ]);
+    expect((await run(process.execPath, ['--input-type=module', '-e', pathOf], consumer)).stdout.trim()).toBe(cxx ? 'v8' : 'napi');
   }, 120_000);
 });

@@ -119,20 +119,20 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 // ---------------------------------------------------------------------------
 
-// ioctl() takes the Node-API addon's fixed-prototype call where `npm run build` built it, else koffi: both paths
-// pass the same bytes (at a typed array's offset) and report the errno of the call they made.
-const addonBuilt = (() => {
+// ioctl() takes the fastest addon `npm run build` built (V8-API, else Node-API), else koffi: every path passes
+// the same bytes (at a typed array's offset) and reports the errno of the call it made.
+const available = (path: 'v8' | 'napi') => {
   try {
-    useIoctlPath('addon');
+    useIoctlPath(path);
     return true;
   } catch {
     return false;
   } finally {
     useIoctlPath('koffi');
   }
-})();
-describe.each([['koffi', true], ['addon', addonBuilt]] as const)('ioctl() through %s', (path, available) => {
-  it.skipIf(!available)(`FIONREAD, an offset view, and errno on failure (${path}${available ? '' : ': not built here, no C compiler'})`, () => {
+};
+describe.each([['koffi', true], ['napi', available('napi')], ['v8', available('v8')]] as const)('ioctl() through %s', (path, built) => {
+  it.skipIf(!built)(`FIONREAD, an offset view, and errno on failure (${path}${built ? '' : ': not built here, no C/C++ compiler'})`, () => {
     useIoctlPath(path);
     const [r, w] = pipe();
     try {
