@@ -4,25 +4,40 @@
  * the scripts all ask here).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 let root: string | undefined;
 
-/** The root of this package (the directory of vfio-uapi's package.json), from sources or from `dist/`. */
+/** The generator package's name (its package.json at the repository root). */
+const GENERATOR_PACKAGE = 'vfio-uapi-generator';
+
+/** The root of the generator package (the directory of its package.json), from sources or from `dist/`. */
 export function packageRoot(): string {
   if (root) return root;
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; ) {
     const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'vfio-uapi') return (root = dir);
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === GENERATOR_PACKAGE) return (root = dir);
     const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the vfio-uapi package root');
+    if (up === dir) throw new Error(`cannot find the ${GENERATOR_PACKAGE} package root`);
     dir = up;
   }
 }
 
-/** This package's version (package.json). */
+let bindingsRoot: string | undefined;
+
+/**
+ * The root of the `vfio-uapi` bindings package the generator depends on (in a clone, the workspace
+ * `packages/vfio-uapi`; installed, `node_modules/vfio-uapi`): its `dist/` holds the compiled runtime
+ * and the compiled bindings of the repository's `generated/`.
+ */
+export function bindingsPackageRoot(): string {
+  return (bindingsRoot ??= path.dirname(createRequire(import.meta.url).resolve('vfio-uapi/package.json')));
+}
+
+/** The generator package's version (package.json), which the provenance line of generated files records. */
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }

@@ -13,7 +13,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { abiByName } from '../generator/abi/abis.js';
-import type { Codec, FlexCodec } from '../runtime/codec.js';
+import type { Codec, FlexCodec } from '../runtime/codec/codec.js';
 import { installedClangs } from '../conformance/clang/toolchain.js';
 import { ensureUapiTree } from '../scripts/uapi-tree.js';
 import { cRoundTrips, findHeader, isCodec, parseProvenance, siblingIncludeDir, valueAt, type CRoundTrip, type HeaderUnit } from '../conformance/verify/index.js';

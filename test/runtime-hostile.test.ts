@@ -4,10 +4,10 @@
  * whose length lies.
  */
 import { describe, expect, it } from 'vitest';
-import { capabilities, findCapability, CAP_HEADER_SIZE } from '../runtime/capabilities.js';
-import { ioctl, ioctlBuffer } from '../runtime/ioctl.js';
-import { OwnedFd } from '../runtime/fd.js';
-import { checkCount, checkFd, checkLength, checkPath } from '../runtime/validate.js';
+import { capabilities, findCapability, CAP_HEADER_SIZE } from '../runtime/driver/capabilities.js';
+import { ioctl, ioctlBuffer } from '../runtime/driver/ioctl.js';
+import { OwnedFd } from '../runtime/driver/fd.js';
+import { checkCount, checkFd, checkLength, checkPath } from '../runtime/driver/validate.js';
 import { vfio } from 'vfio-uapi';
 
 /** A legal chain filling `size` bytes: a header every 8 bytes, each pointing to the next. */

@@ -9,8 +9,7 @@
  * which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.
  * @module
  */
-import type { Codec, FieldLayout } from '../../runtime/codec.js';
-import { allocate, bufferView, checkView, list, obj, s32, u16, u32, u64, u8, viewOf } from '../../runtime/encoding.js';
+import { allocate, bufferView, checkView, list, obj, s32, u16, u32, u64, u8, viewOf, type Codec, type FieldLayout } from 'vfio-uapi/codegen-v1';
 import type { IommuDestroy, IommuFaultAlloc, IommuHwInfo, IommuHwInfoAmd, IommuHwInfoArmSmmuv3, IommuHwInfoTegra241Cmdqv, IommuHwInfoVtd, IommuHwQueueAlloc, IommuHwptAlloc, IommuHwptAmdGuest, IommuHwptArmSmmuv3, IommuHwptGetDirtyBitmap, IommuHwptInvalidate, IommuHwptPageResponse, IommuHwptPgfault, IommuHwptSetDirtyTracking, IommuHwptVtdS1, IommuHwptVtdS1Invalidate, IommuIoasAlloc, IommuIoasAllowIovas, IommuIoasChangeProcess, IommuIoasCopy, IommuIoasIovaRanges, IommuIoasMap, IommuIoasMapFile, IommuIoasUnmap, IommuIovaRange, IommuOption, IommuVdeviceAlloc, IommuVeventArmSmmuv3, IommuVeventTegra241Cmdqv, IommuVeventqAlloc, IommuVfioIoas, IommuViommuAlloc, IommuViommuArmSmmuv3Invalidate, IommuViommuTegra241Cmdqv, IommufdVeventHeader } from './types.js';
 
 /** The codecs laid out alike on every ABI, for the byte order `le`. */

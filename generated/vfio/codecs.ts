@@ -9,8 +9,7 @@
  * which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.
  * @module
  */
-import type { Codec, FieldLayout, FlexCodec } from '../../runtime/codec.js';
-import { allocate, bufferView, checkRange, checkView, int, list, obj, s32, u16, u32, u64, u8, viewOf } from '../../runtime/encoding.js';
+import { allocate, bufferView, checkRange, checkView, int, list, obj, s32, u16, u32, u64, u8, viewOf, type Codec, type FieldLayout, type FlexCodec } from 'vfio-uapi/codegen-v1';
 import type { VfioDeviceAttachIommufdPt, VfioDeviceBindIommufd, VfioDeviceDetachIommufdPt, VfioDeviceFeature, VfioDeviceFeatureBusMaster, VfioDeviceFeatureDmaLoggingControl, VfioDeviceFeatureDmaLoggingRange, VfioDeviceFeatureDmaLoggingReport, VfioDeviceFeatureMigDataSize, VfioDeviceFeatureMigState, VfioDeviceFeatureMigration, VfioDeviceGfxPlaneInfo, VfioDeviceInfo, VfioDeviceInfoCapPciAtomicComp, VfioDeviceIoeventfd, VfioDeviceLowPowerEntryWithWakeup, VfioDeviceMigrationInfo, VfioGroupStatus, VfioInfoCapHeader, VfioIommuType1DirtyBitmap, VfioIommuType1Info, VfioIommuType1InfoDmaAvail, VfioIrqInfo, VfioIrqSet, VfioPciDependentDevice, VfioPciHotReset, VfioPciHotResetInfo, VfioPrecopyInfo, VfioRegionGfxEdid, VfioRegionInfo, VfioRegionInfoCapNvlink2Lnkspd, VfioRegionInfoCapNvlink2Ssatgt, VfioRegionInfoCapSparseMmap, VfioRegionInfoCapType, VfioRegionSparseMmapArea } from './types.js';
 
 /** The codecs laid out alike on every ABI, for the byte order `le`. */

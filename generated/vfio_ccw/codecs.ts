@@ -9,8 +9,7 @@
  * which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.
  * @module
  */
-import type { Codec, FieldLayout } from '../../runtime/codec.js';
-import { allocate, bufferView, checkView, list, obj, u32, u8, viewOf } from '../../runtime/encoding.js';
+import { allocate, bufferView, checkView, list, obj, u32, u8, viewOf, type Codec, type FieldLayout } from 'vfio-uapi/codegen-v1';
 import type { CcwCmdRegion, CcwCrwRegion, CcwIoRegion, CcwSchibRegion } from './types.js';
 
 /** The codecs laid out alike on every ABI, for the byte order `le`. */

@@ -9,8 +9,7 @@
  * which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.
  * @module
  */
-import type { FieldLayout, FlexCodec } from '../../runtime/codec.js';
-import { allocate, bufferView, checkRange, checkView, int, list, obj, u16, u32, u8, viewOf } from '../../runtime/encoding.js';
+import { allocate, bufferView, checkRange, checkView, int, list, obj, u16, u32, u8, viewOf, type FieldLayout, type FlexCodec } from 'vfio-uapi/codegen-v1';
 import type { VfioDeviceInfoCapZpciPfip, VfioDeviceInfoCapZpciUtil } from './types.js';
 
 /** The codecs laid out alike on every ABI, for the byte order `le`. */

@@ -9,8 +9,7 @@
  * which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.
  * @module
  */
-import type { Codec, FieldLayout, FlexCodec } from '../../../runtime/codec.js';
-import { allocate, big, bufferView, checkRange, checkView, int, list, obj, u16, u32, u64, u8, viewOf } from '../../../runtime/encoding.js';
+import { allocate, big, bufferView, checkRange, checkView, int, list, obj, u16, u32, u64, u8, viewOf, type Codec, type FieldLayout, type FlexCodec } from 'vfio-uapi/codegen-v1';
 import type { VfioBitmap, VfioDeviceFeatureDmaBuf, VfioEehPeErr, VfioEehPeOp, VfioIommuSpaprRegisterMemory, VfioIommuSpaprTceCreate, VfioIommuSpaprTceDdwInfo, VfioIommuSpaprTceInfo, VfioIommuSpaprTceRemove, VfioIommuType1DirtyBitmapGet, VfioIommuType1DmaMap, VfioIommuType1DmaUnmap, VfioIommuType1InfoCapIovaRange, VfioIommuType1InfoCapMigration, VfioIovaRange, VfioRegionDmaRange } from '../types.js';
 
 /** The codecs of arm, ppc, mips that other ABIs lay out differently, for the byte order `le`. */
