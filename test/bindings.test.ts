@@ -18,7 +18,7 @@ import { CAP_HEADER_SIZE, capabilities, decodeCapability, findCapability } from 
 import { CapabilityChainError } from '../runtime/driver/errors.js';
 import { abiByName } from '../generator/abi/abis.js';
 import { clangArgs, installedClangs, MIN_CLANG } from '../conformance/clang/toolchain.js';
-import { ensureUapiTree } from '../scripts/uapi-tree.js';
+import { ensureUapiTree } from '../conformance/clang/uapi-tree.js';
 import { CORPUS, HAVE_CORPUS } from './helpers.js';
 
 const execFileP = promisify(execFile);
