@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { abiByName } from '../generator/abi/abis.js';
 import type { Codec, FlexCodec } from '../runtime/codec/codec.js';
 import { installedClangs } from '../conformance/clang/toolchain.js';
-import { ensureUapiTree } from '../scripts/uapi-tree.js';
+import { ensureUapiTree } from '../conformance/clang/uapi-tree.js';
 import { cRoundTrips, findHeader, isCodec, parseProvenance, siblingIncludeDir, valueAt, type CRoundTrip, type HeaderUnit } from '../conformance/verify/index.js';
 import { HAVE_CORPUS, CORPUS } from './helpers.js';
 import * as vfio_x86_64 from '../generated/vfio/abi/x86_64.js';
