@@ -3,7 +3,7 @@
  * place these lookups live (the generator, the CLI, the conformance suite and
  * the scripts all ask here).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -60,4 +60,24 @@ export function corpusDirs(): string[] {
 export function cacheDir(): string {
   const env = process.env.VFIO_UAPI_CACHE;
   return env && env.length > 0 ? path.resolve(env) : path.join(homedir(), '.cache', 'vfio-uapi');
+}
+
+/**
+ * `mkdir -p` that always ends: Node's own `mkdirSync(dir, { recursive: true })` never returns where
+ * `mkdir` answers ENOENT for a directory whose parent exists (under /proc: `/proc/x/y` spins forever
+ * on Node 20). Creates each missing component from the deepest existing ancestor down; throws the
+ * first error, naming the directory.
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  for (; !existsSync(d); d = path.dirname(d)) missing.unshift(d);
+  if (!statSync(d).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}' (${d} is a file)`), { code: 'ENOTDIR', path: d });
+  for (const m of missing) {
+    try {
+      mkdirSync(m);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }
