@@ -176,6 +176,11 @@ export class CodecWriter {
   private readonly helperChunks = new Map<number, Chunk>();
   private readonly helperCalls = new Map<number, Set<number>>();
   private tmp = 0;
+  /**
+   * While a flexible-array record's own writer is printed: the name of its parameter holding the element
+   * count its encoder checked (a getter run in between cannot make the writer write more than was checked).
+   */
+  private flexLengthParam: string | undefined;
   /** Imports and helper calls of the chunk being written. */
   private imports = new Imports();
   private calls = new Set<number>();
@@ -320,9 +325,9 @@ export class CodecWriter {
       const i = `i${this.tmp++}`;
       const elemAt = (k: number) => `${at(0)} + ${i}${elSize === 1 ? '' : ` * ${elSize}`}${k ? ` + ${k}` : ''}`;
       const kind = byteArray(this.layout, el, loc);
-      out.push(`${indent}const ${a} = ${this.rt('list')}(${value}, ${r.length === null ? 'Infinity' : n}, ${path('')});`);
+      out.push(`${indent}const ${a} = ${this.rt('list')}(${value}, ${r.length === null ? this.flexLengthParam ?? 'Infinity' : n}, ${path('')});`);
       if (el.kind === 'record' && this.layout.ir.records[el.id]!.name) {
-        out.push(`${indent}for (let ${i} = 0; ${i} < ${a}.length; ${i}++) {`);
+        out.push(`${indent}for (let ${i} = 0, ${i}n = ${a}.length; ${i} < ${i}n; ${i}++) {`);
         out.push(`${indent}  write$${this.helper(el.id)}(v, ${elemAt(0)}, ${a}[${i}], ${path('[]')});`);
       } else if (kind) {
         // A typed array of the right kind needs no per-byte check. A long one is copied in one go; a short one
@@ -331,11 +336,11 @@ export class CodecWriter {
         out.push(
           `${indent}if (${a} instanceof ${kind}) {`,
           `${indent}  if (${a}.length > ${BULK_COPY_MIN}) new ${kind}(v.buffer, v.byteOffset + ${at(0)}, ${a}.length).set(${a});`,
-          `${indent}  else for (let ${i} = 0; ${i} < ${a}.length; ${i}++) v.${setter}(${elemAt(0)}, ${a}[${i}]!);`,
-          `${indent}} else for (let ${i} = 0; ${i} < ${a}.length; ${i}++) {`);
+          `${indent}  else for (let ${i} = 0, ${i}n = ${a}.length; ${i} < ${i}n; ${i}++) v.${setter}(${elemAt(0)}, ${a}[${i}]!);`,
+          `${indent}} else for (let ${i} = 0, ${i}n = ${a}.length; ${i} < ${i}n; ${i}++) {`);
         out.push(...this.scalarWrite({ size: 1, signed: kind === 'Int8Array', float: false }, false, elemAt(0), `${a}[${i}]`, path('[]')).map((l) => `${indent}  ${l}`));
       } else {
-        out.push(`${indent}for (let ${i} = 0; ${i} < ${a}.length; ${i}++) {`);
+        out.push(`${indent}for (let ${i} = 0, ${i}n = ${a}.length; ${i} < ${i}n; ${i}++) {`);
         this.writeStmts(el, elemAt, `${a}[${i}]`, (x) => path(`[]${x}`), loc, indent + '  ', out);
       }
       out.push(`${indent}}`);
@@ -379,6 +384,8 @@ export class CodecWriter {
     if (this.helperCalls.has(id)) return id;
     this.helperCalls.set(id, new Set()); // reserve: records may nest
     const rec = this.layout.recordLayout(id);
+    const outerFlexLength = this.flexLengthParam;
+    this.flexLengthParam = undefined;
     const c = this.collect(() => {
       const name = this.iface(id);
       const at = (k: number) => (k ? `o + ${k}` : 'o');
@@ -390,6 +397,7 @@ export class CodecWriter {
       const write = `function write$${id}(v: DataView, o: number, value: ${name}, path: string): void {\n  const x = ${this.rt('obj')}(value, path) as ${name};\n${body.join('\n')}\n}`;
       return `/** Reads a ${rec.decl.tag} ${rec.decl.name} at offset o (an array element). */\n${read}\n\n/** Writes a ${rec.decl.tag} ${rec.decl.name} at offset o (an array element). */\n${write}`;
     });
+    this.flexLengthParam = outerFlexLength;
     c.calls.delete(id);
     this.helperCalls.set(id, c.calls);
     this.helperChunks.set(id, { text: c.text, imports: c.imports });
@@ -426,7 +434,9 @@ export class CodecWriter {
     const writes: string[] = [];
     const rel = (k: number) => (k ? `o + ${k}` : 'o');
     this.tmp = 0;
+    this.flexLengthParam = flexType && lastField?.name ? 'flexLength' : undefined;
     this.writeMembers(rec, 0, rel, 'value', (x) => JSON.stringify(name + x), '    ', writes);
+    this.flexLengthParam = undefined;
     // encodeInto zeroes the record first only where writing every member would leave bytes untouched.
     const needsZero = this.hasGaps(rec, flexType !== undefined);
     const out: string[] = [];
@@ -467,24 +477,27 @@ export class CodecWriter {
     const flexSize = (n: string) => this.flexSize(rec.size, lastMember!.offset, flexElSize, n);
     out.push(`  encode(value: Partial<${T}>): Uint8Array {`);
     // The elements of a flexible array are read once: the size allocated is the size written (a length getter cannot grow in between).
-    const flexValue = flexName ? `f === value.${flexName} ? value : { ...value, ${flexName}: f } as Partial<${T}>` : 'value';
+    // The writer gets the count checked here, and refuses more (list() reads a length once; the writer's own getters run after).
+    const flexValue = flexName ? `f === value.${flexName} ? value : { ...value, ${flexName}: f } as Partial<${T}>, n` : 'value';
     if (flexName) {
       out.push(`    const f = ${this.rt('list')}(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)});`);
-      out.push(`    const bytes = ${this.rt('allocate')}(${flexSize('f.length')});`);
+      out.push(`    const n = f.length;`);
+      out.push(`    const bytes = ${this.rt('allocate')}(${flexSize('n')});`);
     } else out.push(`    const bytes = ${this.rt('allocate')}(${rec.size});`);
     // allocate() gives zeroed memory: padding stays zero without a fill.
     out.push(`    write$${name}(${this.rt('bufferView')}(bytes), bytes.byteOffset, ${flexValue});`, '    return bytes;', '  },');
     out.push(`  encodeInto(view: DataView, offset: number, value: Partial<${T}>): void {`);
     if (flexName) {
       out.push(`    const f = ${this.rt('list')}(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)});`);
-      out.push(`    const size = ${flexSize('f.length')};`);
+      out.push(`    const n = f.length;`);
+      out.push(`    const size = ${flexSize('n')};`);
       out.push(`    ${this.rt('checkView')}(view, offset, size, ${cn});`);
     } else out.push(`    ${this.rt('checkView')}(view, offset, ${rec.size}, ${cn});`);
     if (needsZero) out.push(`    new Uint8Array(view.buffer, view.byteOffset + offset, ${flexName ? 'size' : rec.size}).fill(0);`);
     out.push(`    write$${name}(view, offset, ${flexValue});`, '  },');
     out.push('};');
     out.push('');
-    out.push(`function write$${name}(v: DataView, o: number, value: Partial<${T}>): void {`);
+    out.push(`function write$${name}(v: DataView, o: number, value: Partial<${T}>${flexName ? ', flexLength = Infinity' : ''}): void {`);
     // The common case (an object) without a call; obj() reports anything else.
     out.push(`  if (typeof value !== "object" || value === null) ${this.rt('obj')}(value, ${JSON.stringify(name)});`);
     out.push(...writes.map((l) => l.slice(2)));
