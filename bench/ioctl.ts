@@ -26,8 +26,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { measure, formatOps, ring, totalChecksum, CLOCK, type Candidate } from './harness.js';
-import { ioctl, type IoctlRequest } from '../runtime/ioctl.js';
-import { koffi, libc, check, ioctlPath, localAddonFile, IOCTL_PATH_ENV, LOCAL_ADDON, LOCAL_V8_ADDON } from '../runtime/libc.js';
+import { ioctl, type IoctlRequest } from 'vfio-uapi/runtime/driver/ioctl';
+import { koffi, libc, check, ioctlPath, localAddonFile, IOCTL_PATH_ENV, LOCAL_ADDON, LOCAL_V8_ADDON } from 'vfio-uapi/runtime/driver/libc';
 import { isMainModule } from '../scripts/is-main.js';
 
 /** `FIONREAD` (`TIOCINQ`): 0x541B on the generic ioctl layout, 0x4004667F on powerpc, mips and sparc. */

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { addonSource, nodeApiIncludeDir } from '../conformance/vm/syscalls-addon.js';
 import { packageRoot } from '../generator/paths.js';
-import { LOCAL_ADDON, LOCAL_V8_ADDON } from '../runtime/libc.js';
+import { LOCAL_ADDON, LOCAL_V8_ADDON } from 'vfio-uapi/runtime/driver/libc';
 import { isMainModule } from './is-main.js';
 
 /** The compilers tried, in order, for C and for C++. */

@@ -25,8 +25,6 @@
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type * as KoffiModule from 'koffi';
 import { SyscallError, VfioError } from './errors.js';
 
@@ -170,7 +168,9 @@ export function koffi(): typeof KoffiModule {
     try {
       koffiModule = createRequire(import.meta.url)('koffi') as typeof KoffiModule;
     } catch (cause) {
-      koffiError = new VfioError(`koffi cannot load on ${process.arch}: ${(cause as Error).message}`, { cause });
+      koffiError = (cause as { code?: string }).code === 'MODULE_NOT_FOUND'
+        ? new VfioError('the runtime\'s system calls need koffi, an optional dependency of vfio-uapi that is not installed (npm install koffi); decoding and encoding do not', { cause })
+        : new VfioError(`koffi cannot load on ${process.arch}: ${(cause as Error).message}`, { cause });
       throw koffiError;
     }
   }
@@ -315,11 +315,11 @@ interface AddonIoctl {
 /** Environment variable naming the first ioctl path to try (`v8`, `napi` or `koffi`); the slower ones follow. */
 export const IOCTL_PATH_ENV = 'VFIO_UAPI_IOCTL_PATH';
 const IOCTL_PATHS: readonly IoctlPathName[] = ['v8', 'napi', 'koffi'];
-const BUILD_DIR = path.join('runtime', 'native', 'build');
-/** The Node-API addon as built for this machine by `npm run build` or at install (scripts/build-addon.ts). */
-export const LOCAL_ADDON = path.join(BUILD_DIR, `syscalls-${process.platform}-${process.arch}.node`);
+const BUILD_DIR = 'runtime/native/build';
+/** The Node-API addon as built for this machine by `npm run build` (scripts/build-addon.ts), relative to the repository. */
+export const LOCAL_ADDON = `${BUILD_DIR}/syscalls-${process.platform}-${process.arch}.node`;
 /** The V8-API ioctl addon as built for this machine and this Node's module version (ABI), likewise. */
-export const LOCAL_V8_ADDON = path.join(BUILD_DIR, `ioctl-v8-${process.platform}-${process.arch}-abi${process.versions.modules}.node`);
+export const LOCAL_V8_ADDON = `${BUILD_DIR}/ioctl-v8-${process.platform}-${process.arch}-abi${process.versions.modules}.node`;
 
 let addonIoctl: { name: IoctlPathName; addon: AddonIoctl | null } | undefined;
 
@@ -330,8 +330,11 @@ let addonIoctl: { name: IoctlPathName; addon: AddonIoctl | null } | undefined;
  */
 export function localAddonFile(relative: string = LOCAL_ADDON): string | undefined {
   const candidates = relative === LOCAL_ADDON && process.env[SYSCALLS_ADDON_ENV] ? [process.env[SYSCALLS_ADDON_ENV]!] : [];
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++, dir = path.dirname(dir)) candidates.push(path.join(dir, relative));
+  // From runtime/driver (sources) or packages/vfio-uapi/dist/runtime/driver (built) up to the repository
+  // (URLs: the bindings package imports no node:path).
+  for (let i = 0, dir = new URL('.', import.meta.url); i < 8; i++, dir = new URL('..', dir)) {
+    candidates.push(decodeURIComponent(new URL(relative, dir).pathname));
+  }
   return candidates.find((f) => existsSync(f));
 }
 
