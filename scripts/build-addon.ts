@@ -2,7 +2,7 @@
  * Builds the runtime's native addons for this machine, for `ioctl()`'s hot path (runtime/libc.ts `ioctlOrErrno`):
  * the Node-API system-call addon (runtime/native/syscalls.c, `<package>/runtime/native/build/syscalls-<platform>-
  * <arch>.node`) and the V8-API ioctl addon (runtime/native/ioctl-v8.cc, `ioctl-v8-<platform>-<arch>-abi<N>.node`,
- * N this Node's module version). Run by `npm run build` and at install, with `--optional`: what cannot be built
+ * N this Node's module version). Run by `npm run build`, with `--optional`: what cannot be built
  * (no C or C++ compiler, no Node headers) is said in one line and the exit is 0 (the next path serves, koffi
  * last); without `--optional` that is exit 2. Never committed, never packed (the package ships the sources).
  */

@@ -2,8 +2,7 @@
  * vfio-uapi ioctl addon on V8's own API: ioctl()'s hot path (runtime/libc.ts ioctlOrErrno), about 90 ns a call
  * cheaper than the same function through Node-API (runtime/native/syscalls.c), whose wrapper (environment,
  * exception scope) costs that much on Node 20 (npm run bench:ioctl). Not ABI-stable: built for the running
- * Node's module version by scripts/build-addon.ts (npm run build and the install step, when a C++ compiler is
- * there), into a file named by that version; another Node finds none and takes the Node-API addon or koffi.
+ * Node's module version by scripts/build-addon.ts (npm run build, when a C++ compiler is there), into a file named by that version; another Node finds none and takes the Node-API addon or koffi.
  * Never committed as a binary.
  */
 #include <errno.h>

@@ -4,7 +4,7 @@
  * Built at test time with the guest's cross compiler against Node-API headers
  * (ABI-stable across Node versions); never committed as a binary. Where koffi
  * serves, the addon is built for this machine when a C compiler is there
- * (npm run build, and at install: scripts/build-addon.ts) for ioctl()'s hot
+ * (npm run build: scripts/build-addon.ts) for ioctl()'s hot
  * path (`ioctlBytes`), koffi being the fallback.
  *
  * Pointers are BigInt addresses. Every call records errno right after the
