@@ -29,7 +29,7 @@ import { clangHeaderSignatures, clangLayoutAll, ORACLE_VERSION, OracleFailures }
 import { compareLayouts, type Disagreement } from '../conformance/clang/compare.js';
 import { findClang, libcIncludeDirs } from '../conformance/clang/toolchain.js';
 import { createLimiter } from '../conformance/clang/limiter.js';
-import { cachedUapiTreeVersion, defaultCacheDir, ensureUapiTree, fetchSuiteUapiTree } from './uapi-tree.js';
+import { cachedUapiTreeVersion, defaultCacheDir, ensureUapiTree, fetchSuiteUapiTree } from '../conformance/clang/uapi-tree.js';
 import { isMainModule } from './is-main.js';
 
 /**
