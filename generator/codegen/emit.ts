@@ -13,7 +13,7 @@
 import path from 'node:path';
 import type { Abi } from '../abi/abis.js';
 import type { HeaderIR, RecordDecl } from '../ir/types.js';
-import type { AbiLayout, ConstantValue } from '../layout/layout.js';
+import { layoutRulesOf, type AbiLayout, type ConstantValue } from '../layout/layout.js';
 import { identifiersOf, type Expr } from '../expr/ast.js';
 import { commentText } from '../source/lexer.js';
 import type { HeaderAnalysis } from '../analysis/conventions.js';
@@ -52,11 +52,11 @@ const indent = (text: string) => text.split('\n').map((l) => (l ? `  ${l}` : l))
 
 /**
  * Which ABIs must come out alike: the IR they were parsed into (one object when the header does not
- * depend on the ABI) and the ABI table's entries that a layout or an evaluation reads.
+ * depend on the ABI) and what a layout reads of the ABI table (byte order is not written into codecs).
  */
-function layoutRulesKey(layout: AbiLayout, layouts: readonly AbiLayout[], fields: readonly (keyof Abi)[]): string {
+function layoutRulesKey(layout: AbiLayout, layouts: readonly AbiLayout[]): string {
   const irIndex = [...new Set(layouts.map((l) => l.ir))].indexOf(layout.ir);
-  return JSON.stringify([irIndex, fields.map((f) => layout.abi[f])]);
+  return `${irIndex} ${layoutRulesOf(layout.abi)}`;
 }
 
 /** Groups ABIs by identical text, keeping table order; each group is named after its first ABI. */
@@ -110,7 +110,7 @@ export function emitBindings(input: EmitInput): FileSet {
   // ABIs that share the IR and every layout rule of the table lay records out alike: write their codecs once.
   const codecMemo = new Map<string, { w: CodecWriter; units: CodecUnit[]; keys: string[] }>();
   const perAbi = layouts.map((layout) => {
-    const rules = layoutRulesKey(layout, layouts, ['endian', 'charSigned', 'scalars', 'maxAlign']);
+    const rules = layoutRulesKey(layout, layouts);
     let written = codecMemo.get(rules);
     if (!written) {
       const w = new CodecWriter(layout, layouts, shapes);
@@ -147,11 +147,12 @@ export function emitBindings(input: EmitInput): FileSet {
 
   // ---- constants: merged constant by constant ----
   const macroBody = new Map(ir.macros.map((m) => [m.name, m.body]));
-  const constantMemo = new Map<string, ConstantValue[]>();
+  // One list per group of alike ABIs (their layouts share one constants() answer); work below is per list, not per ABI.
+  const constantMemo = new Map<object, ConstantValue[]>();
   const constantLists = layouts.map((l) => {
-    const rules = layoutRulesKey(l, layouts, ['charSigned', 'scalars', 'maxAlign', 'ioc']);
-    let list = constantMemo.get(rules);
-    if (!list) constantMemo.set(rules, (list = l.constants().values.filter((c) => isBindable(c.name))));
+    const all = l.constants();
+    let list = constantMemo.get(all);
+    if (!list) constantMemo.set(all, (list = all.values.filter((c) => isBindable(c.name))));
     return list;
   });
   const constSource = (c: ConstantValue) => (c.source === 'macro' ? `\`${docText(macroBody.get(c.name) ?? '')}\`` : 'enumerator');
@@ -160,20 +161,30 @@ export function emitBindings(input: EmitInput): FileSet {
     const v = tsValue(c.value);
     return `/** ${constDoc(c)} */\nexport const ${c.name}${literal ? '' : `: ${v.ts}`} = ${v.text};`;
   };
+  // Whether constText(o, true) === constText(c, true) for two constants of one name, without printing them.
+  const sameText = (o: ConstantValue, c: ConstantValue) => o === c || (o.value === c.value && o.source === c.source && o.type.name === c.type.name
+    && o.loc.line === c.loc.line && (o.loc.file === c.loc.file || path.basename(o.loc.file) === path.basename(c.loc.file)));
   const firstList = constantLists[0]!;
-  // Maps, not list searches: a header may define tens of thousands of constants.
-  const byName = constantLists.map((l) => new Map(l.map((c) => [c.name, c])));
-  const sharedConsts = new Set(firstList.filter((c) => byName.every((m) => {
+  // Maps, not list searches: a header may define tens of thousands of constants. One map per distinct list.
+  const distinctLists = [...new Set(constantLists)];
+  const byName = new Map(distinctLists.map((l) => [l, new Map(l.map((c) => [c.name, c]))]));
+  const otherMaps = distinctLists.slice(1).map((l) => byName.get(l)!);
+  const sharedConsts = new Set(firstList.filter((c) => otherMaps.every((m) => {
     const o = m.get(c.name);
-    return o !== undefined && (o === c || constText(o, true) === constText(c, true));
+    return o !== undefined && sameText(o, c);
   })).map((c) => c.name));
   const constants = new ModuleWriter();
   for (const c of firstList) if (sharedConsts.has(c.name)) constants.add(constText(c, true));
   put('constants.ts', 'constants', constants);
+  const groupTexts = new Map(distinctLists.map((l) => {
+    const list = l.filter((c) => !sharedConsts.has(c.name));
+    return [l, { text: list.map((c) => constText(c, false)).join('\n\n'), list }];
+  }));
   const constGroups = groupByText(layouts.map((l, i) => {
-    const list = constantLists[i]!.filter((c) => !sharedConsts.has(c.name));
-    return { abi: l.abi, text: list.map((c) => constText(c, false)).join('\n\n'), value: list };
-  })).filter((g) => g.text !== '');
+    const g = groupTexts.get(constantLists[i]!)!;
+    return { abi: l.abi, text: g.text, value: g.list };
+  }))
+    .filter((g) => g.text !== '');
   for (const g of constGroups) {
     put(`constants/${g.name}.ts`, 'constants-group', new ModuleWriter().add(g.text), { abiList: g.abis.map((a) => a.name).join(', ') });
   }
@@ -217,10 +228,15 @@ function emitIndex(
   const out = new ModuleWriter();
   // Every constant defined on every ABI is a binding of the index: imported when the same everywhere, else the running ABI's.
   // Maps and sets, not list searches: a header may define tens of thousands of constants.
-  const byName = constantLists.map((l) => new Map(l.map((c) => [c.name, c])));
-  const everywhereList = constantLists[0]!.filter((c) => byName.every((m) => m.has(c.name))).map((c) => c.name);
+  const distinctLists = [...new Set(constantLists)];
+  const maps = new Map(distinctLists.map((l) => [l, new Map(l.map((c) => [c.name, c]))]));
+  const byName = constantLists.map((l) => maps.get(l)!);
+  const otherMaps = distinctLists.slice(1).map((l) => maps.get(l)!);
+  const everywhereList = constantLists[0]!.filter((c) => otherMaps.every((m) => m.has(c.name))).map((c) => c.name);
   const everywhere = new Set(everywhereList);
-  const tsTypes = new Map(everywhereList.map((n) => [n, [...new Set(byName.map((m) => tsValue(m.get(n)!.value).ts))].sort().join(' | ')]));
+  const tsTypes = new Map(everywhereList.map((n) => [n, sharedConsts.has(n)
+    ? tsValue(byName[0]!.get(n)!.value).ts
+    : [...new Set(distinctLists.map((l) => tsValue(maps.get(l)!.get(n)!.value).ts))].sort().join(' | ')]));
   const ref = (n: string) => (sharedConsts.has(n) ? im.value(CONSTANTS, n) : n);
   const isNumber = (n: string) => tsTypes.get(n) === 'number';
 
