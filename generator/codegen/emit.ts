@@ -59,6 +59,36 @@ function layoutRulesKey(layout: AbiLayout, layouts: readonly AbiLayout[]): strin
   return `${irIndex} ${layoutRulesOf(layout.abi)}`;
 }
 
+/**
+ * The constants of each group of alike ABIs, by name. Lists usually name the same constants in the same
+ * order on every ABI (only values differ): those are looked up through one index of the first list's names
+ * instead of a map each (a header may define tens of thousands of constants). Answers as `new Map(list)` would.
+ */
+class ConstantLookup {
+  /** The distinct lists, the first ABI's first. */
+  readonly lists: readonly ConstantValue[][];
+  private readonly index: Map<string, number>;
+  private readonly maps = new Map<ConstantValue[], Map<string, ConstantValue>>();
+
+  constructor(perAbi: readonly ConstantValue[][]) {
+    this.lists = [...new Set(perAbi)];
+    const first = this.lists[0]!;
+    this.index = new Map(first.map((c, k) => [c.name, k]));
+    for (const l of this.lists.slice(1)) {
+      const aligned = l.length === first.length && l.every((c, k) => c.name === first[k]!.name);
+      if (!aligned) this.maps.set(l, new Map(l.map((c) => [c.name, c])));
+    }
+  }
+
+  /** The constant `name` of `list`. */
+  get(list: ConstantValue[], name: string): ConstantValue | undefined {
+    const m = this.maps.get(list);
+    if (m) return m.get(name);
+    const k = this.index.get(name);
+    return k === undefined ? undefined : list[k];
+  }
+}
+
 /** Groups ABIs by identical text, keeping table order; each group is named after its first ABI. */
 function groupByText<V>(entries: { abi: Abi; text: string; value: V }[]): { name: string; abis: Abi[]; text: string; value: V }[] {
   const groups: { name: string; abis: Abi[]; text: string; value: V }[] = [];
@@ -165,12 +195,11 @@ export function emitBindings(input: EmitInput): FileSet {
   const sameText = (o: ConstantValue, c: ConstantValue) => o === c || (o.value === c.value && o.source === c.source && o.type.name === c.type.name
     && o.loc.line === c.loc.line && (o.loc.file === c.loc.file || path.basename(o.loc.file) === path.basename(c.loc.file)));
   const firstList = constantLists[0]!;
-  // Maps, not list searches: a header may define tens of thousands of constants. One map per distinct list.
-  const distinctLists = [...new Set(constantLists)];
-  const byName = new Map(distinctLists.map((l) => [l, new Map(l.map((c) => [c.name, c]))]));
-  const otherMaps = distinctLists.slice(1).map((l) => byName.get(l)!);
-  const sharedConsts = new Set(firstList.filter((c) => otherMaps.every((m) => {
-    const o = m.get(c.name);
+  const lookup = new ConstantLookup(constantLists);
+  const distinctLists = lookup.lists;
+  const otherLists = distinctLists.slice(1);
+  const sharedConsts = new Set(firstList.filter((c) => otherLists.every((l) => {
+    const o = lookup.get(l, c.name);
     return o !== undefined && sameText(o, c);
   })).map((c) => c.name));
   const constants = new ModuleWriter();
@@ -212,13 +241,13 @@ export function emitBindings(input: EmitInput): FileSet {
   }
 
   const differingDoc = (c: ConstantValue, values: string) => `${constSource(c)} on the running ABI: ${values}; ${originOf(c.loc)}.`;
-  files.set('index.ts', emitIndex(input, shapes, sharedConsts, constantLists, differingDoc, first, resolver('index.ts')));
+  files.set('index.ts', emitIndex(input, shapes, sharedConsts, constantLists, lookup, differingDoc, first, resolver('index.ts')));
   return files;
 }
 
 /** index.ts: the running ABI's bindings, ioctl descriptors, flag sets, capability registry; `byAbi` for every ABI. */
 function emitIndex(
-  input: EmitInput, shapes: Shapes, sharedConsts: ReadonlySet<string>, constantLists: ConstantValue[][],
+  input: EmitInput, shapes: Shapes, sharedConsts: ReadonlySet<string>, constantLists: ConstantValue[][], lookup: ConstantLookup,
   constDoc: (c: ConstantValue, values: string) => string, first: string, resolve: (ref: ModuleRef) => string,
 ): string {
   const { layouts, analysis } = input;
@@ -228,15 +257,12 @@ function emitIndex(
   const out = new ModuleWriter();
   // Every constant defined on every ABI is a binding of the index: imported when the same everywhere, else the running ABI's.
   // Maps and sets, not list searches: a header may define tens of thousands of constants.
-  const distinctLists = [...new Set(constantLists)];
-  const maps = new Map(distinctLists.map((l) => [l, new Map(l.map((c) => [c.name, c]))]));
-  const byName = constantLists.map((l) => maps.get(l)!);
-  const otherMaps = distinctLists.slice(1).map((l) => maps.get(l)!);
-  const everywhereList = constantLists[0]!.filter((c) => otherMaps.every((m) => m.has(c.name))).map((c) => c.name);
+  const otherLists = lookup.lists.slice(1);
+  const everywhereList = constantLists[0]!.filter((c) => otherLists.every((l) => lookup.get(l, c.name) !== undefined)).map((c) => c.name);
   const everywhere = new Set(everywhereList);
   const tsTypes = new Map(everywhereList.map((n) => [n, sharedConsts.has(n)
-    ? tsValue(byName[0]!.get(n)!.value).ts
-    : [...new Set(distinctLists.map((l) => tsValue(maps.get(l)!.get(n)!.value).ts))].sort().join(' | ')]));
+    ? tsValue(lookup.get(constantLists[0]!, n)!.value).ts
+    : [...new Set(lookup.lists.map((l) => tsValue(lookup.get(l, n)!.value).ts))].sort().join(' | ')]));
   const ref = (n: string) => (sharedConsts.has(n) ? im.value(CONSTANTS, n) : n);
   const isNumber = (n: string) => tsTypes.get(n) === 'number';
 
@@ -267,12 +293,12 @@ function emitIndex(
   for (const n of everywhereList) {
     if (sharedConsts.has(n)) continue;
     const groups = new Map<string, string[]>();
-    byName.forEach((m, i) => {
-      const c = m.get(n)!;
+    constantLists.forEach((l, i) => {
+      const c = lookup.get(l, n)!;
       const k = hexOf(c.value);
       groups.set(k, [...(groups.get(k) ?? []), abis[i]!.name]);
     });
-    const c = byName[0]!.get(n)!;
+    const c = lookup.get(constantLists[0]!, n)!;
     const values = [...groups].map(([v, a]) => `${v} on ${a.join(', ')}`).join('; ');
     out.add(`/** ${constDoc(c, values)} */\nexport const ${n}: ${tsTypes.get(n)} = current.${n};`);
   }
