@@ -208,7 +208,9 @@ export function capabilitySpecs(ir: HeaderIR, layout: AbiLayout): CapabilitySpec
 export function functionSpecs(ir: HeaderIR, layouts: readonly AbiLayout[]): { specs: FunctionSpec[]; skipped: { name: string; reason: string }[] } {
   const specs: FunctionSpec[] = [];
   const skipped: { name: string; reason: string }[] = [];
-  const everywhere = [...new Set(layouts.map(integerConstants))];
+  // Built on first need: most headers' function-like macros are few, a hostile one's constants many.
+  let everywhere: ReadonlyMap<string, bigint>[] | undefined;
+  const isConstantEverywhere = (name: string) => (everywhere ??= [...new Set(layouts.map(integerConstants))]).every((c) => c.has(name));
   for (const m of ir.macros) {
     if (!m.params) continue;
     let expr: Expr;
@@ -218,7 +220,7 @@ export function functionSpecs(ir: HeaderIR, layouts: readonly AbiLayout[]): { sp
       skipped.push({ name: m.name, reason: `body is not an expression: ${(e as Error).message}` });
       continue;
     }
-    const unknown = [...identifiersOf(expr)].filter((i) => !m.params!.includes(i) && !everywhere.every((c) => c.has(i)));
+    const unknown = [...identifiersOf(expr)].filter((i) => !m.params!.includes(i) && !isConstantEverywhere(i));
     if (unknown.length > 0) { skipped.push({ name: m.name, reason: `refers to ${unknown.join(', ')}, not a constant of this header` }); continue; }
     if (hasUnsupported(expr)) { skipped.push({ name: m.name, reason: 'uses casts, sizeof or calls' }); continue; }
     specs.push({ macro: m, expr });

@@ -80,6 +80,11 @@ class ConstantLookup {
     }
   }
 
+  /** Whether `list` names the first list's constants in the same order. */
+  isAligned(list: ConstantValue[]): boolean {
+    return !this.maps.has(list);
+  }
+
   /** The constant `name` of `list`. */
   get(list: ConstantValue[], name: string): ConstantValue | undefined {
     const m = this.maps.get(list);
@@ -198,15 +203,17 @@ export function emitBindings(input: EmitInput): FileSet {
   const lookup = new ConstantLookup(constantLists);
   const distinctLists = lookup.lists;
   const otherLists = distinctLists.slice(1);
-  const sharedConsts = new Set(firstList.filter((c) => otherLists.every((l) => {
+  const isShared = firstList.map((c) => otherLists.every((l) => {
     const o = lookup.get(l, c.name);
     return o !== undefined && sameText(o, c);
-  })).map((c) => c.name));
+  }));
+  const sharedConsts = new Set(firstList.filter((_, k) => isShared[k]).map((c) => c.name));
   const constants = new ModuleWriter();
-  for (const c of firstList) if (sharedConsts.has(c.name)) constants.add(constText(c, true));
+  firstList.forEach((c, k) => { if (isShared[k]) constants.add(constText(c, true)); });
   put('constants.ts', 'constants', constants);
   const groupTexts = new Map(distinctLists.map((l) => {
-    const list = l.filter((c) => !sharedConsts.has(c.name));
+    // An aligned list's shared constants are where the first list's are (no lookup by name).
+    const list = sharedConsts.size === 0 ? l : lookup.isAligned(l) ? l.filter((_, k) => !isShared[k]) : l.filter((c) => !sharedConsts.has(c.name));
     return [l, { text: list.map((c) => constText(c, false)).join('\n\n'), list }];
   }));
   const constGroups = groupByText(layouts.map((l, i) => {

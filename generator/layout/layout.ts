@@ -89,7 +89,8 @@ interface LayoutMemo {
   readonly records: Map<number, RecordLayout>;
   readonly inProgress: Set<number>;
   readonly enumTypes: Map<number, IntType>;
-  enumValues?: Map<string, ConstantValue>;
+  /** The enumerators' values: shared more widely still where they read little of the ABI (see {@link enumRulesOf}). */
+  readonly enumerators: { values?: Map<string, ConstantValue> };
   constantList?: ConstantList;
 }
 
@@ -106,13 +107,49 @@ export interface ConstantList {
  * stay true for as long as it lives (and go with it).
  */
 const memos = new WeakMap<object, Map<string, LayoutMemo>>();
+const enumMemos = new WeakMap<object, Map<string, LayoutMemo['enumerators']>>();
 function sharedMemo(ir: HeaderIR, abi: Abi): LayoutMemo {
   let byRules = memos.get(ir.records);
   if (!byRules) memos.set(ir.records, (byRules = new Map()));
   const rules = layoutRulesOf(abi);
   let memo = byRules.get(rules);
-  if (!memo) byRules.set(rules, (memo = { rules, records: new Map(), inProgress: new Set(), enumTypes: new Map() }));
+  if (!memo) {
+    let enums = enumMemos.get(ir.records);
+    if (!enums) enumMemos.set(ir.records, (enums = new Map()));
+    const enumRules = enumRulesOf(ir, abi);
+    let enumerators = enums.get(enumRules);
+    if (!enumerators) enums.set(enumRules, (enumerators = {}));
+    byRules.set(rules, (memo = { rules, records: new Map(), inProgress: new Set(), enumTypes: new Map(), enumerators }));
+  }
   return memo;
+}
+
+/**
+ * What the enumerators' values read of the ABI. Where every explicit value is plain arithmetic on literals and
+ * other enumerators (no sizeof, alignof, cast, typeof or ioctl builtin), only `long`'s width (the type of a large
+ * literal) and `char`'s signedness do: a header with 90k enumerators evaluates them 4 times, not once per rule set.
+ */
+function enumRulesOf(ir: HeaderIR, abi: Abi): string {
+  let plain = plainEnums.get(ir.enums);
+  if (plain === undefined) plainEnums.set(ir.enums, (plain = ir.enums.every((d) => (d.enumerators ?? []).every((e) => !e.value || isPlain(e.value)))));
+  return plain ? `plain ${abi.scalars.long.size} ${abi.charSigned}` : layoutRulesOf(abi);
+}
+const plainEnums = new WeakMap<object, boolean>();
+
+/** Whether `e` is arithmetic on literals and identifiers other than the ABI's builtins (iteratively: expressions may nest deeply). */
+function isPlain(e: Expr): boolean {
+  const todo: Expr[] = [e];
+  for (let x = todo.pop(); x !== undefined; x = todo.pop()) {
+    switch (x.k) {
+      case 'int': case 'char': break;
+      case 'ident': if (x.name.startsWith(ABI_BUILTIN_PREFIX)) return false; break;
+      case 'unary': todo.push(x.e); break;
+      case 'binary': todo.push(x.l, x.r); break;
+      case 'cond': todo.push(x.c, x.t, x.f); break;
+      default: return false;
+    }
+  }
+  return true;
 }
 
 /** The layout of one header on one ABI. Results are computed on demand and memoised. */
@@ -193,16 +230,16 @@ export class AbiLayout {
   /** Every enumerator of the translation unit (headers included), by name. */
   allEnumerators(): Map<string, ConstantValue> {
     if (this.enumError) throw this.enumError;
-    if (this.memo.enumValues) return this.memo.enumValues;
+    if (this.memo.enumerators.values) return this.memo.enumerators.values;
     const values = new Map<string, ConstantValue>();
     // Set before evaluating: an enumerator's value may name the ones before it.
-    this.memo.enumValues = values;
+    this.memo.enumerators.values = values;
     try {
       this.evaluateEnumerators(values);
     } catch (e) {
       // An enumerator C cannot evaluate makes the header invalid: every later use reports it, none sees a partial table.
       this.enumError = e as Error;
-      this.memo.enumValues = undefined;
+      this.memo.enumerators.values = undefined;
       throw e;
     }
     return values;
