@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import type TreeSitter from 'tree-sitter';
 import { HeaderError, type SourceLoc } from '../errors.js';
 import type { Token } from '../source/lexer.js';
-import { preprocess, type PreprocessedUnit } from '../preprocess/preprocessor.js';
+import { FileCache, preprocess, type PreprocessedUnit } from '../preprocess/preprocessor.js';
 import { ABIS, COMMON_PREDEFINES, abiPredefines, abiSensitiveNames, type Abi } from '../abi/abis.js';
 import { parseExpression, parseTypeName } from '../expr/parser.js';
 import type { Expr } from '../expr/ast.js';
@@ -68,8 +68,9 @@ export function parseHeader(path: string, options: ParseOptions = {}): HeaderIR 
   return new DeclarationParser(preprocessFor(path, options), options.abi?.name).run();
 }
 
-function preprocessFor(path: string, options: ParseOptions): PreprocessedUnit {
+function preprocessFor(path: string, options: ParseOptions, files?: FileCache): PreprocessedUnit {
   return preprocess(path, {
+    files,
     includeDirs: options.includeDirs,
     predefines: options.abi ? abiPredefines(options.abi) : COMMON_PREDEFINES,
     sensitiveNames: abiSensitiveNames(),
@@ -87,12 +88,18 @@ const MULTIARCH_FOLDERS = ABIS.map((a) => a.debianTriplet);
  * IR are most of the cost; with a kernel include tree every header reaches `asm/` and is ABI-dependent).
  */
 export function parseHeaderForAbis(path: string, abis: readonly Abi[], options: Omit<ParseOptions, 'abi'> = {}): Map<string, HeaderIR> {
-  const common = parseHeader(path, options);
-  if (!common.abiSensitive) return new Map(abis.map((abi) => [abi.name, common]));
+  // The passes read the same files: each is looked up and read once.
+  const files = new FileCache();
+  const commonUnit = preprocessFor(path, options, files);
+  if (!commonUnit.abiSensitive) {
+    const common = new DeclarationParser(commonUnit).run();
+    return new Map(abis.map((abi) => [abi.name, common]));
+  }
+  // ABI-dependent: the ABI-independent pass's tokens are not parsed (no ABI would use its IR).
   const byKey = new Map<string, HeaderIR>();
   const out = new Map<string, HeaderIR>();
   for (const abi of abis) {
-    const unit = preprocessFor(path, { ...options, abi });
+    const unit = preprocessFor(path, { ...options, abi }, files);
     const key = unitKey(unit);
     const parsed = byKey.get(key);
     if (parsed) {
