@@ -143,41 +143,57 @@ export function emitBindings(input: EmitInput): FileSet {
 
   // ---- codecs: merged record by record ----
   // ABIs that share the IR and every layout rule of the table lay records out alike: write their codecs once.
-  const codecMemo = new Map<string, { w: CodecWriter; units: CodecUnit[]; keys: string[] }>();
+  // Across groups, a record whose layout reads alike (CodecWriter.fingerprint) is written once too.
+  type Written = { unit: CodecUnit; w: CodecWriter };
+  const codecMemo = new Map<string, { units: Written[]; keys: string[] }>();
+  const unitMemo = new Map<string, Written>();
+  const interned = new Map<string, number>();
+  const irsByRecords = [...new Set(layouts.map((l) => l.ir.records))];
   const perAbi = layouts.map((layout) => {
     const rules = layoutRulesKey(layout, layouts);
     let written = codecMemo.get(rules);
     if (!written) {
       const w = new CodecWriter(layout, layouts, shapes);
-      const units = analysis.records.map((r) => w.codec(r));
+      const units = analysis.records.map((r) => {
+        const fp = w.fingerprint(r.id, interned);
+        if (fp === undefined) return { unit: w.codec(r), w };
+        // The same record of the same parse (ABI-dependent headers may be parsed into several IRs).
+        const key = `${irsByRecords.indexOf(layout.ir.records)} ${r.id} ${fp}`;
+        let hit = unitMemo.get(key);
+        if (!hit) unitMemo.set(key, (hit = { unit: w.codec(r), w }));
+        return hit;
+      });
       // What a unit is, for the merge: its code and the code of the helpers it calls.
-      const keys = units.map((u) => [u.text, ...[...u.helpers].sort((a, b) => a - b).map((h) => w.helperChunk(h).text)].join('\n'));
-      codecMemo.set(rules, (written = { w, units, keys }));
+      const keys = units.map(({ unit: u, w: uw }) => [u.text, ...[...u.helpers].sort((a, b) => a - b).map((h) => uw.helperChunk(h).text)].join('\n'));
+      codecMemo.set(rules, (written = { units, keys }));
     }
     return { abi: layout.abi, ...written };
   });
   const shared = analysis.records.map((_, k) => perAbi.every((p) => p.keys[k] === perAbi[0]!.keys[k]));
-  const factory = (w: CodecWriter, units: CodecUnit[], fn: string, doc: string): Chunk => {
-    const helperIds = [...new Set(units.flatMap((u) => [...u.helpers]))].sort((a, b) => a - b);
-    const chunks: Chunk[] = [...units, ...helperIds.map((h) => w.helperChunk(h))];
+  const factory = (units: Written[], fn: string, doc: string): Chunk => {
+    // A helper's code is the same from every writer that wrote it (its record's fingerprint is part of the callers').
+    const helperChunks = new Map<number, Chunk>();
+    for (const { unit, w } of units) for (const h of unit.helpers) if (!helperChunks.has(h)) helperChunks.set(h, w.helperChunk(h));
+    const helperIds = [...helperChunks.keys()].sort((a, b) => a - b);
+    const chunks: Chunk[] = [...units.map((u) => u.unit), ...helperIds.map((h) => helperChunks.get(h)!)];
     const imports = new Imports();
     chunks.forEach((c) => imports.merge(c.imports));
     const body = chunks.map((c) => indent(c.text)).join('\n\n');
     return {
-      text: `${doc}\nexport function ${fn}(le: boolean) {\n${body}\n\n  return { ${units.map((u) => u.record).join(', ')} };\n}`,
+      text: `${doc}\nexport function ${fn}(le: boolean) {\n${body}\n\n  return { ${units.map((u) => u.unit.record).join(', ')} };\n}`,
       imports,
     };
   };
   const sharedUnits = perAbi[0]!.units.filter((_, k) => shared[k]);
   put('codecs.ts', 'codecs', new ModuleWriter().add(
-    factory(perAbi[0]!.w, sharedUnits, 'sharedCodecs', '/** The codecs laid out alike on every ABI, for the byte order `le`. */')));
+    factory(sharedUnits, 'sharedCodecs', '/** The codecs laid out alike on every ABI, for the byte order `le`. */')));
   const codecGroups = groupByText(perAbi.map((p) => ({ abi: p.abi, text: p.keys.filter((_, k) => !shared[k]).join('\n'), value: p })))
     .filter((g) => g.text !== '');
   for (const g of codecGroups) {
     const units = g.value.units.filter((_, k) => !shared[k]);
     const list = g.abis.map((a) => a.name).join(', ');
     put(`codecs/${g.name}.ts`, 'codecs-group', new ModuleWriter().add(
-      factory(g.value.w, units, 'abiCodecs', `/** The codecs of ${list} that other ABIs lay out differently, for the byte order \`le\`. */`)), { abiList: list });
+      factory(units, 'abiCodecs', `/** The codecs of ${list} that other ABIs lay out differently, for the byte order \`le\`. */`)), { abiList: list });
   }
 
   // ---- constants: merged constant by constant ----
@@ -238,11 +254,11 @@ export function emitBindings(input: EmitInput): FileSet {
     const le = abi.endian === 'little' ? 'true' : 'false';
     if (sharedUnits.length) {
       im.value(CODECS, 'sharedCodecs');
-      m.add(`export const { ${sharedUnits.map((u) => u.record).join(', ')} } = sharedCodecs(${le});`);
+      m.add(`export const { ${sharedUnits.map((u) => u.unit.record).join(', ')} } = sharedCodecs(${le});`);
     }
     if (cg) {
       im.value(`codecs/${cg.name}`, 'abiCodecs');
-      m.add(`export const { ${perAbi[i]!.units.filter((_, k) => !shared[k]).map((u) => u.record).join(', ')} } = abiCodecs(${le});`);
+      m.add(`export const { ${perAbi[i]!.units.filter((_, k) => !shared[k]).map((u) => u.unit.record).join(', ')} } = abiCodecs(${le});`);
     }
     put(`abi/${abi.name}.ts`, 'abi', m.uses(im), { abi: abi.name });
   }
