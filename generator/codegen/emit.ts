@@ -18,6 +18,8 @@ import { identifiersOf, type Expr } from '../expr/ast.js';
 import { commentText } from '../source/lexer.js';
 import type { HeaderAnalysis } from '../analysis/conventions.js';
 import { formatProvenance, type Provenance } from '../provenance.js';
+import { HeaderError } from '../errors.js';
+import { MAX_CODEC_BYTES, ourLimit } from '../limits.js';
 import { CodecWriter, RUNTIME_CODEC, RUNTIME_ENCODING, Shapes, TYPES, type CodecUnit } from './codecs.js';
 import { isBindable, propertyKey, typeName } from './names.js';
 import { docText, Imports, ModuleWriter, type Chunk, type ModuleRef } from './printer.js';
@@ -149,6 +151,13 @@ export function emitBindings(input: EmitInput): FileSet {
   const unitMemo = new Map<string, Written>();
   const interned = new Map<string, number>();
   const irsByRecords = [...new Set(layouts.map((l) => l.ir.records))];
+  let codecBytes = 0;
+  const write = (w: CodecWriter, r: RecordDecl): Written => {
+    const unit = w.codec(r);
+    codecBytes += unit.text.length;
+    if (codecBytes > MAX_CODEC_BYTES) throw new HeaderError(r.loc, ourLimit(`the code of the codecs of ${header} (at ${r.tag} ${r.name})`, `${MAX_CODEC_BYTES} bytes`));
+    return { unit, w };
+  };
   const perAbi = layouts.map((layout) => {
     const rules = layoutRulesKey(layout, layouts);
     let written = codecMemo.get(rules);
@@ -156,11 +165,11 @@ export function emitBindings(input: EmitInput): FileSet {
       const w = new CodecWriter(layout, layouts, shapes);
       const units = analysis.records.map((r) => {
         const fp = w.fingerprint(r.id, interned);
-        if (fp === undefined) return { unit: w.codec(r), w };
+        if (fp === undefined) return write(w, r);
         // The same record of the same parse (ABI-dependent headers may be parsed into several IRs).
         const key = `${irsByRecords.indexOf(layout.ir.records)} ${r.id} ${fp}`;
         let hit = unitMemo.get(key);
-        if (!hit) unitMemo.set(key, (hit = { unit: w.codec(r), w }));
+        if (!hit) unitMemo.set(key, (hit = write(w, r)));
         return hit;
       });
       // What a unit is, for the merge: its code and the code of the helpers it calls.
