@@ -10,4 +10,3 @@
 export * as vfio from './generated/vfio/index.js';
 export * as iommufd from './generated/iommufd/index.js';
 export * as runtime from './runtime/index.js';
-export { ABIS, ABI_NAMES, abiByName, type Abi, type IocLayout, type ScalarLayout, type ScalarName } from './generator/abi/abis.js';

@@ -20,10 +20,10 @@
 import { execFileSync } from 'node:child_process';
 import { endianness } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import * as vfio from '../generated/vfio/index.js';
-import type { VfioIommuType1DmaMap, VfioIrqSet, VfioRegionInfo } from '../generated/vfio/types.js';
-import type { Codec } from '../runtime/codec.js';
-import { allocate } from '../runtime/encoding.js';
+import * as vfio from 'vfio-uapi/vfio';
+import type { VfioIommuType1DmaMap, VfioIrqSet, VfioRegionInfo } from 'vfio-uapi/vfio';
+import type { Codec } from 'vfio-uapi/codegen-v1';
+import { allocate } from 'vfio-uapi/codegen-v1';
 import * as hand from './handwritten.js';
 import { koffi, koffiTypes } from './koffi.js';
 import { CLOCK, formatOps, measure, ring, totalChecksum, type Measurement } from './harness.js';

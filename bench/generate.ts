@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { abiByName } from '../generator/abi/abis.js';
 import { clangArgs, siblingIncludeDir } from '../conformance/clang/toolchain.js';
-import { ensureUapiTree } from '../scripts/uapi-tree.js';
+import { ensureUapiTree } from '../conformance/clang/uapi-tree.js';
 import { isMainModule } from '../scripts/is-main.js';
 
 interface Run { cpu: number; rssMb: number }

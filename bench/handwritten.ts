@@ -14,8 +14,8 @@
  * and koffi in the benchmark): the comparison is of the encoding, not of the
  * allocator.
  */
-import type { VfioIommuType1DmaMap, VfioIrqSet, VfioRegionInfo } from '../generated/vfio/types.js';
-import { allocate, bufferView } from '../runtime/encoding.js';
+import type { VfioIommuType1DmaMap, VfioIrqSet, VfioRegionInfo } from 'vfio-uapi/vfio';
+import { allocate, bufferView } from 'vfio-uapi/codegen-v1';
 
 function short(what: string, need: number, offset: number, have: number): never {
   throw new RangeError(`${what}: need ${need} bytes at offset ${offset}, buffer has ${have}`);

@@ -11,11 +11,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { packageRoot } from '../generator/paths.js';
+import { bindingsPackageRoot } from '../generator/paths.js';
 
 const arg = process.argv.indexOf('--runs');
 const runs = arg > 0 ? Number(process.argv[arg + 1]) : 15;
-const dist = path.join(packageRoot(), 'dist');
+const dist = path.join(bindingsPackageRoot(), 'dist');
 const targets: [string, string][] = [
   ['vfio-uapi/vfio/abi/x86_64.js (one ABI)', 'generated/vfio/abi/x86_64.js'],
   ['vfio-uapi/vfio', 'generated/vfio/index.js'],

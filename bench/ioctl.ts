@@ -20,8 +20,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { measure, formatOps, ring, totalChecksum, CLOCK, type Candidate } from './harness.js';
-import { ioctl, type IoctlRequest } from '../runtime/ioctl.js';
-import { koffi, libc, check } from '../runtime/libc.js';
+import { ioctl, type IoctlRequest } from 'vfio-uapi/runtime/driver/ioctl';
+import { koffi, libc, check } from 'vfio-uapi/runtime/driver/libc';
 import { isMainModule } from '../scripts/is-main.js';
 
 /** `FIONREAD` (`TIOCINQ`): 0x541B on the generic ioctl layout, 0x4004667F on powerpc, mips and sparc. */

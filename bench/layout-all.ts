@@ -6,7 +6,7 @@
  * A benchmark, not a test: run it on a quiet machine, or read it as an upper bound.
  */
 import { ABIS } from '../generator/abi/abis.js';
-import { ensureUapiTree } from '../scripts/uapi-tree.js';
+import { ensureUapiTree } from '../conformance/clang/uapi-tree.js';
 import { generatorLayouts, sweepItems } from '../scripts/sweep.js';
 import { isMainModule } from '../scripts/is-main.js';
 

@@ -25,9 +25,9 @@
 
 import { pathToFileURL } from 'node:url';
 import { writeFileSync } from 'node:fs';
-import * as iommufd from '../generated/iommufd/index.js';
-import * as vfio from '../generated/vfio/index.js';
-import { AnonymousMemory, Container, Device, EventFd, Group, IommuFd, disposingAll, vfioCdevPath } from '../runtime/index.js';
+import * as iommufd from 'vfio-uapi/iommufd';
+import * as vfio from 'vfio-uapi/vfio';
+import { AnonymousMemory, Container, Device, EventFd, Group, IommuFd, disposingAll, vfioCdevPath } from 'vfio-uapi/runtime';
 
 /** What {@link runEdu} needs. */
 export interface EduOptions {

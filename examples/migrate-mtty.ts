@@ -25,11 +25,11 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import * as vfio from '../generated/vfio/index.js';
+import * as vfio from 'vfio-uapi/vfio';
 import {
   Container, Device, Group, IommuFd, disposingAll, vfioCdevPath,
   type MigrationData, type MigrationStateName, type PrecopyInfo,
-} from '../runtime/index.js';
+} from 'vfio-uapi/runtime';
 
 /** What {@link migrateMtty} needs. */
 export interface MigrateMttyOptions {

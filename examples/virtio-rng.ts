@@ -18,8 +18,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import * as vfio from '../generated/vfio/index.js';
-import { AnonymousMemory, Container, Group, type Device } from '../runtime/index.js';
+import * as vfio from 'vfio-uapi/vfio';
+import { AnonymousMemory, Container, Group, type Device } from 'vfio-uapi/runtime';
 
 /** What {@link runVirtioRng} needs. */
 export interface VirtioRngOptions {

@@ -3,26 +3,41 @@
  * place these lookups live (the generator, the CLI, the conformance suite and
  * the scripts all ask here).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 let root: string | undefined;
 
-/** The root of this package (the directory of vfio-uapi's package.json), from sources or from `dist/`. */
+/** The generator package's name (its package.json at the repository root). */
+const GENERATOR_PACKAGE = 'vfio-uapi-generator';
+
+/** The root of the generator package (the directory of its package.json), from sources or from `dist/`. */
 export function packageRoot(): string {
   if (root) return root;
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; ) {
     const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'vfio-uapi') return (root = dir);
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === GENERATOR_PACKAGE) return (root = dir);
     const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the vfio-uapi package root');
+    if (up === dir) throw new Error(`cannot find the ${GENERATOR_PACKAGE} package root`);
     dir = up;
   }
 }
 
-/** This package's version (package.json). */
+let bindingsRoot: string | undefined;
+
+/**
+ * The root of the `vfio-uapi` bindings package the generator depends on (in a clone, the workspace
+ * `packages/vfio-uapi`; installed, `node_modules/vfio-uapi`): its `dist/` holds the compiled runtime
+ * and the compiled bindings of the repository's `generated/`.
+ */
+export function bindingsPackageRoot(): string {
+  return (bindingsRoot ??= path.dirname(createRequire(import.meta.url).resolve('vfio-uapi/package.json')));
+}
+
+/** The generator package's version (package.json), which the provenance line of generated files records. */
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
@@ -45,4 +60,24 @@ export function corpusDirs(): string[] {
 export function cacheDir(): string {
   const env = process.env.VFIO_UAPI_CACHE;
   return env && env.length > 0 ? path.resolve(env) : path.join(homedir(), '.cache', 'vfio-uapi');
+}
+
+/**
+ * `mkdir -p` that always ends: Node's own `mkdirSync(dir, { recursive: true })` never returns where
+ * `mkdir` answers ENOENT for a directory whose parent exists (under /proc: `/proc/x/y` spins forever
+ * on Node 20). Creates each missing component from the deepest existing ancestor down; throws the
+ * first error, naming the directory.
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  for (; !existsSync(d); d = path.dirname(d)) missing.unshift(d);
+  if (!statSync(d).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}' (${d} is a file)`), { code: 'ENOTDIR', path: d });
+  for (const m of missing) {
+    try {
+      mkdirSync(m);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }

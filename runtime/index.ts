@@ -6,20 +6,20 @@
  * {@link HwPagetable}; migration data fds are {@link MigrationData}.
  */
 
-export * from './codec.js';
-export { flagSet, type FlagSet } from './encoding.js';
-export { bindIoctls, ioctlByRequest, type IoctlSpec } from './bindings.js';
-export * from './errors.js';
-export * from './libc.js';
-export * from './ioctl.js';
-export * from './argsz.js';
-export * from './capabilities.js';
-export * from './fd.js';
-export * from './eventfd.js';
-export * from './memory.js';
-export * from './vfio-fd.js';
-export * from './container.js';
-export * from './group.js';
-export * from './device.js';
-export * from './iommufd.js';
-export * from './migration.js';
+export * from './codec/codec.js';
+export { flagSet, type FlagSet } from './codec/encoding.js';
+export { bindIoctls, ioctlByRequest, type IoctlSpec } from './codec/bindings.js';
+export * from './driver/errors.js';
+export * from './driver/libc.js';
+export * from './driver/ioctl.js';
+export * from './driver/argsz.js';
+export * from './driver/capabilities.js';
+export * from './driver/fd.js';
+export * from './driver/eventfd.js';
+export * from './driver/memory.js';
+export * from './driver/vfio-fd.js';
+export * from './driver/container.js';
+export * from './driver/group.js';
+export * from './driver/device.js';
+export * from './driver/iommufd.js';
+export * from './driver/migration.js';

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { abiByName } from '../generator/abi/abis.js';
 import { clangArgs, findClang } from '../conformance/clang/toolchain.js';
-import { ensureUapiTree } from './uapi-tree.js';
+import { ensureUapiTree } from '../conformance/clang/uapi-tree.js';
 import { isMainModule } from './is-main.js';
 
 /**

@@ -26,7 +26,7 @@ import { clangLayoutAll, OracleFailures } from '../conformance/clang/oracle.js';
 import { compareLayouts, type Disagreement } from '../conformance/clang/compare.js';
 import { findClang, libcIncludeDirs } from '../conformance/clang/toolchain.js';
 import { createLimiter } from '../conformance/clang/limiter.js';
-import { cachedUapiTreeVersion, defaultCacheDir, ensureUapiTree } from './uapi-tree.js';
+import { cachedUapiTreeVersion, defaultCacheDir, ensureUapiTree } from '../conformance/clang/uapi-tree.js';
 import { isMainModule } from './is-main.js';
 
 /** The tree's directories that hold kernel UAPI (the per-ABI `asm/` folders are handled apart). */

@@ -12,7 +12,7 @@ import { compareLayouts, formatDisagreements } from '../conformance/clang/compar
 import { compileObject, ElfFile } from '../conformance/clang/elf.js';
 import { clangLayout, clangLayoutAll, type LayoutJson } from '../conformance/clang/oracle.js';
 import { clangArgs, findClang, installedClangs, MissingPrerequisite } from '../conformance/clang/toolchain.js';
-import { ensureUapiTree } from '../scripts/uapi-tree.js';
+import { ensureUapiTree } from '../conformance/clang/uapi-tree.js';
 import { parseHeaderForAbis } from '../generator/parse/parse.js';
 import { layoutJson } from '../generator/layout/json.js';
 

@@ -69,8 +69,12 @@ describe('emit merged across ABIs', () => {
 
   it('imports exactly what each module uses', () => {
     const shared = files.get('codecs.ts')!;
-    const imported = /^import \{ ([^}]*) \} from '[^']*runtime\/encoding\.js';$/m.exec(shared)![1]!.split(', ');
-    for (const name of imported) expect(shared.split('\n').filter((l) => !l.startsWith('import')).join('\n')).toMatch(new RegExp(`\\b${name}\\(`));
+    // One import of the runtime, through its public entry point for generated code; values are called, types used.
+    expect([...shared.matchAll(/^import .* from '(vfio-uapi[^']*)';$/gm)].map((m) => m[1])).toEqual(['vfio-uapi/codegen-v1']);
+    const imported = /^import \{ ([^}]*) \} from 'vfio-uapi\/codegen-v1';$/m.exec(shared)![1]!.split(', ');
+    const body = shared.split('\n').filter((l) => !l.startsWith('import')).join('\n');
+    for (const t of imported.filter((n) => n.startsWith('type '))) expect(body).toMatch(new RegExp(`\\b${t.slice(5)}\\b`));
+    for (const name of imported.filter((n) => !n.startsWith('type '))) expect(shared.split('\n').filter((l) => !l.startsWith('import')).join('\n')).toMatch(new RegExp(`\\b${name}\\(`));
     expect(shared).not.toMatch(/void \[/);
   });
 

@@ -17,8 +17,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { abiByName } from '../generator/abi/abis.js';
 import { generateBindings, writeFileSet } from '../generator/pipeline/generate.js';
-import type { Codec, FieldLayout, FlexCodec } from '../runtime/codec.js';
-import { allocate, bufferView } from '../runtime/encoding.js';
+import type { Codec, FieldLayout, FlexCodec } from '../runtime/codec/codec.js';
+import { allocate, bufferView } from '../runtime/codec/encoding.js';
 
 const ROOT = join(import.meta.dirname, '..');
 

@@ -13,8 +13,8 @@ import { writeHeaders } from './helpers.js';
 
 const root = join(import.meta.dirname, '..');
 const cli = join(root, 'dist', 'bin', 'vfio-uapi.js');
-const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, cwd: root });
+const run = (args: string[], env: Record<string, string> = {}, timeout?: number) =>
+  spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, cwd: root, timeout });
 const noStack = (r: { stderr: string }) => expect(r.stderr).not.toMatch(/^\s+at /m);
 
 describe.skipIf(!existsSync(cli))('exit codes', () => {
@@ -30,6 +30,19 @@ describe.skipIf(!existsSync(cli))('exit codes', () => {
     expect(run(['--help']).status).toBe(0);
     expect(run(['--version']).status).toBe(0);
     expect(run(['diff', ok, changed, '--abi', 'x86_64']).status).toBe(0); // a diff is not a failure unless asked
+  });
+
+  it('3: an output folder that cannot be made, in one line; and a cache that cannot be written does not stop generate (nor hang it)', () => {
+    // Under /proc, mkdir answers ENOENT below an existing folder: Node's own recursive mkdirSync spins forever there.
+    const out = run(['generate', '--header', ok, '--out', '/proc/vfio-uapi-nope/out'], {}, 30_000);
+    expect(out.status).toBe(EXIT.USAGE);
+    expect(out.stderr.trim()).toMatch(/^vfio-uapi: ENOENT: .*mkdir '\/proc\/vfio-uapi-nope'$/);
+    noStack(out);
+    const dir = join(writeHeaders({ 'x.h': '' }), '..', 'gen');
+    const cached = run(['generate', '--header', ok, '--out', dir], { VFIO_UAPI_CACHE: '/proc/vfio-uapi-nope/cache' }, 30_000);
+    expect(cached.stderr).toBe('');
+    expect(cached.status).toBe(EXIT.OK);
+    expect(existsSync(join(dir, 'ok', 'index.ts'))).toBe(true);
   });
 
   it('1: a check found a problem (diff --fail-on, generate --check)', () => {

@@ -15,7 +15,7 @@ import { layoutJson } from '../generator/layout/json.js';
 import { clangLayoutAll } from '../conformance/clang/oracle.js';
 import { compareLayouts, formatDisagreements } from '../conformance/clang/compare.js';
 import { installedClangs, libcIncludeDirs } from '../conformance/clang/toolchain.js';
-import { ensureUapiTree } from '../scripts/uapi-tree.js';
+import { ensureUapiTree } from '../conformance/clang/uapi-tree.js';
 import { generatorLayouts } from '../scripts/sweep.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/libc-model.h', import.meta.url));

@@ -11,7 +11,7 @@ import { layoutJson } from '../generator/layout/json.js';
 import { clangLayoutAll } from '../conformance/clang/oracle.js';
 import { compareLayouts, formatDisagreements } from '../conformance/clang/compare.js';
 import { installedClangs } from '../conformance/clang/toolchain.js';
-import { ensureUapiTree } from '../scripts/uapi-tree.js';
+import { ensureUapiTree } from '../conformance/clang/uapi-tree.js';
 import { CORPUS, HAVE_CORPUS, corpusHeaders } from './helpers.js';
 
 const haveClang = installedClangs().length > 0;

@@ -1,10 +1,12 @@
 /**
- * The package as a user gets it: `npm pack`ed, unpacked into a consumer's
- * node_modules (with the dependencies a real install would put beside it,
- * koffi and @types/node, linked), every subpath of the exports map imported
- * at run time, and a strict TypeScript consumer compiled with node16,
- * nodenext and bundler resolution. Also: the bindings bundle with esbuild for
- * `--platform=neutral` (no Node.js built-in at import).
+ * The bindings package as a user gets it: `packages/vfio-uapi` packed with
+ * `npm pack`, installed with npm into a fresh consumer directory with no C or
+ * C++ compiler (`CC=/bin/false CXX=/bin/false`), every subpath of its exports
+ * map imported at run time, and a strict TypeScript consumer compiled with
+ * node16, nodenext and bundler resolution. Also: a decode-only install
+ * (`--omit=optional`: no koffi) decodes; the bindings bundle with esbuild for
+ * `--platform=neutral` (no Node.js built-in at import); the generator package
+ * ships no copy of the bindings.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -13,22 +15,36 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** Runs a command without blocking the worker (vitest's RPC times out on a long synchronous spawn). */
-function run(cmd: string, args: string[], cwd?: string): Promise<{ status: number; stdout: string; stderr: string }> {
+function run(cmd: string, args: string[], cwd?: string, env?: NodeJS.ProcessEnv): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 1 << 26 }, (err, stdout, stderr) => done({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+    execFile(cmd, args, { cwd, env, encoding: 'utf8', maxBuffer: 1 << 26 }, (err, stdout, stderr) => done({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
   });
 }
 
 const ROOT = resolve(import.meta.dirname, '..');
-const HAVE_DIST = existsSync(join(ROOT, 'dist', 'generated', 'vfio', 'index.js'));
+const BINDINGS = join(ROOT, 'packages', 'vfio-uapi');
+const HAVE_DIST = existsSync(join(BINDINGS, 'dist', 'generated', 'vfio', 'index.js'));
+/** What only the generator needs: none of it may reach a user of the bindings. */
+const GENERATOR_ONLY = ['tree-sitter', 'tree-sitter-c', 'handlebars', 'commander', 'uglify-js', 'vfio-uapi-generator'];
 let tmp: string;
+let tarball: string;
 let consumer: string;
 let pkg: string;
 afterAll(() => tmp && rmSync(tmp, { recursive: true, force: true }));
 
+/** `npm install` of the packed tarball in a new directory, with no compiler; offline when npm's cache has what it needs. */
+async function install(dir: string, ...flags: string[]): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module", "private": true }\n');
+  const env = { ...process.env, CC: '/bin/false', CXX: '/bin/false', npm_config_loglevel: 'error' };
+  const r = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', ...flags, tarball], dir, env);
+  expect(r.stderr.replace(/^npm warn.*\n?/gim, '')).toBe('');
+  expect(r.status).toBe(0);
+}
+
 /**
- * Every import specifier the exports map offers, expanded over the packed files: JavaScript modules
- * (`{ types, default }` targets), or with `files`, the plain file targets (package.json, JSON schemas).
+ * Every import specifier the exports map offers, expanded over the installed files: JavaScript modules
+ * (`{ types, default }` targets), or with `files`, the plain file targets (package.json).
  */
 function specifiers(files = false): string[] {
   const exports = (JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { exports: Record<string, string | { default: string }> }).exports;
@@ -38,7 +54,7 @@ function specifiers(files = false): string[] {
     if ((typeof target === 'string') !== files) continue;
     if (!key.includes('*')) { out.push(`vfio-uapi${key.slice(1)}`); continue; }
     const [dir, ext] = [file.slice(0, file.indexOf('*')), file.slice(file.indexOf('*') + 1)];
-    for (const f of readdirSync(join(pkg, dir)).filter((x) => x.endsWith(ext) && !x.endsWith('.d.ts'))) {
+    for (const f of (readdirSync(join(pkg, dir), { recursive: true }) as string[]).filter((x) => x.endsWith(ext) && !x.endsWith('.d.ts'))) {
       out.push(`vfio-uapi${key.slice(1).replace('*', ext ? f.slice(0, -ext.length) : f)}`);
     }
   }
@@ -46,32 +62,57 @@ function specifiers(files = false): string[] {
 }
 
 describe.skipIf(!HAVE_DIST)('the packed package', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'vfio-uapi-pack-'));
-    const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], { cwd: ROOT, encoding: 'utf8' });
-    const tarball = join(tmp, (JSON.parse(out) as { filename: string }[])[0]!.filename);
+    const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], { cwd: BINDINGS, encoding: 'utf8' });
+    tarball = join(tmp, (JSON.parse(out) as { filename: string }[])[0]!.filename);
     consumer = join(tmp, 'consumer');
     pkg = join(consumer, 'node_modules', 'vfio-uapi');
-    mkdirSync(pkg, { recursive: true });
-    execFileSync('tar', ['xzf', tarball, '-C', pkg, '--strip-components=1']);
-    for (const dep of ['koffi', '@types/node']) {
-      mkdirSync(join(consumer, 'node_modules', dep, '..'), { recursive: true });
-      symlinkSync(join(ROOT, 'node_modules', dep), join(consumer, 'node_modules', dep));
-    }
-    writeFileSync(join(consumer, 'package.json'), '{ "type": "module", "private": true }\n');
-  }, 120_000);
+    await install(consumer);
+    // The TypeScript consumer below compiles against Node's types, as a real consumer project would have them.
+    mkdirSync(join(consumer, 'node_modules', '@types'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules', '@types', 'node'), join(consumer, 'node_modules', '@types', 'node'));
+  }, 300_000);
 
-  it('holds no generator templates, tests or benchmarks, and its LICENSE and CHANGELOG', () => {
+  it('installs with no compiler and pulls nothing of the generator: only koffi (optional) beside it', () => {
+    const installed = readdirSync(join(consumer, 'node_modules')).filter((n) => !n.startsWith('.'));
+    for (const name of GENERATOR_ONLY) expect(installed).not.toContain(name);
+    expect(installed.filter((n) => n !== '@types').sort()).toEqual(['koffi', 'vfio-uapi']);
     expect(existsSync(join(pkg, 'LICENSE'))).toBe(true);
     expect(existsSync(join(pkg, 'CHANGELOG.md'))).toBe(true);
-    expect(existsSync(join(pkg, 'templates'))).toBe(false);
-    expect(existsSync(join(pkg, 'dist', 'bench'))).toBe(false);
-    expect(existsSync(join(pkg, 'dist', 'test'))).toBe(false);
+    for (const dir of ['templates', 'generator', join('dist', 'generator'), join('dist', 'bench'), join('dist', 'conformance'), 'test']) expect(existsSync(join(pkg, dir))).toBe(false);
+  });
+
+  it('a decode-only install (--omit=optional) has no koffi and decodes; the runtime says what is missing only when a system call is made', async () => {
+    const dir = join(tmp, 'decode-only');
+    await install(dir, '--omit=optional');
+    expect(readdirSync(join(dir, 'node_modules')).filter((n) => !n.startsWith('.'))).toEqual(['vfio-uapi']);
+    const r = await run(process.execPath, ['--input-type=module', '-e', `
+      const { vfio_region_info } = await import('vfio-uapi/vfio');
+      const runtime = await import('vfio-uapi/runtime');
+      const bytes = vfio_region_info.encode({ argsz: 32, index: 2, size: 4096n });
+      let error = 'none';
+      try { runtime.ioctl(0, 0x3b64); } catch (e) { error = e.message; }
+      console.log(JSON.stringify({ size: String(vfio_region_info.decode(bytes).size), error }));`], dir);
+    expect(r.stderr).toBe('');
+    const got = JSON.parse(r.stdout) as { size: string; error: string };
+    expect(got.size).toBe('4096');
+    expect(got.error).toMatch(/koffi/);
+  }, 300_000);
+
+  it('the generator package ships no copy of the bindings or the runtime, and depends on vfio-uapi', () => {
+    const out = execFileSync('npm', ['pack', '--ignore-scripts', '--dry-run', '--json'], { cwd: ROOT, encoding: 'utf8' });
+    const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    expect(files).toContain('dist/bin/vfio-uapi.js');
+    expect(files).toContain('templates/codecs.ts.hbs');
+    expect(files.filter((f) => /^(dist\/)?(runtime|generated)\/.*\.(js|ts)$/.test(f) || f.startsWith('packages/'))).toEqual([]);
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; version: string };
+    expect(manifest.dependencies['vfio-uapi']).toBe(manifest.version);
   });
 
   it('every subpath of its exports map imports at run time, and the bindings decode', async () => {
     const specs = specifiers();
-    expect(specs).toEqual(expect.arrayContaining(['vfio-uapi', 'vfio-uapi/vfio', 'vfio-uapi/vfio/abi/x86_64', 'vfio-uapi/vfio/abi/x86_64.js', 'vfio-uapi/runtime/encoding', 'vfio-uapi/runtime/encoding.js', 'vfio-uapi/iommufd/abi/s390x.js']));
+    expect(specs).toEqual(expect.arrayContaining(['vfio-uapi', 'vfio-uapi/codegen-v1', 'vfio-uapi/vfio', 'vfio-uapi/vfio/abi/x86_64', 'vfio-uapi/vfio/abi/x86_64.js', 'vfio-uapi/runtime/driver/ioctl', 'vfio-uapi/runtime/codec/encoding.js', 'vfio-uapi/iommufd/abi/s390x.js']));
     const script = `
       const failed = [];
       for (const s of ${JSON.stringify(specs)}) { try { await import(s); } catch (e) { failed.push(s + ': ' + e.message); } }

@@ -4,10 +4,10 @@
  * whose length lies.
  */
 import { describe, expect, it } from 'vitest';
-import { capabilities, findCapability, CAP_HEADER_SIZE } from '../runtime/capabilities.js';
-import { ioctl, ioctlBuffer } from '../runtime/ioctl.js';
-import { OwnedFd } from '../runtime/fd.js';
-import { checkCount, checkFd, checkLength, checkPath } from '../runtime/validate.js';
+import { capabilities, findCapability, CAP_HEADER_SIZE } from '../runtime/driver/capabilities.js';
+import { ioctl, ioctlBuffer } from '../runtime/driver/ioctl.js';
+import { OwnedFd } from '../runtime/driver/fd.js';
+import { checkCount, checkFd, checkLength, checkPath } from '../runtime/driver/validate.js';
 import { vfio } from 'vfio-uapi';
 
 /** A legal chain filling `size` bytes: a header every 8 bytes, each pointing to the next. */
@@ -99,6 +99,25 @@ describe('encoders and decoders with lying array-likes and counts', () => {
     const bytes = irq.encode({ argsz: 21, flags: 0, index: 0, start: 0, count: 1, data: { get length() { return reads++ === 0 ? 1 : 500; }, 0: 9 } as unknown as number[] });
     expect(bytes.byteLength).toBe(irq.argszFor(1));
     expect(bytes[20]).toBe(9);
+  });
+
+  it('a typed array over a resizable buffer, grown by a getter after the check, cannot make encode or encodeInto write past the checked record', () => {
+    const rab = new ArrayBuffer(1, { maxByteLength: 4096 });
+    const data = new Uint8Array(rab); // length-tracking: its length follows the buffer's
+    data[0] = 7;
+    const growing = { get argsz() { rab.resize(1000); return 21; }, flags: 0, index: 0, start: 0, count: 1, data };
+    const buf = new Uint8Array(64).fill(0xee);
+    expect(() => irq.encodeInto(new DataView(buf.buffer), 0, growing)).toThrow(/1000 elements given, it holds 1/);
+    expect(buf.subarray(21).every((b) => b === 0xee)).toBe(true);
+    rab.resize(1);
+    expect(() => irq.encode(growing)).toThrow(RangeError);
+    // Shrunk instead: what is left is written, nothing more.
+    rab.resize(4);
+    data.set([1, 2, 3, 4]);
+    const shrinking = { get argsz() { rab.resize(2); return 24; }, flags: 0, index: 0, start: 0, count: 4, data };
+    const bytes = irq.encode(shrinking);
+    expect(bytes.byteLength).toBe(irq.argszFor(4));
+    expect([...bytes.subarray(20)]).toEqual([1, 2, 0, 0]);
   });
 
   it('decodeFlex takes only non-negative integer counts', () => {

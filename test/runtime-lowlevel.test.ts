@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeSync, closeSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Codec, FieldLayout, IoctlDescriptor } from '../runtime/codec.js';
+import type { Codec, FieldLayout, IoctlDescriptor } from '../runtime/codec/codec.js';
 import {
   AnonymousMemory, ArgszError, CapabilityChainError, EventFd, IoctlError, OwnedFd, SyscallError,
   O_CREAT, O_RDWR, O_TRUNC, O_CLOEXEC, O_NOCTTY,

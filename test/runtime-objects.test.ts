@@ -133,7 +133,7 @@ describe('missing devices and permissions', () => {
     expect(thrown(() => Group.open(987654))).toMatchObject({ code: 'ENOENT', message: expect.stringContaining('no VFIO group 987654') });
   });
 
-  const dist = resolve(import.meta.dirname, '../dist/runtime/index.js');
+  const dist = resolve(import.meta.dirname, '../packages/vfio-uapi/dist/runtime/index.js');
   it.skipIf(!existsSync(dist))('permission denied: EACCES with a hint (as an unprivileged user)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vfio-perm-'));
     try {

@@ -26,11 +26,18 @@ export class CliError extends Error {
   }
 }
 
+/** A failed file-system call on a path the user gave (`--out` under /proc, a read-only folder, a file for a folder). */
+function isFileSystemError(e: unknown): e is NodeJS.ErrnoException {
+  const err = e as NodeJS.ErrnoException | undefined;
+  return typeof err?.syscall === 'string' && typeof err.path === 'string' && /^E[A-Z]+$/.test(err.code ?? '');
+}
+
 /** The exit code for an error thrown by a command body. */
 export function exitCodeOf(e: unknown): number {
   if (e instanceof CliError) return e.exitCode;
   if (e instanceof HeaderError) return EXIT.USAGE;
   if ((e as Error)?.name === 'MissingPrerequisite') return EXIT.PREREQUISITE;
+  if (isFileSystemError(e)) return EXIT.USAGE;
   return EXIT.INTERNAL;
 }
 

@@ -15,7 +15,7 @@ import { corpusDirs } from '../../generator/paths.js';
 import { findBySha256, headerCandidates, sha256File } from '../../generator/headers.js';
 import { diffFileSet, generateBindings, writeFileSet, type FileSet } from '../../generator/pipeline/generate.js';
 import { diffHeaderFiles, diffText, type HeaderDiff } from '../../generator/diff/index.js';
-import { defaultCacheDir, fetchSuiteUapiTree, SUITE_TREES_DIR } from '../../scripts/uapi-tree.js';
+import { defaultCacheDir, fetchSuiteUapiTree, SUITE_TREES_DIR } from '../../conformance/clang/uapi-tree.js';
 import { CliError, EXIT } from './common.js';
 
 /** Options of the update command. */

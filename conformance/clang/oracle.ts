@@ -25,7 +25,7 @@ export type { LayoutJson } from '../../generator/layout/json.js';
 
 /** Options of {@link clangLayout} and {@link clangLayoutAll}. */
 export interface OracleOptions {
-  /** Include root of the UAPI tree (see `scripts/uapi-tree.ts`). */
+  /** Include root of the UAPI tree (see `uapi-tree.ts`). */
   includeRoot: string;
   /**
    * Include dirs searched after the UAPI tree for an ABI, as a system's are (clang's own headers, then the

@@ -133,8 +133,22 @@ export interface ClangRun {
   readonly stderr: string;
 }
 
-/** Runs `clang args...` without a shell; never throws for a non-zero exit status. */
-export function runClang(clang: ClangBinary, args: readonly string[], opts: { cwd?: string } = {}): Promise<ClangRun> {
+/** clang's banner when it crashes (an internal error, not a verdict on the input). */
+const CLANG_CRASH = 'PLEASE submit a bug report';
+/** Runs after a crash: clang-19 was seen crashing in its lexer, once, on a header it lays out on every other run. */
+const CRASH_RETRIES = 2;
+
+/**
+ * Runs `clang args...` without a shell; never throws for a non-zero exit status. A run where clang
+ * crashes is repeated (up to {@link CRASH_RETRIES} times): the answer of the oracle is a run that ends.
+ */
+export async function runClang(clang: ClangBinary, args: readonly string[], opts: { cwd?: string } = {}): Promise<ClangRun> {
+  let run = await runClangOnce(clang, args, opts);
+  for (let i = 0; i < CRASH_RETRIES && run.status !== 0 && run.stderr.includes(CLANG_CRASH); i++) run = await runClangOnce(clang, args, opts);
+  return run;
+}
+
+function runClangOnce(clang: ClangBinary, args: readonly string[], opts: { cwd?: string }): Promise<ClangRun> {
   return new Promise((resolve, reject) => {
     execFile(
       clang.path,

@@ -18,7 +18,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { AnonymousMemory, OwnedFd } from '../../runtime/index.js';
+import { AnonymousMemory, OwnedFd } from 'vfio-uapi/runtime';
 import { cString } from './container.js';
 import { hex, readRegion, writeRegion, type Context, type DeviceEntry, type OpenDevice } from './context.js';
 import { eduDma } from './dma.js';

@@ -6,7 +6,7 @@
  * (`IOMMU_HWPT_ALLOC`), edu DMA through each, `DETACH_IOMMUFD_PT` cutting DMA
  * off, and the device ioctls (info, regions, IRQs, reset) on the cdev fd.
  */
-import { AnonymousMemory, OwnedFd } from '../../runtime/index.js';
+import { AnonymousMemory, OwnedFd } from 'vfio-uapi/runtime';
 import { cdevPath, eduDevice } from './backends.js';
 import { hex, type Context, type DeviceEntry, type OpenDevice } from './context.js';
 import { eduDma } from './dma.js';

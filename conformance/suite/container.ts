@@ -5,7 +5,7 @@
  * the teardown (unset container).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { OwnedFd, decodeCapability } from '../../runtime/index.js';
+import { OwnedFd, decodeCapability } from 'vfio-uapi/runtime';
 import { int32Bytes, type Context } from './context.js';
 import { checkMinsz, infoWithCaps } from './info.js';
 

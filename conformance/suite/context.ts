@@ -3,7 +3,7 @@
  * devices and their open fds) and the small I/O helpers they use: issuing an
  * ioctl by name, region reads and writes, eventfd waits.
  */
-import { EventFd, OwnedFd, ioctl, libc } from '../../runtime/index.js';
+import { EventFd, OwnedFd, ioctl, libc } from 'vfio-uapi/runtime';
 import type { KernelAbi } from './kabi.js';
 import type { GuestPlatform } from './types.js';
 import type { Verdicts } from './verdicts.js';

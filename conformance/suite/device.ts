@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import {
   MAP_SHARED, PROT_READ, PROT_WRITE, addressOf, libc, nativeView, type OwnedFd,
-} from '../../runtime/index.js';
+} from 'vfio-uapi/runtime';
 import { hex, readRegion, writeRegion, type Context, type DeviceEntry, type OpenDevice, type RegionInfo } from './context.js';
 import { checkMinsz, infoWithCaps } from './info.js';
 import { zpciChecks } from './zpci.js';

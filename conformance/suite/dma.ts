@@ -9,7 +9,7 @@
  * raise an interrupt when done); its buffer is at 0x40000 (4 KiB); addresses
  * are masked to 28 bits, so every IOVA here is below 256 MiB.
  */
-import { AnonymousMemory } from '../../runtime/index.js';
+import { AnonymousMemory } from 'vfio-uapi/runtime';
 import { hex, readRegion, waitFor, writeRegion, type Context, type OpenDevice } from './context.js';
 import { dmaAvail } from './container.js';
 import { checkMinsz } from './info.js';

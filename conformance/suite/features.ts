@@ -5,7 +5,7 @@
  * features are exercised where that is safe.
  */
 import { readFileSync } from 'node:fs';
-import { EventFd, O_CLOEXEC, O_RDWR, OwnedFd } from '../../runtime/index.js';
+import { EventFd, O_CLOEXEC, O_RDWR, OwnedFd } from 'vfio-uapi/runtime';
 import { readRegion, type Context, type OpenDevice } from './context.js';
 import { EDU_ID } from './device.js';
 import { checkMinsz } from './info.js';

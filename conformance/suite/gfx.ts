@@ -6,7 +6,7 @@
  * guest driver would.
  */
 import { readFileSync } from 'node:fs';
-import { OwnedFd } from '../../runtime/index.js';
+import { OwnedFd } from 'vfio-uapi/runtime';
 import { regionOffsets } from './backends.js';
 import { hex, writeRegion, type Context } from './context.js';
 import { IommufdSession } from './iommufd.js';

@@ -5,7 +5,7 @@
  * size the kernel asks for and the offset of the first capability must both
  * follow from `sizeof` as the bindings lay the struct out.
  */
-import { capabilities, type Capability, type OwnedFd } from '../../runtime/index.js';
+import { capabilities, type Capability, type OwnedFd } from 'vfio-uapi/runtime';
 import type { Context } from './context.js';
 import type { Decoded } from './kabi.js';
 

@@ -16,7 +16,7 @@
  *   alloc (nest parent, dirty tracking), dirty tracking and bitmaps, vIOMMU,
  *   nested HWPT + invalidate, vDEVICE, vEVENTQ, HW queue.
  */
-import { AnonymousMemory, IoctlError, OwnedFd, ioctl, koffi } from '../../runtime/index.js';
+import { AnonymousMemory, IoctlError, OwnedFd, ioctl, koffi } from 'vfio-uapi/runtime';
 import { hex, type Context } from './context.js';
 import type { Decoded } from './kabi.js';
 import { attempt } from './verdicts.js';

@@ -10,7 +10,7 @@
  * - ERR and REQ: eventfd set, loopback trigger, cleared.
  * - Refusals: bad data types, ranges past the count, MSI while INTx is on.
  */
-import { EventFd } from '../../runtime/index.js';
+import { EventFd } from 'vfio-uapi/runtime';
 import { fired, int32Bytes, writeRegion, type Context, type OpenDevice } from './context.js';
 import { checkMinsz } from './info.js';
 

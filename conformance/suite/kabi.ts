@@ -11,9 +11,9 @@
  * were generated from (an older kernel), a codec is built from the manifest.
  */
 import { endianness } from 'node:os';
-import * as iommufd from '../../generated/iommufd/index.js';
-import * as vfio from '../../generated/vfio/index.js';
-import type { Codec, FieldLayout, IoctlRequest } from '../../runtime/index.js';
+import * as iommufd from 'vfio-uapi/iommufd';
+import * as vfio from 'vfio-uapi/vfio';
+import type { Codec, FieldLayout, IoctlRequest } from 'vfio-uapi/runtime';
 import type { Manifest, ManifestField, ManifestIoctl, ManifestRecord } from './types.js';
 
 

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { OwnedFd } from '../../runtime/index.js';
+import { OwnedFd } from 'vfio-uapi/runtime';
 import { cdevPath } from './backends.js';
 import { waitFor, type Context } from './context.js';
 import type { IommufdSession } from './iommufd.js';

@@ -7,7 +7,7 @@
  * first mtty's serial port (its loopback FIFO) are saved from it, resumed
  * into the second mtty, and read back from the second byte for byte.
  */
-import { OwnedFd, libc } from '../../runtime/index.js';
+import { OwnedFd, libc } from 'vfio-uapi/runtime';
 import { hex, readRegion, writeRegion, type Context } from './context.js';
 import { IommufdSession } from './iommufd.js';
 import { createMdev, mdevTypes, openMdev, removeMdev, type Mdev } from './mdev.js';

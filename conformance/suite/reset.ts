@@ -1,7 +1,7 @@
 /**
  * Guest side: ioeventfds, device reset, PCI hot-reset info and hot reset.
  */
-import { EventFd } from '../../runtime/index.js';
+import { EventFd } from 'vfio-uapi/runtime';
 import { hex, int32Bytes, parseBdf, readRegion, waitFor, writeRegion, type Context, type OpenDevice } from './context.js';
 import { EDU_ID } from './device.js';
 import { checkMinsz } from './info.js';

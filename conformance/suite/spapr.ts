@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import {
   AnonymousMemory, MAP_ANONYMOUS, MAP_FAILED, MAP_HUGETLB, MAP_POPULATE, MAP_PRIVATE, OwnedFd, PROT_READ, PROT_WRITE,
   addressOf, libc, pageSize,
-} from '../../runtime/index.js';
+} from 'vfio-uapi/runtime';
 import { hex, int32Bytes, type Context, type OpenDevice } from './context.js';
 import { eduDma } from './dma.js';
 import { checkMinsz } from './info.js';

@@ -7,7 +7,7 @@
  * decides; a subject nothing was recorded for is `fail` ("not exercised"):
  * a verdict is never given without evidence.
  */
-import { IoctlError } from '../../runtime/index.js';
+import { IoctlError } from 'vfio-uapi/runtime';
 import type { CheckRecord, Verdict, VerdictEntry } from './types.js';
 
 interface SubjectState {

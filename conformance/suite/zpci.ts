@@ -4,8 +4,8 @@
  * running ABI (big-endian s390x), checked for consistency: the DMA aperture
  * against the container's IOVA range, versions, sizes of the flexible parts.
  */
-import type { Capability } from '../../runtime/index.js';
-import * as zdev from '../../generated/vfio_zdev/index.js';
+import type { Capability } from 'vfio-uapi/runtime';
+import * as zdev from 'vfio-uapi/vfio_zdev';
 import { hex, type Context, type OpenDevice } from './context.js';
 
 const S = 'VFIO_DEVICE_GET_INFO';

@@ -5,7 +5,7 @@
  * constant values and ioctl numbers; and the byte round trip of every codec.
  */
 import type { Abi } from '../../generator/abi/abis.js';
-import type { Codec } from '../../runtime/codec.js';
+import type { Codec } from 'vfio-uapi/codegen-v1';
 import path from 'node:path';
 import { compileUnit, OVERRIDE, type CObject, type HeaderUnit, type Probe, type UnitResult } from './ctu.js';
 import { checkRoundTrip, expectedValues, isCodec, planRecord, type CLayoutLookup, type FieldInfo, type Leaf, type RecordPlan } from './roundtrip.js';

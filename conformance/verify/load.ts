@@ -4,12 +4,13 @@
  * compiled JavaScript or as TypeScript source, its provenance line, and the
  * header it names.
  *
- * - The package's own bindings (`generated/<name>` beside `package.json`) are
- *   imported from `dist/generated/<name>` when that build is at least as new
- *   as the sources.
+ * - The repository's own bindings (`generated/<name>` beside the generator's
+ *   `package.json`) are imported from the `vfio-uapi` package's build
+ *   (`packages/vfio-uapi/dist/generated/<name>`) when it is at least as new as
+ *   the sources.
  * - Any other directory of `.js` files is imported where it lies if its
  *   imports resolve, else copied to a temp dir with the imports that leave the
- *   directory pointed at this package's compiled runtime.
+ *   directory pointed at the `vfio-uapi` package's compiled runtime.
  * - A directory of `.ts` files is transpiled (the `typescript` package's
  *   `transpileModule`) into a temp dir, with the same import rewriting.
  */
@@ -19,7 +20,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { makeTempDir, removeTempDir } from '../cleanup.js';
 import { parseProvenance, type Provenance } from '../../generator/provenance.js';
-import { corpusDirs, packageRoot } from '../../generator/paths.js';
+import { createRequire } from 'node:module';
+import { bindingsPackageRoot, corpusDirs, packageRoot } from '../../generator/paths.js';
 import { sha256File } from '../../generator/headers.js';
 
 /** A bindings problem the user can fix (bad directory, header not found); `exitCode` 2 for missing inputs. */
@@ -49,10 +51,15 @@ export function expandBindingsDir(dir: string): string[] {
   return subdirs.length > 0 ? subdirs : [dir];
 }
 
-/** The bindings `verify` checks by default: the package's generated/vfio, iommufd, vfio_zdev and vfio_ccw. */
+/**
+ * The bindings `verify` checks by default: the repository's generated/vfio, iommufd, vfio_zdev and
+ * vfio_ccw, or, where the generator is installed without them, the installed `vfio-uapi` package's.
+ */
 export function defaultBindingsDirs(): string[] {
   const root = packageRoot();
-  return ['vfio', 'iommufd', 'vfio_zdev', 'vfio_ccw'].map((n) => path.join(root, 'generated', n)).filter((d) => existsSync(d));
+  return ['vfio', 'iommufd', 'vfio_zdev', 'vfio_ccw']
+    .map((n) => [path.join(root, 'generated', n), path.join(bindingsPackageRoot(), 'dist', 'generated', n)].find((d) => existsSync(d)))
+    .filter((d): d is string => d !== undefined);
 }
 
 /** A bindings directory ready to import. */
@@ -85,7 +92,7 @@ async function walk(dir: string, rel = ''): Promise<string[]> {
 }
 
 const isTs = (f: string) => f.endsWith('.ts') && !f.endsWith('.d.ts');
-/** Relative imports, and imports of this package by name (bindings generated outside it import `vfio-uapi/runtime/...`). */
+/** Relative imports, and imports of the bindings package by name (generated code imports `vfio-uapi/codegen-v1`). */
 const IMPORT = /(\b(?:from|import)\s*\(?\s*)(['"])(\.\.?\/[^'"]+|vfio-uapi(?:\/[^'"]*)?)\2/g;
 const SELF = 'vfio-uapi';
 
@@ -115,8 +122,9 @@ export async function loadBindings(dir: string): Promise<LoadedBindings> {
   let temp: string | undefined;
   const relToRoot = path.relative(root, abs);
   const insidePackage = !relToRoot.startsWith('..') && !path.isAbsolute(relToRoot) && !relToRoot.startsWith(`dist${path.sep}`);
-  if (kind === 'ts' && insidePackage && distIsFresh(abs, path.join(root, 'dist', relToRoot), tsFiles)) {
-    importDir = path.join(root, 'dist', relToRoot);
+  const bindingsDist = path.join(bindingsPackageRoot(), 'dist');
+  if (kind === 'ts' && insidePackage && distIsFresh(abs, path.join(bindingsDist, relToRoot), tsFiles)) {
+    importDir = path.join(bindingsDist, relToRoot);
     how = 'dist';
   } else if (kind === 'ts' || !isEsmScope(abs) || !(await importsResolve(abs, jsFiles))) {
     temp = await makeTempDir('vfio-uapi-bindings-');
@@ -135,7 +143,7 @@ export async function loadBindings(dir: string): Promise<LoadedBindings> {
         }
         const out = path.join(importDir, kind === 'ts' ? f.replace(/\.ts$/, '.js') : f);
         await mkdir(path.dirname(out), { recursive: true });
-        await writeFile(out, rewriteImports(text, path.join(abs, f), abs, root));
+        await writeFile(out, rewriteImports(text, path.join(abs, f), abs, root, bindingsDist));
       }
       if (!existsSync(path.join(importDir, 'package.json'))) await writeFile(path.join(importDir, 'package.json'), '{"type":"module"}\n');
     } catch (err) {
@@ -198,44 +206,56 @@ function isEsmScope(dir: string): boolean {
   }
 }
 
-/** Whether every relative import of the .js files resolves to an existing file. */
+/** Whether every import of the .js files resolves where they lie (relative ones to an existing file). */
 async function importsResolve(dir: string, jsFiles: readonly string[]): Promise<boolean> {
   for (const f of jsFiles) {
     const text = await readFile(path.join(dir, f), 'utf8');
     for (const m of text.matchAll(IMPORT)) {
-      if (m[3].startsWith(SELF) || !existsSync(path.resolve(path.dirname(path.join(dir, f)), m[3]))) return false;
+      if (m[3].startsWith(SELF)) {
+        try {
+          createRequire(path.join(dir, f)).resolve(m[3]);
+        } catch {
+          return false;
+        }
+      } else if (!existsSync(path.resolve(path.dirname(path.join(dir, f)), m[3]))) return false;
     }
   }
   return true;
 }
 
+/** Modules of the runtime before it had one entry point for generated code (bindings of 0.1.0 import them). */
+const LEGACY_CODEGEN_MODULES = /(?:^|[/\\])runtime[/\\](?:codec|encoding|bindings|abi)\.js$/;
+
 /**
  * Relative imports that stay inside the bindings directory are kept; imports of
- * `vfio-uapi/runtime/...` go to this package's `dist/runtime/...`; the other
- * relative ones (the runtime) go to an absolute file URL: the file itself if it exists as
- * .js, else this package's compiled counterpart (`dist/...`), else this
- * package's `dist/runtime/<rest>` for anything under a `runtime/` directory.
+ * `vfio-uapi/...` go to the file the installed `vfio-uapi` package resolves
+ * them to; the other relative ones (the runtime) go to an absolute file URL:
+ * the file itself if it exists as .js, else its compiled counterpart in the
+ * bindings package (`dist/...`), else, for the runtime modules bindings of
+ * 0.1.0 import, the `vfio-uapi/codegen-v1` entry point.
  */
-function rewriteImports(text: string, file: string, dir: string, root: string): string {
+function rewriteImports(text: string, file: string, dir: string, root: string, bindingsDist: string): string {
+  const require = createRequire(import.meta.url);
   return text.replace(IMPORT, (all, pre: string, q: string, spec: string) => {
     if (spec === SELF || spec.startsWith(`${SELF}/`)) {
-      const rest = spec.slice(SELF.length + 1);
-      const found = rest === '' ? path.join(root, 'dist', 'index.js') : path.join(root, 'dist', rest.startsWith('runtime/') ? rest : path.join('generated', rest));
-      const file = found.endsWith('.js') ? found : `${found}.js`;
-      if (!existsSync(file)) throw new VerifyInputError(`${path.basename(file)}: cannot resolve import '${spec}' (no ${file}; build the package with 'npx tsc -p .')`);
-      return `${pre}${q}${pathToFileURL(file).href}${q}`;
+      let found: string;
+      try {
+        found = require.resolve(spec);
+      } catch {
+        throw new VerifyInputError(`${file}: cannot resolve import '${spec}' (is the vfio-uapi package installed and built? 'npm run build')`);
+      }
+      return `${pre}${q}${pathToFileURL(found).href}${q}`;
     }
     const target = path.resolve(path.dirname(file), spec);
     const rel = path.relative(dir, target);
     if (!rel.startsWith('..') && !path.isAbsolute(rel)) return all;
     const candidates = [target];
     const inRoot = path.relative(root, target);
-    if (!inRoot.startsWith('..') && !path.isAbsolute(inRoot)) candidates.push(path.join(root, 'dist', inRoot));
-    const rt = /(?:^|[/\\])runtime[/\\](.+)$/.exec(target);
-    if (rt) candidates.push(path.join(root, 'dist', 'runtime', rt[1]));
+    if (!inRoot.startsWith('..') && !path.isAbsolute(inRoot)) candidates.push(path.join(bindingsDist, inRoot));
+    if (LEGACY_CODEGEN_MODULES.test(target)) candidates.push(require.resolve(`${SELF}/codegen-v1`));
     const found = candidates.find((c) => c.endsWith('.js') && existsSync(c));
     if (!found) {
-      throw new VerifyInputError(`${file}: cannot resolve import '${spec}' (tried ${candidates.join(', ')}; build the package with 'npx tsc -p .')`);
+      throw new VerifyInputError(`${file}: cannot resolve import '${spec}' (tried ${candidates.join(', ')}; build the packages with 'npm run build')`);
     }
     return `${pre}${q}${pathToFileURL(found).href}${q}`;
   });

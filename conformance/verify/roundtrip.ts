@@ -11,7 +11,7 @@
  * offset), never from the codec under test.
  */
 import type { Abi } from '../../generator/abi/abis.js';
-import type { Codec, FieldLayout } from '../../runtime/codec.js';
+import type { Codec, FieldLayout } from 'vfio-uapi/codegen-v1';
 import type { CObject, Designator } from './ctu.js';
 
 /** A field of a codec's metadata, with the bit-field members some codecs add. */

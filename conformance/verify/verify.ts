@@ -12,7 +12,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ABIS, type Abi } from '../../generator/abi/abis.js';
 import { findClang, installedClangs, MissingPrerequisite, requiredClangMajor } from '../clang/toolchain.js';
-import { ensureUapiTree } from '../../scripts/uapi-tree.js';
+import { ensureUapiTree } from '../clang/uapi-tree.js';
 import { compileUnit, siblingIncludeDir, type HeaderUnit } from './ctu.js';
 import { abiChecks, overridesOf, readClaims, type Mismatch, type MismatchKind } from './checks.js';
 import { findHeader, defaultBindingsDirs, expandBindingsDir, loadBindings, sha256File, VerifyInputError, type LoadedBindings } from './load.js';

@@ -9,8 +9,7 @@
  * which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.
  * @module
  */
-import type { Codec, FieldLayout } from '../../runtime/codec.js';
-import { allocate, bufferView, checkView, list, obj, s32, u16, u32, u64, u8, viewOf } from '../../runtime/encoding.js';
+import { allocate, bufferView, checkView, list, obj, s32, u16, u32, u64, u8, viewOf, type Codec, type FieldLayout } from 'vfio-uapi/codegen-v1';
 import type { IommuDestroy, IommuFaultAlloc, IommuHwInfo, IommuHwInfoAmd, IommuHwInfoArmSmmuv3, IommuHwInfoTegra241Cmdqv, IommuHwInfoVtd, IommuHwQueueAlloc, IommuHwptAlloc, IommuHwptAmdGuest, IommuHwptArmSmmuv3, IommuHwptGetDirtyBitmap, IommuHwptInvalidate, IommuHwptPageResponse, IommuHwptPgfault, IommuHwptSetDirtyTracking, IommuHwptVtdS1, IommuHwptVtdS1Invalidate, IommuIoasAlloc, IommuIoasAllowIovas, IommuIoasChangeProcess, IommuIoasCopy, IommuIoasIovaRanges, IommuIoasMap, IommuIoasMapFile, IommuIoasUnmap, IommuIovaRange, IommuOption, IommuVdeviceAlloc, IommuVeventArmSmmuv3, IommuVeventTegra241Cmdqv, IommuVeventqAlloc, IommuVfioIoas, IommuViommuAlloc, IommuViommuArmSmmuv3Invalidate, IommuViommuTegra241Cmdqv, IommufdVeventHeader } from './types.js';
 
 /** The codecs laid out alike on every ABI, for the byte order `le`. */
@@ -622,7 +621,7 @@ export function sharedCodecs(le: boolean) {
   function write$iommu_hwpt_arm_smmuv3(v: DataView, o: number, value: Partial<IommuHwptArmSmmuv3>): void {
     if (typeof value !== "object" || value === null) obj(value, "iommu_hwpt_arm_smmuv3");
     const a0 = list(value.ste, 2, "iommu_hwpt_arm_smmuv3.ste");
-    for (let i1 = 0; i1 < a0.length; i1++) {
+    for (let i1 = 0, i1n = a0.length; i1 < i1n; i1++) {
       const m2 = a0[i1];
       v.setBigUint64(o + i1 * 8, typeof m2 === "bigint" && BigInt.asUintN(64, m2) === m2 ? m2 : u64(m2, "iommu_hwpt_arm_smmuv3.ste[]"), le);
     }
@@ -659,7 +658,7 @@ export function sharedCodecs(le: boolean) {
   function write$iommu_hwpt_amd_guest(v: DataView, o: number, value: Partial<IommuHwptAmdGuest>): void {
     if (typeof value !== "object" || value === null) obj(value, "iommu_hwpt_amd_guest");
     const a0 = list(value.dte, 4, "iommu_hwpt_amd_guest.dte");
-    for (let i1 = 0; i1 < a0.length; i1++) {
+    for (let i1 = 0, i1n = a0.length; i1 < i1n; i1++) {
       const m2 = a0[i1];
       v.setBigUint64(o + i1 * 8, typeof m2 === "bigint" && BigInt.asUintN(64, m2) === m2 ? m2 : u64(m2, "iommu_hwpt_amd_guest.dte[]"), le);
     }
@@ -826,7 +825,7 @@ export function sharedCodecs(le: boolean) {
     const m1 = value.__reserved;
     v.setUint32(o + 4, typeof m1 === "number" && (m1 >>> 0) === m1 ? m1 : u32(m1, "iommu_hw_info_arm_smmuv3.__reserved"), le);
     const a2 = list(value.idr, 6, "iommu_hw_info_arm_smmuv3.idr");
-    for (let i3 = 0; i3 < a2.length; i3++) {
+    for (let i3 = 0, i3n = a2.length; i3 < i3n; i3++) {
       const m4 = a2[i3];
       v.setUint32(o + 8 + i3 * 4, typeof m4 === "number" && (m4 >>> 0) === m4 ? m4 : u32(m4, "iommu_hw_info_arm_smmuv3.idr[]"), le);
     }
@@ -993,8 +992,8 @@ export function sharedCodecs(le: boolean) {
     const a8 = list(value.__reserved, 3, "iommu_hw_info.__reserved");
     if (a8 instanceof Uint8Array) {
       if (a8.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 29, a8.length).set(a8);
-      else for (let i9 = 0; i9 < a8.length; i9++) v.setUint8(o + 29 + i9, a8[i9]!);
-    } else for (let i9 = 0; i9 < a8.length; i9++) {
+      else for (let i9 = 0, i9n = a8.length; i9 < i9n; i9++) v.setUint8(o + 29 + i9, a8[i9]!);
+    } else for (let i9 = 0, i9n = a8.length; i9 < i9n; i9++) {
       const m10 = a8[i9];
       v.setUint8(o + 29 + i9, typeof m10 === "number" && (m10 & 0xff) === m10 ? m10 : u8(m10, "iommu_hw_info.__reserved[]"));
     }
@@ -1184,7 +1183,7 @@ export function sharedCodecs(le: boolean) {
   function write$iommu_viommu_arm_smmuv3_invalidate(v: DataView, o: number, value: Partial<IommuViommuArmSmmuv3Invalidate>): void {
     if (typeof value !== "object" || value === null) obj(value, "iommu_viommu_arm_smmuv3_invalidate");
     const a0 = list(value.cmd, 2, "iommu_viommu_arm_smmuv3_invalidate.cmd");
-    for (let i1 = 0; i1 < a0.length; i1++) {
+    for (let i1 = 0, i1n = a0.length; i1 < i1n; i1++) {
       const m2 = a0[i1];
       v.setBigUint64(o + i1 * 8, typeof m2 === "bigint" && BigInt.asUintN(64, m2) === m2 ? m2 : u64(m2, "iommu_viommu_arm_smmuv3_invalidate.cmd[]"), le);
     }
@@ -1650,7 +1649,7 @@ export function sharedCodecs(le: boolean) {
   function write$iommu_vevent_arm_smmuv3(v: DataView, o: number, value: Partial<IommuVeventArmSmmuv3>): void {
     if (typeof value !== "object" || value === null) obj(value, "iommu_vevent_arm_smmuv3");
     const a0 = list(value.evt, 4, "iommu_vevent_arm_smmuv3.evt");
-    for (let i1 = 0; i1 < a0.length; i1++) {
+    for (let i1 = 0, i1n = a0.length; i1 < i1n; i1++) {
       const m2 = a0[i1];
       v.setBigUint64(o + i1 * 8, typeof m2 === "bigint" && BigInt.asUintN(64, m2) === m2 ? m2 : u64(m2, "iommu_vevent_arm_smmuv3.evt[]"), le);
     }
@@ -1687,7 +1686,7 @@ export function sharedCodecs(le: boolean) {
   function write$iommu_vevent_tegra241_cmdqv(v: DataView, o: number, value: Partial<IommuVeventTegra241Cmdqv>): void {
     if (typeof value !== "object" || value === null) obj(value, "iommu_vevent_tegra241_cmdqv");
     const a0 = list(value.lvcmdq_err_map, 2, "iommu_vevent_tegra241_cmdqv.lvcmdq_err_map");
-    for (let i1 = 0; i1 < a0.length; i1++) {
+    for (let i1 = 0, i1n = a0.length; i1 < i1n; i1++) {
       const m2 = a0[i1];
       v.setBigUint64(o + i1 * 8, typeof m2 === "bigint" && BigInt.asUintN(64, m2) === m2 ? m2 : u64(m2, "iommu_vevent_tegra241_cmdqv.lvcmdq_err_map[]"), le);
     }

@@ -6,9 +6,7 @@
  * and, through `byAbi`, any ABI's, loaded on first use.
  * @module
  */
-import { selectAbi } from '../../runtime/abi.js';
-import { bindIoctls, type IoctlSpec } from '../../runtime/bindings.js';
-import type { Codec, IoctlDescriptor, StructIoctl } from '../../runtime/codec.js';
+import { bindIoctls, selectAbi, type Codec, type IoctlDescriptor, type IoctlSpec, type StructIoctl } from 'vfio-uapi/codegen-v1';
 import type { IommuDestroy, IommuFaultAlloc, IommuHwInfo, IommuHwInfoAmd, IommuHwInfoArmSmmuv3, IommuHwInfoTegra241Cmdqv, IommuHwInfoVtd, IommuHwQueueAlloc, IommuHwptAlloc, IommuHwptAmdGuest, IommuHwptArmSmmuv3, IommuHwptGetDirtyBitmap, IommuHwptInvalidate, IommuHwptPageResponse, IommuHwptPgfault, IommuHwptSetDirtyTracking, IommuHwptVtdS1, IommuHwptVtdS1Invalidate, IommuIoasAlloc, IommuIoasAllowIovas, IommuIoasChangeProcess, IommuIoasCopy, IommuIoasIovaRanges, IommuIoasMap, IommuIoasMapFile, IommuIoasUnmap, IommuIovaRange, IommuOption, IommuVdeviceAlloc, IommuVeventArmSmmuv3, IommuVeventTegra241Cmdqv, IommuVeventqAlloc, IommuVfioIoas, IommuViommuAlloc, IommuViommuArmSmmuv3Invalidate, IommuViommuTegra241Cmdqv, IommufdVeventHeader } from './types.js';
 
 export type * from './types.js';

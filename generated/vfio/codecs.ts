@@ -9,8 +9,7 @@
  * which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.
  * @module
  */
-import type { Codec, FieldLayout, FlexCodec } from '../../runtime/codec.js';
-import { allocate, bufferView, checkRange, checkView, int, list, obj, s32, u16, u32, u64, u8, viewOf } from '../../runtime/encoding.js';
+import { allocate, bufferView, checkRange, checkView, int, list, obj, s32, u16, u32, u64, u8, viewOf, type Codec, type FieldLayout, type FlexCodec } from 'vfio-uapi/codegen-v1';
 import type { VfioDeviceAttachIommufdPt, VfioDeviceBindIommufd, VfioDeviceDetachIommufdPt, VfioDeviceFeature, VfioDeviceFeatureBusMaster, VfioDeviceFeatureDmaLoggingControl, VfioDeviceFeatureDmaLoggingRange, VfioDeviceFeatureDmaLoggingReport, VfioDeviceFeatureMigDataSize, VfioDeviceFeatureMigState, VfioDeviceFeatureMigration, VfioDeviceGfxPlaneInfo, VfioDeviceInfo, VfioDeviceInfoCapPciAtomicComp, VfioDeviceIoeventfd, VfioDeviceLowPowerEntryWithWakeup, VfioDeviceMigrationInfo, VfioGroupStatus, VfioInfoCapHeader, VfioIommuType1DirtyBitmap, VfioIommuType1Info, VfioIommuType1InfoDmaAvail, VfioIrqInfo, VfioIrqSet, VfioPciDependentDevice, VfioPciHotReset, VfioPciHotResetInfo, VfioPrecopyInfo, VfioRegionGfxEdid, VfioRegionInfo, VfioRegionInfoCapNvlink2Lnkspd, VfioRegionInfoCapNvlink2Ssatgt, VfioRegionInfoCapSparseMmap, VfioRegionInfoCapType, VfioRegionSparseMmapArea } from './types.js';
 
 /** The codecs laid out alike on every ABI, for the byte order `le`. */
@@ -333,19 +332,21 @@ export function sharedCodecs(le: boolean) {
     },
     encode(value: Partial<VfioRegionInfoCapSparseMmap>): Uint8Array {
       const f = list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas");
-      const bytes = allocate(16 + f.length * 16);
-      write$vfio_region_info_cap_sparse_mmap(bufferView(bytes), bytes.byteOffset, f === value.areas ? value : { ...value, areas: f } as Partial<VfioRegionInfoCapSparseMmap>);
+      const n = f.length;
+      const bytes = allocate(16 + n * 16);
+      write$vfio_region_info_cap_sparse_mmap(bufferView(bytes), bytes.byteOffset, f === value.areas ? value : { ...value, areas: f } as Partial<VfioRegionInfoCapSparseMmap>, n);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioRegionInfoCapSparseMmap>): void {
       const f = list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas");
-      const size = 16 + f.length * 16;
+      const n = f.length;
+      const size = 16 + n * 16;
       checkView(view, offset, size, "struct vfio_region_info_cap_sparse_mmap");
-      write$vfio_region_info_cap_sparse_mmap(view, offset, f === value.areas ? value : { ...value, areas: f } as Partial<VfioRegionInfoCapSparseMmap>);
+      write$vfio_region_info_cap_sparse_mmap(view, offset, f === value.areas ? value : { ...value, areas: f } as Partial<VfioRegionInfoCapSparseMmap>, n);
     },
   };
 
-  function write$vfio_region_info_cap_sparse_mmap(v: DataView, o: number, value: Partial<VfioRegionInfoCapSparseMmap>): void {
+  function write$vfio_region_info_cap_sparse_mmap(v: DataView, o: number, value: Partial<VfioRegionInfoCapSparseMmap>, flexLength = Infinity): void {
     if (typeof value !== "object" || value === null) obj(value, "vfio_region_info_cap_sparse_mmap");
     const o0 = obj(value.header, "vfio_region_info_cap_sparse_mmap.header");
     const m1 = o0.id;
@@ -358,8 +359,8 @@ export function sharedCodecs(le: boolean) {
     v.setUint32(o + 8, typeof m4 === "number" && (m4 >>> 0) === m4 ? m4 : u32(m4, "vfio_region_info_cap_sparse_mmap.nr_areas"), le);
     const m5 = value.reserved;
     v.setUint32(o + 12, typeof m5 === "number" && (m5 >>> 0) === m5 ? m5 : u32(m5, "vfio_region_info_cap_sparse_mmap.reserved"), le);
-    const a6 = list(value.areas, Infinity, "vfio_region_info_cap_sparse_mmap.areas");
-    for (let i7 = 0; i7 < a6.length; i7++) {
+    const a6 = list(value.areas, flexLength, "vfio_region_info_cap_sparse_mmap.areas");
+    for (let i7 = 0, i7n = a6.length; i7 < i7n; i7++) {
       write$6(v, o + 16 + i7 * 16, a6[i7], "vfio_region_info_cap_sparse_mmap.areas[]");
     }
   }
@@ -704,19 +705,21 @@ export function sharedCodecs(le: boolean) {
     },
     encode(value: Partial<VfioIrqSet>): Uint8Array {
       const f = list(value.data, Infinity, "vfio_irq_set.data");
-      const bytes = allocate(20 + f.length);
-      write$vfio_irq_set(bufferView(bytes), bytes.byteOffset, f === value.data ? value : { ...value, data: f } as Partial<VfioIrqSet>);
+      const n = f.length;
+      const bytes = allocate(20 + n);
+      write$vfio_irq_set(bufferView(bytes), bytes.byteOffset, f === value.data ? value : { ...value, data: f } as Partial<VfioIrqSet>, n);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioIrqSet>): void {
       const f = list(value.data, Infinity, "vfio_irq_set.data");
-      const size = 20 + f.length;
+      const n = f.length;
+      const size = 20 + n;
       checkView(view, offset, size, "struct vfio_irq_set");
-      write$vfio_irq_set(view, offset, f === value.data ? value : { ...value, data: f } as Partial<VfioIrqSet>);
+      write$vfio_irq_set(view, offset, f === value.data ? value : { ...value, data: f } as Partial<VfioIrqSet>, n);
     },
   };
 
-  function write$vfio_irq_set(v: DataView, o: number, value: Partial<VfioIrqSet>): void {
+  function write$vfio_irq_set(v: DataView, o: number, value: Partial<VfioIrqSet>, flexLength = Infinity): void {
     if (typeof value !== "object" || value === null) obj(value, "vfio_irq_set");
     const m0 = value.argsz;
     v.setUint32(o, typeof m0 === "number" && (m0 >>> 0) === m0 ? m0 : u32(m0, "vfio_irq_set.argsz"), le);
@@ -728,11 +731,11 @@ export function sharedCodecs(le: boolean) {
     v.setUint32(o + 12, typeof m3 === "number" && (m3 >>> 0) === m3 ? m3 : u32(m3, "vfio_irq_set.start"), le);
     const m4 = value.count;
     v.setUint32(o + 16, typeof m4 === "number" && (m4 >>> 0) === m4 ? m4 : u32(m4, "vfio_irq_set.count"), le);
-    const a5 = list(value.data, Infinity, "vfio_irq_set.data");
+    const a5 = list(value.data, flexLength, "vfio_irq_set.data");
     if (a5 instanceof Uint8Array) {
       if (a5.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 20, a5.length).set(a5);
-      else for (let i6 = 0; i6 < a5.length; i6++) v.setUint8(o + 20 + i6, a5[i6]!);
-    } else for (let i6 = 0; i6 < a5.length; i6++) {
+      else for (let i6 = 0, i6n = a5.length; i6 < i6n; i6++) v.setUint8(o + 20 + i6, a5[i6]!);
+    } else for (let i6 = 0, i6n = a5.length; i6 < i6n; i6++) {
       const m7 = a5[i6];
       v.setUint8(o + 20 + i6, typeof m7 === "number" && (m7 & 0xff) === m7 ? m7 : u8(m7, "vfio_irq_set.data[]"));
     }
@@ -832,20 +835,22 @@ export function sharedCodecs(le: boolean) {
     },
     encode(value: Partial<VfioPciHotResetInfo>): Uint8Array {
       const f = list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices");
-      const bytes = allocate(12 + f.length * 8);
-      write$vfio_pci_hot_reset_info(bufferView(bytes), bytes.byteOffset, f === value.devices ? value : { ...value, devices: f } as Partial<VfioPciHotResetInfo>);
+      const n = f.length;
+      const bytes = allocate(12 + n * 8);
+      write$vfio_pci_hot_reset_info(bufferView(bytes), bytes.byteOffset, f === value.devices ? value : { ...value, devices: f } as Partial<VfioPciHotResetInfo>, n);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioPciHotResetInfo>): void {
       const f = list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices");
-      const size = 12 + f.length * 8;
+      const n = f.length;
+      const size = 12 + n * 8;
       checkView(view, offset, size, "struct vfio_pci_hot_reset_info");
       new Uint8Array(view.buffer, view.byteOffset + offset, size).fill(0);
-      write$vfio_pci_hot_reset_info(view, offset, f === value.devices ? value : { ...value, devices: f } as Partial<VfioPciHotResetInfo>);
+      write$vfio_pci_hot_reset_info(view, offset, f === value.devices ? value : { ...value, devices: f } as Partial<VfioPciHotResetInfo>, n);
     },
   };
 
-  function write$vfio_pci_hot_reset_info(v: DataView, o: number, value: Partial<VfioPciHotResetInfo>): void {
+  function write$vfio_pci_hot_reset_info(v: DataView, o: number, value: Partial<VfioPciHotResetInfo>, flexLength = Infinity): void {
     if (typeof value !== "object" || value === null) obj(value, "vfio_pci_hot_reset_info");
     const m0 = value.argsz;
     v.setUint32(o, typeof m0 === "number" && (m0 >>> 0) === m0 ? m0 : u32(m0, "vfio_pci_hot_reset_info.argsz"), le);
@@ -853,8 +858,8 @@ export function sharedCodecs(le: boolean) {
     v.setUint32(o + 4, typeof m1 === "number" && (m1 >>> 0) === m1 ? m1 : u32(m1, "vfio_pci_hot_reset_info.flags"), le);
     const m2 = value.count;
     v.setUint32(o + 8, typeof m2 === "number" && (m2 >>> 0) === m2 ? m2 : u32(m2, "vfio_pci_hot_reset_info.count"), le);
-    const a3 = list(value.devices, Infinity, "vfio_pci_hot_reset_info.devices");
-    for (let i4 = 0; i4 < a3.length; i4++) {
+    const a3 = list(value.devices, flexLength, "vfio_pci_hot_reset_info.devices");
+    for (let i4 = 0, i4n = a3.length; i4 < i4n; i4++) {
       write$15(v, o + 12 + i4 * 8, a3[i4], "vfio_pci_hot_reset_info.devices[]");
     }
   }
@@ -893,19 +898,21 @@ export function sharedCodecs(le: boolean) {
     },
     encode(value: Partial<VfioPciHotReset>): Uint8Array {
       const f = list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds");
-      const bytes = allocate(12 + f.length * 4);
-      write$vfio_pci_hot_reset(bufferView(bytes), bytes.byteOffset, f === value.group_fds ? value : { ...value, group_fds: f } as Partial<VfioPciHotReset>);
+      const n = f.length;
+      const bytes = allocate(12 + n * 4);
+      write$vfio_pci_hot_reset(bufferView(bytes), bytes.byteOffset, f === value.group_fds ? value : { ...value, group_fds: f } as Partial<VfioPciHotReset>, n);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioPciHotReset>): void {
       const f = list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds");
-      const size = 12 + f.length * 4;
+      const n = f.length;
+      const size = 12 + n * 4;
       checkView(view, offset, size, "struct vfio_pci_hot_reset");
-      write$vfio_pci_hot_reset(view, offset, f === value.group_fds ? value : { ...value, group_fds: f } as Partial<VfioPciHotReset>);
+      write$vfio_pci_hot_reset(view, offset, f === value.group_fds ? value : { ...value, group_fds: f } as Partial<VfioPciHotReset>, n);
     },
   };
 
-  function write$vfio_pci_hot_reset(v: DataView, o: number, value: Partial<VfioPciHotReset>): void {
+  function write$vfio_pci_hot_reset(v: DataView, o: number, value: Partial<VfioPciHotReset>, flexLength = Infinity): void {
     if (typeof value !== "object" || value === null) obj(value, "vfio_pci_hot_reset");
     const m0 = value.argsz;
     v.setUint32(o, typeof m0 === "number" && (m0 >>> 0) === m0 ? m0 : u32(m0, "vfio_pci_hot_reset.argsz"), le);
@@ -913,8 +920,8 @@ export function sharedCodecs(le: boolean) {
     v.setUint32(o + 4, typeof m1 === "number" && (m1 >>> 0) === m1 ? m1 : u32(m1, "vfio_pci_hot_reset.flags"), le);
     const m2 = value.count;
     v.setUint32(o + 8, typeof m2 === "number" && (m2 >>> 0) === m2 ? m2 : u32(m2, "vfio_pci_hot_reset.count"), le);
-    const a3 = list(value.group_fds, Infinity, "vfio_pci_hot_reset.group_fds");
-    for (let i4 = 0; i4 < a3.length; i4++) {
+    const a3 = list(value.group_fds, flexLength, "vfio_pci_hot_reset.group_fds");
+    for (let i4 = 0, i4n = a3.length; i4 < i4n; i4++) {
       const m5 = a3[i4];
       v.setInt32(o + 12 + i4 * 4, typeof m5 === "number" && (m5 | 0) === m5 ? m5 : s32(m5, "vfio_pci_hot_reset.group_fds[]"), le);
     }
@@ -1103,29 +1110,31 @@ export function sharedCodecs(le: boolean) {
     },
     encode(value: Partial<VfioDeviceFeature>): Uint8Array {
       const f = list(value.data, Infinity, "vfio_device_feature.data");
-      const bytes = allocate(8 + f.length);
-      write$vfio_device_feature(bufferView(bytes), bytes.byteOffset, f === value.data ? value : { ...value, data: f } as Partial<VfioDeviceFeature>);
+      const n = f.length;
+      const bytes = allocate(8 + n);
+      write$vfio_device_feature(bufferView(bytes), bytes.byteOffset, f === value.data ? value : { ...value, data: f } as Partial<VfioDeviceFeature>, n);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeature>): void {
       const f = list(value.data, Infinity, "vfio_device_feature.data");
-      const size = 8 + f.length;
+      const n = f.length;
+      const size = 8 + n;
       checkView(view, offset, size, "struct vfio_device_feature");
-      write$vfio_device_feature(view, offset, f === value.data ? value : { ...value, data: f } as Partial<VfioDeviceFeature>);
+      write$vfio_device_feature(view, offset, f === value.data ? value : { ...value, data: f } as Partial<VfioDeviceFeature>, n);
     },
   };
 
-  function write$vfio_device_feature(v: DataView, o: number, value: Partial<VfioDeviceFeature>): void {
+  function write$vfio_device_feature(v: DataView, o: number, value: Partial<VfioDeviceFeature>, flexLength = Infinity): void {
     if (typeof value !== "object" || value === null) obj(value, "vfio_device_feature");
     const m0 = value.argsz;
     v.setUint32(o, typeof m0 === "number" && (m0 >>> 0) === m0 ? m0 : u32(m0, "vfio_device_feature.argsz"), le);
     const m1 = value.flags;
     v.setUint32(o + 4, typeof m1 === "number" && (m1 >>> 0) === m1 ? m1 : u32(m1, "vfio_device_feature.flags"), le);
-    const a2 = list(value.data, Infinity, "vfio_device_feature.data");
+    const a2 = list(value.data, flexLength, "vfio_device_feature.data");
     if (a2 instanceof Uint8Array) {
       if (a2.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 8, a2.length).set(a2);
-      else for (let i3 = 0; i3 < a2.length; i3++) v.setUint8(o + 8 + i3, a2[i3]!);
-    } else for (let i3 = 0; i3 < a2.length; i3++) {
+      else for (let i3 = 0, i3n = a2.length; i3 < i3n; i3++) v.setUint8(o + 8 + i3, a2[i3]!);
+    } else for (let i3 = 0, i3n = a2.length; i3 < i3n; i3++) {
       const m4 = a2[i3];
       v.setUint8(o + 8 + i3, typeof m4 === "number" && (m4 & 0xff) === m4 ? m4 : u8(m4, "vfio_device_feature.data[]"));
     }
@@ -1741,29 +1750,31 @@ export function sharedCodecs(le: boolean) {
     },
     encode(value: Partial<VfioIommuType1DirtyBitmap>): Uint8Array {
       const f = list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data");
-      const bytes = allocate(8 + f.length);
-      write$vfio_iommu_type1_dirty_bitmap(bufferView(bytes), bytes.byteOffset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DirtyBitmap>);
+      const n = f.length;
+      const bytes = allocate(8 + n);
+      write$vfio_iommu_type1_dirty_bitmap(bufferView(bytes), bytes.byteOffset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DirtyBitmap>, n);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1DirtyBitmap>): void {
       const f = list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data");
-      const size = 8 + f.length;
+      const n = f.length;
+      const size = 8 + n;
       checkView(view, offset, size, "struct vfio_iommu_type1_dirty_bitmap");
-      write$vfio_iommu_type1_dirty_bitmap(view, offset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DirtyBitmap>);
+      write$vfio_iommu_type1_dirty_bitmap(view, offset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DirtyBitmap>, n);
     },
   };
 
-  function write$vfio_iommu_type1_dirty_bitmap(v: DataView, o: number, value: Partial<VfioIommuType1DirtyBitmap>): void {
+  function write$vfio_iommu_type1_dirty_bitmap(v: DataView, o: number, value: Partial<VfioIommuType1DirtyBitmap>, flexLength = Infinity): void {
     if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_type1_dirty_bitmap");
     const m0 = value.argsz;
     v.setUint32(o, typeof m0 === "number" && (m0 >>> 0) === m0 ? m0 : u32(m0, "vfio_iommu_type1_dirty_bitmap.argsz"), le);
     const m1 = value.flags;
     v.setUint32(o + 4, typeof m1 === "number" && (m1 >>> 0) === m1 ? m1 : u32(m1, "vfio_iommu_type1_dirty_bitmap.flags"), le);
-    const a2 = list(value.data, Infinity, "vfio_iommu_type1_dirty_bitmap.data");
+    const a2 = list(value.data, flexLength, "vfio_iommu_type1_dirty_bitmap.data");
     if (a2 instanceof Uint8Array) {
       if (a2.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 8, a2.length).set(a2);
-      else for (let i3 = 0; i3 < a2.length; i3++) v.setUint8(o + 8 + i3, a2[i3]!);
-    } else for (let i3 = 0; i3 < a2.length; i3++) {
+      else for (let i3 = 0, i3n = a2.length; i3 < i3n; i3++) v.setUint8(o + 8 + i3, a2[i3]!);
+    } else for (let i3 = 0, i3n = a2.length; i3 < i3n; i3++) {
       const m4 = a2[i3];
       v.setUint8(o + 8 + i3, typeof m4 === "number" && (m4 & 0xff) === m4 ? m4 : u8(m4, "vfio_iommu_type1_dirty_bitmap.data[]"));
     }

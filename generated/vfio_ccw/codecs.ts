@@ -9,8 +9,7 @@
  * which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.
  * @module
  */
-import type { Codec, FieldLayout } from '../../runtime/codec.js';
-import { allocate, bufferView, checkView, list, obj, u32, u8, viewOf } from '../../runtime/encoding.js';
+import { allocate, bufferView, checkView, list, obj, u32, u8, viewOf, type Codec, type FieldLayout } from 'vfio-uapi/codegen-v1';
 import type { CcwCmdRegion, CcwCrwRegion, CcwIoRegion, CcwSchibRegion } from './types.js';
 
 /** The codecs laid out alike on every ABI, for the byte order `le`. */
@@ -54,24 +53,24 @@ export function sharedCodecs(le: boolean) {
     const a0 = list(value.orb_area, 12, "ccw_io_region.orb_area");
     if (a0 instanceof Uint8Array) {
       if (a0.length > 64) new Uint8Array(v.buffer, v.byteOffset + o, a0.length).set(a0);
-      else for (let i1 = 0; i1 < a0.length; i1++) v.setUint8(o + i1, a0[i1]!);
-    } else for (let i1 = 0; i1 < a0.length; i1++) {
+      else for (let i1 = 0, i1n = a0.length; i1 < i1n; i1++) v.setUint8(o + i1, a0[i1]!);
+    } else for (let i1 = 0, i1n = a0.length; i1 < i1n; i1++) {
       const m2 = a0[i1];
       v.setUint8(o + i1, typeof m2 === "number" && (m2 & 0xff) === m2 ? m2 : u8(m2, "ccw_io_region.orb_area[]"));
     }
     const a3 = list(value.scsw_area, 12, "ccw_io_region.scsw_area");
     if (a3 instanceof Uint8Array) {
       if (a3.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 12, a3.length).set(a3);
-      else for (let i4 = 0; i4 < a3.length; i4++) v.setUint8(o + 12 + i4, a3[i4]!);
-    } else for (let i4 = 0; i4 < a3.length; i4++) {
+      else for (let i4 = 0, i4n = a3.length; i4 < i4n; i4++) v.setUint8(o + 12 + i4, a3[i4]!);
+    } else for (let i4 = 0, i4n = a3.length; i4 < i4n; i4++) {
       const m5 = a3[i4];
       v.setUint8(o + 12 + i4, typeof m5 === "number" && (m5 & 0xff) === m5 ? m5 : u8(m5, "ccw_io_region.scsw_area[]"));
     }
     const a6 = list(value.irb_area, 96, "ccw_io_region.irb_area");
     if (a6 instanceof Uint8Array) {
       if (a6.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 24, a6.length).set(a6);
-      else for (let i7 = 0; i7 < a6.length; i7++) v.setUint8(o + 24 + i7, a6[i7]!);
-    } else for (let i7 = 0; i7 < a6.length; i7++) {
+      else for (let i7 = 0, i7n = a6.length; i7 < i7n; i7++) v.setUint8(o + 24 + i7, a6[i7]!);
+    } else for (let i7 = 0, i7n = a6.length; i7 < i7n; i7++) {
       const m8 = a6[i7];
       v.setUint8(o + 24 + i7, typeof m8 === "number" && (m8 & 0xff) === m8 ? m8 : u8(m8, "ccw_io_region.irb_area[]"));
     }
@@ -149,8 +148,8 @@ export function sharedCodecs(le: boolean) {
     const a0 = list(value.schib_area, 52, "ccw_schib_region.schib_area");
     if (a0 instanceof Uint8Array) {
       if (a0.length > 64) new Uint8Array(v.buffer, v.byteOffset + o, a0.length).set(a0);
-      else for (let i1 = 0; i1 < a0.length; i1++) v.setUint8(o + i1, a0[i1]!);
-    } else for (let i1 = 0; i1 < a0.length; i1++) {
+      else for (let i1 = 0, i1n = a0.length; i1 < i1n; i1++) v.setUint8(o + i1, a0[i1]!);
+    } else for (let i1 = 0, i1n = a0.length; i1 < i1n; i1++) {
       const m2 = a0[i1];
       v.setUint8(o + i1, typeof m2 === "number" && (m2 & 0xff) === m2 ? m2 : u8(m2, "ccw_schib_region.schib_area[]"));
     }

@@ -6,9 +6,7 @@
  * and, through `byAbi`, any ABI's, loaded on first use.
  * @module
  */
-import { selectAbi } from '../../runtime/abi.js';
-import { bindIoctls, type IoctlSpec } from '../../runtime/bindings.js';
-import type { Codec, IoctlDescriptor } from '../../runtime/codec.js';
+import { bindIoctls, selectAbi, type Codec, type IoctlDescriptor, type IoctlSpec } from 'vfio-uapi/codegen-v1';
 import type { CcwCmdRegion, CcwCrwRegion, CcwIoRegion, CcwSchibRegion } from './types.js';
 
 export type * from './types.js';

@@ -9,8 +9,7 @@
  * which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.
  * @module
  */
-import type { FieldLayout, FlexCodec } from '../../runtime/codec.js';
-import { allocate, bufferView, checkRange, checkView, int, list, obj, u16, u32, u8, viewOf } from '../../runtime/encoding.js';
+import { allocate, bufferView, checkRange, checkView, int, list, obj, u16, u32, u8, viewOf, type FieldLayout, type FlexCodec } from 'vfio-uapi/codegen-v1';
 import type { VfioDeviceInfoCapZpciPfip, VfioDeviceInfoCapZpciUtil } from './types.js';
 
 /** The codecs laid out alike on every ABI, for the byte order `le`. */
@@ -54,19 +53,21 @@ export function sharedCodecs(le: boolean) {
     },
     encode(value: Partial<VfioDeviceInfoCapZpciUtil>): Uint8Array {
       const f = list(value.util_str, Infinity, "vfio_device_info_cap_zpci_util.util_str");
-      const bytes = allocate(12 + f.length);
-      write$vfio_device_info_cap_zpci_util(bufferView(bytes), bytes.byteOffset, f === value.util_str ? value : { ...value, util_str: f } as Partial<VfioDeviceInfoCapZpciUtil>);
+      const n = f.length;
+      const bytes = allocate(12 + n);
+      write$vfio_device_info_cap_zpci_util(bufferView(bytes), bytes.byteOffset, f === value.util_str ? value : { ...value, util_str: f } as Partial<VfioDeviceInfoCapZpciUtil>, n);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceInfoCapZpciUtil>): void {
       const f = list(value.util_str, Infinity, "vfio_device_info_cap_zpci_util.util_str");
-      const size = 12 + f.length;
+      const n = f.length;
+      const size = 12 + n;
       checkView(view, offset, size, "struct vfio_device_info_cap_zpci_util");
-      write$vfio_device_info_cap_zpci_util(view, offset, f === value.util_str ? value : { ...value, util_str: f } as Partial<VfioDeviceInfoCapZpciUtil>);
+      write$vfio_device_info_cap_zpci_util(view, offset, f === value.util_str ? value : { ...value, util_str: f } as Partial<VfioDeviceInfoCapZpciUtil>, n);
     },
   };
 
-  function write$vfio_device_info_cap_zpci_util(v: DataView, o: number, value: Partial<VfioDeviceInfoCapZpciUtil>): void {
+  function write$vfio_device_info_cap_zpci_util(v: DataView, o: number, value: Partial<VfioDeviceInfoCapZpciUtil>, flexLength = Infinity): void {
     if (typeof value !== "object" || value === null) obj(value, "vfio_device_info_cap_zpci_util");
     const o0 = obj(value.header, "vfio_device_info_cap_zpci_util.header");
     const m1 = o0.id;
@@ -77,11 +78,11 @@ export function sharedCodecs(le: boolean) {
     v.setUint32(o + 4, typeof m3 === "number" && (m3 >>> 0) === m3 ? m3 : u32(m3, "vfio_device_info_cap_zpci_util.header.next"), le);
     const m4 = value.size;
     v.setUint32(o + 8, typeof m4 === "number" && (m4 >>> 0) === m4 ? m4 : u32(m4, "vfio_device_info_cap_zpci_util.size"), le);
-    const a5 = list(value.util_str, Infinity, "vfio_device_info_cap_zpci_util.util_str");
+    const a5 = list(value.util_str, flexLength, "vfio_device_info_cap_zpci_util.util_str");
     if (a5 instanceof Uint8Array) {
       if (a5.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 12, a5.length).set(a5);
-      else for (let i6 = 0; i6 < a5.length; i6++) v.setUint8(o + 12 + i6, a5[i6]!);
-    } else for (let i6 = 0; i6 < a5.length; i6++) {
+      else for (let i6 = 0, i6n = a5.length; i6 < i6n; i6++) v.setUint8(o + 12 + i6, a5[i6]!);
+    } else for (let i6 = 0, i6n = a5.length; i6 < i6n; i6++) {
       const m7 = a5[i6];
       v.setUint8(o + 12 + i6, typeof m7 === "number" && (m7 & 0xff) === m7 ? m7 : u8(m7, "vfio_device_info_cap_zpci_util.util_str[]"));
     }
@@ -126,19 +127,21 @@ export function sharedCodecs(le: boolean) {
     },
     encode(value: Partial<VfioDeviceInfoCapZpciPfip>): Uint8Array {
       const f = list(value.pfip, Infinity, "vfio_device_info_cap_zpci_pfip.pfip");
-      const bytes = allocate(12 + f.length);
-      write$vfio_device_info_cap_zpci_pfip(bufferView(bytes), bytes.byteOffset, f === value.pfip ? value : { ...value, pfip: f } as Partial<VfioDeviceInfoCapZpciPfip>);
+      const n = f.length;
+      const bytes = allocate(12 + n);
+      write$vfio_device_info_cap_zpci_pfip(bufferView(bytes), bytes.byteOffset, f === value.pfip ? value : { ...value, pfip: f } as Partial<VfioDeviceInfoCapZpciPfip>, n);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceInfoCapZpciPfip>): void {
       const f = list(value.pfip, Infinity, "vfio_device_info_cap_zpci_pfip.pfip");
-      const size = 12 + f.length;
+      const n = f.length;
+      const size = 12 + n;
       checkView(view, offset, size, "struct vfio_device_info_cap_zpci_pfip");
-      write$vfio_device_info_cap_zpci_pfip(view, offset, f === value.pfip ? value : { ...value, pfip: f } as Partial<VfioDeviceInfoCapZpciPfip>);
+      write$vfio_device_info_cap_zpci_pfip(view, offset, f === value.pfip ? value : { ...value, pfip: f } as Partial<VfioDeviceInfoCapZpciPfip>, n);
     },
   };
 
-  function write$vfio_device_info_cap_zpci_pfip(v: DataView, o: number, value: Partial<VfioDeviceInfoCapZpciPfip>): void {
+  function write$vfio_device_info_cap_zpci_pfip(v: DataView, o: number, value: Partial<VfioDeviceInfoCapZpciPfip>, flexLength = Infinity): void {
     if (typeof value !== "object" || value === null) obj(value, "vfio_device_info_cap_zpci_pfip");
     const o0 = obj(value.header, "vfio_device_info_cap_zpci_pfip.header");
     const m1 = o0.id;
@@ -149,11 +152,11 @@ export function sharedCodecs(le: boolean) {
     v.setUint32(o + 4, typeof m3 === "number" && (m3 >>> 0) === m3 ? m3 : u32(m3, "vfio_device_info_cap_zpci_pfip.header.next"), le);
     const m4 = value.size;
     v.setUint32(o + 8, typeof m4 === "number" && (m4 >>> 0) === m4 ? m4 : u32(m4, "vfio_device_info_cap_zpci_pfip.size"), le);
-    const a5 = list(value.pfip, Infinity, "vfio_device_info_cap_zpci_pfip.pfip");
+    const a5 = list(value.pfip, flexLength, "vfio_device_info_cap_zpci_pfip.pfip");
     if (a5 instanceof Uint8Array) {
       if (a5.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 12, a5.length).set(a5);
-      else for (let i6 = 0; i6 < a5.length; i6++) v.setUint8(o + 12 + i6, a5[i6]!);
-    } else for (let i6 = 0; i6 < a5.length; i6++) {
+      else for (let i6 = 0, i6n = a5.length; i6 < i6n; i6++) v.setUint8(o + 12 + i6, a5[i6]!);
+    } else for (let i6 = 0, i6n = a5.length; i6 < i6n; i6++) {
       const m7 = a5[i6];
       v.setUint8(o + 12 + i6, typeof m7 === "number" && (m7 & 0xff) === m7 ? m7 : u8(m7, "vfio_device_info_cap_zpci_pfip.pfip[]"));
     }

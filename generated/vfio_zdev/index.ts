@@ -6,10 +6,7 @@
  * and, through `byAbi`, any ABI's, loaded on first use.
  * @module
  */
-import { selectAbi } from '../../runtime/abi.js';
-import { bindIoctls, type IoctlSpec } from '../../runtime/bindings.js';
-import type { Codec, FlexCodec, IoctlDescriptor } from '../../runtime/codec.js';
-import { flagSet } from '../../runtime/encoding.js';
+import { bindIoctls, flagSet, selectAbi, type Codec, type FlexCodec, type IoctlDescriptor, type IoctlSpec } from 'vfio-uapi/codegen-v1';
 import type { VfioDeviceInfoCapZpciBase, VfioDeviceInfoCapZpciGroup, VfioDeviceInfoCapZpciGroupFlagsName, VfioDeviceInfoCapZpciPfip, VfioDeviceInfoCapZpciUtil } from './types.js';
 import { VFIO_DEVICE_INFO_ZPCI_FLAG_REFRESH } from './constants.js';
 

@@ -174,3 +174,9 @@ export function parseAbiList(spec: string): Abi[] {
   if (spec === 'all') return [...ABIS];
   return spec.split(',').map((s) => abiByName(s.trim()));
 }
+
+/**
+ * The prefix of identifiers that stand for ABI-table values (`__vfio_uapi_abi_ioc_read`, ...): the
+ * preprocessor's built-in headers write them, layout and analysis read them back from the table.
+ */
+export const ABI_BUILTIN_PREFIX = '__vfio_uapi_abi_';

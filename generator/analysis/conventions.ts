@@ -11,7 +11,7 @@ import { identifiersOf, type Expr } from '../expr/ast.js';
 import { parseExpression } from '../expr/parser.js';
 import { commentText } from '../source/lexer.js';
 import type { HeaderIR, MacroDecl, RecordDecl } from '../ir/types.js';
-import { ABI_BUILTIN_PREFIX } from '../preprocess/builtins.js';
+import { ABI_BUILTIN_PREFIX } from '../abi/abis.js';
 import type { AbiLayout } from '../layout/layout.js';
 
 /** Which records get codecs: named records with a body, defined by the header itself. */

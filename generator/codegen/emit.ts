@@ -20,7 +20,7 @@ import type { HeaderAnalysis } from '../analysis/conventions.js';
 import { formatProvenance, type Provenance } from '../provenance.js';
 import { HeaderError } from '../errors.js';
 import { MAX_CODEC_BYTES, ourLimit } from '../limits.js';
-import { CodecWriter, RUNTIME_CODEC, RUNTIME_ENCODING, Shapes, TYPES, type CodecUnit } from './codecs.js';
+import { CODEGEN_RUNTIME, CodecWriter, Shapes, TYPES, type CodecUnit } from './codecs.js';
 import { isBindable, propertyKey, typeName } from './names.js';
 import { docText, Imports, ModuleWriter, type Chunk, type ModuleRef } from './printer.js';
 import { renderFile, type FileKind } from './templates.js';
@@ -37,16 +37,12 @@ export interface EmitInput {
   readonly provenance: Provenance;
   /** Copy the header's comments into TSDoc. */
   readonly withComments?: boolean;
-  /** The import path of the runtime folder from a directory of the bindings (`''`, `abi`, `codecs`). */
-  readonly runtimeFrom: (dir: string) => string;
 }
 
-const RUNTIME_BINDINGS = 'runtime/bindings';
-const RUNTIME_ABI = 'runtime/abi';
 const CONSTANTS = 'constants';
 const CODECS = 'codecs';
 /** Import order in every module. */
-const ORDER = [RUNTIME_ABI, RUNTIME_BINDINGS, RUNTIME_CODEC, RUNTIME_ENCODING, TYPES, CONSTANTS, CODECS];
+const ORDER = [CODEGEN_RUNTIME, TYPES, CONSTANTS, CODECS];
 
 const tsValue = (v: bigint) => (v < 2n ** 53n && v > -(2n ** 53n) ? { ts: 'number', text: v.toString() } : { ts: 'bigint', text: `${v}n` });
 const hexOf = (v: bigint) => (v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`);
@@ -116,7 +112,7 @@ export function emitBindings(input: EmitInput): FileSet {
   const files: FileSet = new Map();
   const resolver = (file: string) => (ref: ModuleRef) => {
     const dir = path.posix.dirname(file) === '.' ? '' : path.posix.dirname(file);
-    if (ref.startsWith('runtime/')) return `${input.runtimeFrom(dir)}/${ref.slice('runtime/'.length)}.js`;
+    if (ref === CODEGEN_RUNTIME) return ref;
     const rel = path.posix.relative(dir, ref);
     return `${rel.startsWith('.') ? rel : `./${rel}`}.js`;
   };
@@ -317,7 +313,7 @@ function emitIndex(
     '};',
     '',
     '/** The running process\'s ABI (throws on an ABI these bindings do not cover). */',
-    `export const ABI: AbiName = ${im.value(RUNTIME_ABI, 'selectAbi')}(NODE_ABIS, '${header}');`,
+    `export const ABI: AbiName = ${im.value(CODEGEN_RUNTIME, 'selectAbi')}(NODE_ABIS, '${header}');`,
     'const current: AbiModule = await byAbi[ABI]();',
   ].join('\n'));
 
@@ -351,7 +347,7 @@ function emitIndex(
     const names = im.type(TYPES, `${typeName(g.record.name!)}${typeName(g.field)}Name`);
     out.add([
       `/** The flags of \`${field}\`. */`,
-      `export const ${name} = ${im.value(RUNTIME_ENCODING, 'flagSet')}<${names}>('${field}', {`,
+      `export const ${name} = ${im.value(CODEGEN_RUNTIME, 'flagSet')}<${names}>('${field}', {`,
       ...bits.map((b) => `  ${ref(b)},`),
       '}, {',
       ...masks.map((b) => `  ${ref(b)},`),
@@ -379,31 +375,31 @@ function emitIndex(
   const literal = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : `{ ${Object.entries(v as object).map(([k, x]) => `${k}: ${literal(x)}`).join(', ')} }`);
   out.add([
     `/** The ioctls of ${header}: argument and fd kind as the header documents them, numbers per ABI. */`,
-    `export const IOCTL_SPECS: readonly ${im.type(RUNTIME_BINDINGS, 'IoctlSpec')}[] = [`,
+    `export const IOCTL_SPECS: readonly ${im.type(CODEGEN_RUNTIME, 'IoctlSpec')}[] = [`,
     ...ioctls.map((s) => `  ${literal({ name: s.name, fd: s.fd, arg: s.arg })},`),
     '];',
   ].join('\n'));
   out.add([`/** Names of the ioctls of ${header}. */`, 'export type IoctlName =', ...(ioctls.length ? ioctls.map((s) => `  | '${s.name}'`) : ['  never'])].join('\n') + ';');
-  const descriptor = im.type(RUNTIME_CODEC, 'IoctlDescriptor');
+  const descriptor = im.type(CODEGEN_RUNTIME, 'IoctlDescriptor');
   out.add([
     `/** The ioctl descriptors of ${header}, each typed with its argument: a struct ioctl's codec gives \`ioctl()\` its value and result types. */`,
     'export interface Ioctls {',
     ...ioctls.flatMap((s) => {
       const what = s.arg.kind === 'struct' ? `takes \`${s.arg.record}\` (${s.arg.direction})` : s.arg.kind === 'none' ? 'takes no argument' : s.arg.kind === 'scalar' ? `takes a \`${s.arg.cType}\`` : s.arg.kind === 'string' ? 'takes a string' : `argument unknown: ${s.arg.reason}`;
       const type = s.arg.kind === 'struct'
-        ? `${im.type(RUNTIME_CODEC, 'StructIoctl')}<${im.type(TYPES, shapes.interfaceOf(analysis.records.find((r) => r.name === (s.arg as { record: string }).record)!.id))}>`
+        ? `${im.type(CODEGEN_RUNTIME, 'StructIoctl')}<${im.type(TYPES, shapes.interfaceOf(analysis.records.find((r) => r.name === (s.arg as { record: string }).record)!.id))}>`
         : descriptor;
       return [`  /** \`${s.name}\` (${path.basename(input.ir.file)}:${s.line}), on a ${s.fd} fd: ${docText(what)}. */`, `  readonly ${s.name}: ${type};`];
     }),
     '}',
   ].join('\n'));
-  out.add(`/** The ioctl descriptors on the running ABI, by name. */\nexport const ioctls = ${im.value(RUNTIME_BINDINGS, 'bindIoctls')}(IOCTL_SPECS, current) as unknown as Readonly<Ioctls>;`);
+  out.add(`/** The ioctl descriptors on the running ABI, by name. */\nexport const ioctls = ${im.value(CODEGEN_RUNTIME, 'bindIoctls')}(IOCTL_SPECS, current) as unknown as Readonly<Ioctls>;`);
 
   // Capabilities.
   const caps = analysis.capabilities.filter((c) => everywhere.has(c.id) && isNumber(c.id));
   out.add([
     '/** Capability ids of each info struct, with the codec of each capability (undefined: a bare header). */',
-    `export const CAPABILITIES: readonly { info: string; id: string; idValue: number; codec?: ${im.type(RUNTIME_CODEC, 'Codec')}<unknown> }[] = [`,
+    `export const CAPABILITIES: readonly { info: string; id: string; idValue: number; codec?: ${im.type(CODEGEN_RUNTIME, 'Codec')}<unknown> }[] = [`,
     ...caps.map((c) => `  { info: '${c.info}', id: '${c.id}', idValue: ${ref(c.id)}${c.record ? `, codec: ${c.record} as Codec<unknown>` : ''} },`),
     '];',
   ].join('\n'));
@@ -418,10 +414,10 @@ function codecType(input: EmitInput, shapes: Shapes, r: RecordDecl, im: Imports)
   if (last) {
     const t = layout.resolve(last.type, last.loc);
     if (t.kind === 'array' && t.length === null && last.name) {
-      return `${im.type(RUNTIME_CODEC, 'FlexCodec')}<${T}, ${shapes.tsType(t, last.loc, (n) => im.type(TYPES, n))}>`;
+      return `${im.type(CODEGEN_RUNTIME, 'FlexCodec')}<${T}, ${shapes.tsType(t, last.loc, (n) => im.type(TYPES, n))}>`;
     }
   }
-  return `${im.type(RUNTIME_CODEC, 'Codec')}<${T}>`;
+  return `${im.type(CODEGEN_RUNTIME, 'Codec')}<${T}>`;
 }
 
 /** TypeScript for a C integer expression with 32-bit int semantics (comparisons give 0 or 1). */

@@ -10,7 +10,8 @@
  * not available).
  */
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { makeDirs } from '../paths.js';
 import { basename, dirname, join, resolve } from 'node:path';
 
 /** Steps at which a test may have the process killed (`VFIO_UAPI_TEST_KILL_AT`), to check recovery. */
@@ -68,14 +69,14 @@ export function cleanLeftovers(target: string): void {
 /** Writes `files` (relative path -> contents) as the new contents of directory `dir`, atomically. */
 export function replaceDirectory(dir: string, files: ReadonlyMap<string, string>): void {
   const target = resolve(dir);
-  mkdirSync(dirname(target), { recursive: true });
+  makeDirs(dirname(target));
   cleanLeftovers(target);
   step('cleaned');
   const staging = `${target}.tmp-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   try {
     for (const [rel, text] of files) {
-      mkdirSync(dirname(join(staging, rel)), { recursive: true });
+      makeDirs(dirname(join(staging, rel)));
       writeFileSync(join(staging, rel), text);
       step('writing');
     }

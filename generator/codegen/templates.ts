@@ -5,11 +5,11 @@
  * printed body sections. The printer writes the code; the templates only frame it.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type HandlebarsNs from 'handlebars';
-import { cacheDir, packageRoot } from '../paths.js';
+import { cacheDir, makeDirs, packageRoot } from '../paths.js';
 
 const require = createRequire(import.meta.url);
 
@@ -49,7 +49,7 @@ function loadTemplates(): Map<string, HandlebarsNs.TemplateDelegate> {
     const full = require('handlebars') as typeof HandlebarsNs;
     const text = `module.exports = {${names.map((f, i) => `${JSON.stringify(f)}: ${full.precompile(sources[i]!, options)}`).join(',\n')}};\n`;
     try {
-      mkdirSync(path.dirname(cached), { recursive: true });
+      makeDirs(path.dirname(cached));
       const tmp = `${cached}.${process.pid}.tmp`;
       writeFileSync(tmp, text);
       renameSync(tmp, cached);

@@ -3,8 +3,7 @@
  * of every integer constant, for one ABI of the table. Reads the IR; never
  * changes it.
  */
-import type { Abi, ScalarName } from '../abi/abis.js';
-import { ABI_BUILTIN_PREFIX } from '../preprocess/builtins.js';
+import { ABI_BUILTIN_PREFIX, type Abi, type ScalarName } from '../abi/abis.js';
 import { HeaderError, type SourceLoc } from '../errors.js';
 import type { TypeName } from '../expr/ast.js';
 import { evaluate, intTypes, type EvalEnv, type IntType, type IntValue } from '../expr/evaluate.js';

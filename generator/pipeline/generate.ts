@@ -3,14 +3,14 @@
  * -> IR -> layout (per ABI) -> analysis -> emit, into files in memory. Writing
  * them is {@link writeFileSet}'s.
  */
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { ABIS, type Abi } from '../abi/abis.js';
 import type { HeaderIR } from '../ir/types.js';
 import { AbiLayout } from '../layout/layout.js';
 import { parseHeaderForAbis } from '../parse/parse.js';
 import { analyzeHeader } from '../analysis/conventions.js';
 import { emitBindings, type FileSet } from '../codegen/emit.js';
-import { packageRoot, packageVersion } from '../paths.js';
+import { packageVersion } from '../paths.js';
 
 export { diffFileSet, writeFileSet } from './files.js';
 export type { FileSet };
@@ -56,17 +56,8 @@ export function generateBindings(options: GenerateOptions): FileSet {
     options.withComments ? '--with-comments' : '',
     options.abis && options.abis.length !== ABIS.length ? `--abi ${options.abis.map((a) => a.name).join(',')}` : '',
   ].filter(Boolean).join(' ');
-  const outDir = resolve(options.out, name);
-  const root = packageRoot();
-  // Inside this package the bindings import the runtime by relative path; elsewhere through the package's name.
-  const runtimeFrom = (dir: string) => {
-    const fileDir = join(outDir, dir);
-    if (relative(root, fileDir).startsWith('..')) return 'vfio-uapi/runtime';
-    const rel = relative(fileDir, join(root, 'runtime')).split(sep).join('/');
-    return rel.startsWith('.') ? rel : `./${rel}`;
-  };
   return emitBindings({
-    ir, layouts, analysis: analyzeHeader(ir, layouts), withComments: options.withComments, runtimeFrom,
+    ir, layouts, analysis: analyzeHeader(ir, layouts), withComments: options.withComments,
     provenance: { header: basename(ir.file), version: headerVersion(ir.file, options.version), sha256: ir.sha256, generator: packageVersion(), flags },
   });
 }

@@ -218,5 +218,3 @@ export const ABI_DEPENDENT_BUILTINS: ReadonlySet<string> = new Set(LIBC_HEADERS.
 /** Headers read before the main file, so that `_IO*` and `__u32` work even where the header forgot its includes. */
 export const IMPLICIT_INCLUDES: readonly string[] = ['<compiler>', 'linux/types.h', 'linux/ioctl.h', 'linux/stddef.h', 'linux/const.h'];
 
-/** The prefix of identifiers that stand for ABI-table values. */
-export const ABI_BUILTIN_PREFIX = '__vfio_uapi_abi_';

@@ -9,8 +9,7 @@
  * which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.
  * @module
  */
-import type { Codec, FieldLayout, FlexCodec } from '../../../runtime/codec.js';
-import { allocate, big, bufferView, checkRange, checkView, int, list, obj, u16, u32, u64, u8, viewOf } from '../../../runtime/encoding.js';
+import { allocate, big, bufferView, checkRange, checkView, int, list, obj, u16, u32, u64, u8, viewOf, type Codec, type FieldLayout, type FlexCodec } from 'vfio-uapi/codegen-v1';
 import type { VfioBitmap, VfioDeviceFeatureDmaBuf, VfioEehPeErr, VfioEehPeOp, VfioIommuSpaprRegisterMemory, VfioIommuSpaprTceCreate, VfioIommuSpaprTceDdwInfo, VfioIommuSpaprTceInfo, VfioIommuSpaprTceRemove, VfioIommuType1DirtyBitmapGet, VfioIommuType1DmaMap, VfioIommuType1DmaUnmap, VfioIommuType1InfoCapIovaRange, VfioIommuType1InfoCapMigration, VfioIovaRange, VfioRegionDmaRange } from '../types.js';
 
 /** The codecs of arm, ppc, mips that other ABIs lay out differently, for the byte order `le`. */
@@ -91,19 +90,21 @@ export function abiCodecs(le: boolean) {
     },
     encode(value: Partial<VfioDeviceFeatureDmaBuf>): Uint8Array {
       const f = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges");
-      const bytes = allocate(16 + f.length * 16);
-      write$vfio_device_feature_dma_buf(bufferView(bytes), bytes.byteOffset, f === value.dma_ranges ? value : { ...value, dma_ranges: f } as Partial<VfioDeviceFeatureDmaBuf>);
+      const n = f.length;
+      const bytes = allocate(16 + n * 16);
+      write$vfio_device_feature_dma_buf(bufferView(bytes), bytes.byteOffset, f === value.dma_ranges ? value : { ...value, dma_ranges: f } as Partial<VfioDeviceFeatureDmaBuf>, n);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioDeviceFeatureDmaBuf>): void {
       const f = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges");
-      const size = 16 + f.length * 16;
+      const n = f.length;
+      const size = 16 + n * 16;
       checkView(view, offset, size, "struct vfio_device_feature_dma_buf");
-      write$vfio_device_feature_dma_buf(view, offset, f === value.dma_ranges ? value : { ...value, dma_ranges: f } as Partial<VfioDeviceFeatureDmaBuf>);
+      write$vfio_device_feature_dma_buf(view, offset, f === value.dma_ranges ? value : { ...value, dma_ranges: f } as Partial<VfioDeviceFeatureDmaBuf>, n);
     },
   };
 
-  function write$vfio_device_feature_dma_buf(v: DataView, o: number, value: Partial<VfioDeviceFeatureDmaBuf>): void {
+  function write$vfio_device_feature_dma_buf(v: DataView, o: number, value: Partial<VfioDeviceFeatureDmaBuf>, flexLength = Infinity): void {
     if (typeof value !== "object" || value === null) obj(value, "vfio_device_feature_dma_buf");
     const m0 = value.region_index;
     v.setUint32(o, typeof m0 === "number" && (m0 >>> 0) === m0 ? m0 : u32(m0, "vfio_device_feature_dma_buf.region_index"), le);
@@ -113,8 +114,8 @@ export function abiCodecs(le: boolean) {
     v.setUint32(o + 8, typeof m2 === "number" && (m2 >>> 0) === m2 ? m2 : u32(m2, "vfio_device_feature_dma_buf.flags"), le);
     const m3 = value.nr_ranges;
     v.setUint32(o + 12, typeof m3 === "number" && (m3 >>> 0) === m3 ? m3 : u32(m3, "vfio_device_feature_dma_buf.nr_ranges"), le);
-    const a4 = list(value.dma_ranges, Infinity, "vfio_device_feature_dma_buf.dma_ranges");
-    for (let i5 = 0; i5 < a4.length; i5++) {
+    const a4 = list(value.dma_ranges, flexLength, "vfio_device_feature_dma_buf.dma_ranges");
+    for (let i5 = 0, i5n = a4.length; i5 < i5n; i5++) {
       write$35(v, o + 16 + i5 * 16, a4[i5], "vfio_device_feature_dma_buf.dma_ranges[]");
     }
   }
@@ -200,19 +201,21 @@ export function abiCodecs(le: boolean) {
     },
     encode(value: Partial<VfioIommuType1InfoCapIovaRange>): Uint8Array {
       const f = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges");
-      const bytes = allocate(16 + f.length * 16);
-      write$vfio_iommu_type1_info_cap_iova_range(bufferView(bytes), bytes.byteOffset, f === value.iova_ranges ? value : { ...value, iova_ranges: f } as Partial<VfioIommuType1InfoCapIovaRange>);
+      const n = f.length;
+      const bytes = allocate(16 + n * 16);
+      write$vfio_iommu_type1_info_cap_iova_range(bufferView(bytes), bytes.byteOffset, f === value.iova_ranges ? value : { ...value, iova_ranges: f } as Partial<VfioIommuType1InfoCapIovaRange>, n);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1InfoCapIovaRange>): void {
       const f = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges");
-      const size = 16 + f.length * 16;
+      const n = f.length;
+      const size = 16 + n * 16;
       checkView(view, offset, size, "struct vfio_iommu_type1_info_cap_iova_range");
-      write$vfio_iommu_type1_info_cap_iova_range(view, offset, f === value.iova_ranges ? value : { ...value, iova_ranges: f } as Partial<VfioIommuType1InfoCapIovaRange>);
+      write$vfio_iommu_type1_info_cap_iova_range(view, offset, f === value.iova_ranges ? value : { ...value, iova_ranges: f } as Partial<VfioIommuType1InfoCapIovaRange>, n);
     },
   };
 
-  function write$vfio_iommu_type1_info_cap_iova_range(v: DataView, o: number, value: Partial<VfioIommuType1InfoCapIovaRange>): void {
+  function write$vfio_iommu_type1_info_cap_iova_range(v: DataView, o: number, value: Partial<VfioIommuType1InfoCapIovaRange>, flexLength = Infinity): void {
     if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_type1_info_cap_iova_range");
     const o0 = obj(value.header, "vfio_iommu_type1_info_cap_iova_range.header");
     const m1 = o0.id;
@@ -225,8 +228,8 @@ export function abiCodecs(le: boolean) {
     v.setUint32(o + 8, typeof m4 === "number" && (m4 >>> 0) === m4 ? m4 : u32(m4, "vfio_iommu_type1_info_cap_iova_range.nr_iovas"), le);
     const m5 = value.reserved;
     v.setUint32(o + 12, typeof m5 === "number" && (m5 >>> 0) === m5 ? m5 : u32(m5, "vfio_iommu_type1_info_cap_iova_range.reserved"), le);
-    const a6 = list(value.iova_ranges, Infinity, "vfio_iommu_type1_info_cap_iova_range.iova_ranges");
-    for (let i7 = 0; i7 < a6.length; i7++) {
+    const a6 = list(value.iova_ranges, flexLength, "vfio_iommu_type1_info_cap_iova_range.iova_ranges");
+    for (let i7 = 0, i7n = a6.length; i7 < i7n; i7++) {
       write$38(v, o + 16 + i7 * 16, a6[i7], "vfio_iommu_type1_info_cap_iova_range.iova_ranges[]");
     }
   }
@@ -415,19 +418,21 @@ export function abiCodecs(le: boolean) {
     },
     encode(value: Partial<VfioIommuType1DmaUnmap>): Uint8Array {
       const f = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data");
-      const bytes = allocate(24 + f.length);
-      write$vfio_iommu_type1_dma_unmap(bufferView(bytes), bytes.byteOffset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DmaUnmap>);
+      const n = f.length;
+      const bytes = allocate(24 + n);
+      write$vfio_iommu_type1_dma_unmap(bufferView(bytes), bytes.byteOffset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DmaUnmap>, n);
       return bytes;
     },
     encodeInto(view: DataView, offset: number, value: Partial<VfioIommuType1DmaUnmap>): void {
       const f = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data");
-      const size = 24 + f.length;
+      const n = f.length;
+      const size = 24 + n;
       checkView(view, offset, size, "struct vfio_iommu_type1_dma_unmap");
-      write$vfio_iommu_type1_dma_unmap(view, offset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DmaUnmap>);
+      write$vfio_iommu_type1_dma_unmap(view, offset, f === value.data ? value : { ...value, data: f } as Partial<VfioIommuType1DmaUnmap>, n);
     },
   };
 
-  function write$vfio_iommu_type1_dma_unmap(v: DataView, o: number, value: Partial<VfioIommuType1DmaUnmap>): void {
+  function write$vfio_iommu_type1_dma_unmap(v: DataView, o: number, value: Partial<VfioIommuType1DmaUnmap>, flexLength = Infinity): void {
     if (typeof value !== "object" || value === null) obj(value, "vfio_iommu_type1_dma_unmap");
     const m0 = value.argsz;
     v.setUint32(o, typeof m0 === "number" && (m0 >>> 0) === m0 ? m0 : u32(m0, "vfio_iommu_type1_dma_unmap.argsz"), le);
@@ -437,11 +442,11 @@ export function abiCodecs(le: boolean) {
     v.setBigUint64(o + 8, typeof m2 === "bigint" && BigInt.asUintN(64, m2) === m2 ? m2 : u64(m2, "vfio_iommu_type1_dma_unmap.iova"), le);
     const m3 = value.size;
     v.setBigUint64(o + 16, typeof m3 === "bigint" && BigInt.asUintN(64, m3) === m3 ? m3 : u64(m3, "vfio_iommu_type1_dma_unmap.size"), le);
-    const a4 = list(value.data, Infinity, "vfio_iommu_type1_dma_unmap.data");
+    const a4 = list(value.data, flexLength, "vfio_iommu_type1_dma_unmap.data");
     if (a4 instanceof Uint8Array) {
       if (a4.length > 64) new Uint8Array(v.buffer, v.byteOffset + o + 24, a4.length).set(a4);
-      else for (let i5 = 0; i5 < a4.length; i5++) v.setUint8(o + 24 + i5, a4[i5]!);
-    } else for (let i5 = 0; i5 < a4.length; i5++) {
+      else for (let i5 = 0, i5n = a4.length; i5 < i5n; i5++) v.setUint8(o + 24 + i5, a4[i5]!);
+    } else for (let i5 = 0, i5n = a4.length; i5 < i5n; i5++) {
       const m6 = a4[i5];
       v.setUint8(o + 24 + i5, typeof m6 === "number" && (m6 & 0xff) === m6 ? m6 : u8(m6, "vfio_iommu_type1_dma_unmap.data[]"));
     }

@@ -9,8 +9,7 @@
  * which encodes `undefined` as 0 and throws a TypeError or RangeError naming the member.
  * @module
  */
-import type { Codec, FieldLayout } from '../../../runtime/codec.js';
-import { allocate, bufferView, checkView, obj, u16, u32, u64, u8, viewOf } from '../../../runtime/encoding.js';
+import { allocate, bufferView, checkView, obj, u16, u32, u64, u8, viewOf, type Codec, type FieldLayout } from 'vfio-uapi/codegen-v1';
 import type { VfioDeviceInfoCapZpciBase, VfioDeviceInfoCapZpciGroup } from '../types.js';
 
 /** The codecs of x86_64, aarch64, arm, ppc64le, ppc64, ppc, s390x, riscv64, mips64el, mips, sparc64, loongarch64 that other ABIs lay out differently, for the byte order `le`. */

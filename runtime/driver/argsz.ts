@@ -9,7 +9,7 @@
  * retries with a buffer that big.
  */
 
-import type { Codec } from './codec.js';
+import type { Codec } from '../codec/codec.js';
 import { checkFd } from './validate.js';
 import { ArgszError, IoctlError } from './errors.js';
 import { errno, libc } from './libc.js';

@@ -167,7 +167,9 @@ export function koffi(): typeof KoffiModule {
     try {
       koffiModule = createRequire(import.meta.url)('koffi') as typeof KoffiModule;
     } catch (cause) {
-      koffiError = new VfioError(`koffi cannot load on ${process.arch}: ${(cause as Error).message}`, { cause });
+      koffiError = (cause as { code?: string }).code === 'MODULE_NOT_FOUND'
+        ? new VfioError('the runtime\'s system calls need koffi, an optional dependency of vfio-uapi that is not installed (npm install koffi); decoding and encoding do not', { cause })
+        : new VfioError(`koffi cannot load on ${process.arch}: ${(cause as Error).message}`, { cause });
       throw koffiError;
     }
   }

@@ -3,8 +3,8 @@
  * to, and where DMA mappings live.
  */
 
-import * as vfio from '../generated/vfio/index.js';
-import type { VfioIommuType1InfoCapMigration, VfioIovaRange } from '../generated/vfio/index.js';
+import * as vfio from '../../generated/vfio/index.js';
+import type { VfioIommuType1InfoCapMigration, VfioIovaRange } from '../../generated/vfio/index.js';
 import { VfioError } from './errors.js';
 import type { OwnedFd } from './fd.js';
 import { readBitmap } from './bitmap.js';

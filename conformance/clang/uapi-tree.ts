@@ -6,16 +6,13 @@
  * The package is fetched with a private apt configuration (own sources file,
  * lists, cache and an empty dpkg status); the system's apt sources, lists and
  * installed packages are never touched and nothing is installed.
- *
- * Run as a script (`node dist/scripts/uapi-tree.js`) it prints the include root.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { isMainModule } from './is-main.js';
-import { cacheDir } from '../generator/paths.js';
+import { cacheDir } from '../../generator/paths.js';
 
 const execFileP = promisify(execFile);
 
@@ -244,14 +241,4 @@ async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
     const detail = e.code === 'ENOENT' ? `${cmd} not found (this needs Debian's apt and dpkg)` : (e.stderr || e.stdout || e.message).trim();
     throw new Error(`fetching ${PACKAGE} failed: \`${cmd} ${args.join(' ')}\`: ${detail}`);
   }
-}
-
-if (isMainModule(import.meta.url)) {
-  ensureUapiTree({ log: (m) => process.stderr.write(`uapi-tree: ${m}\n`) }).then(
-    (root) => process.stdout.write(`${root}\n`),
-    (err: Error) => {
-      process.stderr.write(`uapi-tree: ${err.message}\n`);
-      process.exit(1);
-    },
-  );
 }

@@ -10,9 +10,9 @@
  * rejects a smaller one (`EINVAL`), see "General ioctl format" in iommufd.h.
  */
 
-import * as iommufd from '../generated/iommufd/index.js';
-import type { IommuIovaRange } from '../generated/iommufd/index.js';
-import type { Codec } from './codec.js';
+import * as iommufd from '../../generated/iommufd/index.js';
+import type { IommuIovaRange } from '../../generated/iommufd/index.js';
+import type { Codec } from '../codec/codec.js';
 import { SyscallError, VfioError } from './errors.js';
 import { OwnedFd } from './fd.js';
 import { MFD_CLOEXEC, check, errno, libc } from './libc.js';

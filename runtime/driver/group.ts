@@ -3,7 +3,7 @@
  * attached to a container, from which device fds are obtained.
  */
 
-import * as vfio from '../generated/vfio/index.js';
+import * as vfio from '../../generated/vfio/index.js';
 import type { Container } from './container.js';
 import { Device } from './device.js';
 import { OwnedFd } from './fd.js';

@@ -15,7 +15,7 @@
  */
 
 import { endianness as hostEndianness } from 'node:os';
-import type { Codec } from './codec.js';
+import type { Codec } from '../codec/codec.js';
 import { CapabilityChainError } from './errors.js';
 import { checkCount } from './validate.js';
 

@@ -3,7 +3,7 @@
  * data fd a state transition hands out ({@link MigrationData}).
  */
 
-import * as vfio from '../generated/vfio/index.js';
+import * as vfio from '../../generated/vfio/index.js';
 import { IoctlError, SyscallError, VfioError } from './errors.js';
 import type { OwnedFd } from './fd.js';
 import { errno, libc } from './libc.js';

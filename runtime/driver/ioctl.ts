@@ -2,8 +2,8 @@
  * Issuing one ioctl, with the argument passed the way its descriptor says.
  */
 
-import type { FdKind, IoctlArgument, StructIoctl } from './codec.js';
-import { ioctlByRequest } from './bindings.js';
+import type { FdKind, IoctlArgument, StructIoctl } from '../codec/codec.js';
+import { ioctlByRequest } from '../codec/bindings.js';
 import { IoctlError } from './errors.js';
 import { errno, ioctlBytes, libc } from './libc.js';
 import { checkFd } from './validate.js';

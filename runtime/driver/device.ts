@@ -5,8 +5,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { retireMapping } from './memory.js';
-import * as vfio from '../generated/vfio/index.js';
-import type { VfioPciDependentDevice, VfioRegionInfoCapType, VfioRegionSparseMmapArea } from '../generated/vfio/index.js';
+import * as vfio from '../../generated/vfio/index.js';
+import type { VfioPciDependentDevice, VfioRegionInfoCapType, VfioRegionSparseMmapArea } from '../../generated/vfio/index.js';
 import { SyscallError, VfioError } from './errors.js';
 import type { EventFd } from './eventfd.js';
 import { OwnedFd } from './fd.js';

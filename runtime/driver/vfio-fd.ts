@@ -5,12 +5,12 @@
  * generated `CAPABILITIES` registry.
  */
 
-import * as iommufd from '../generated/iommufd/index.js';
-import * as vfio from '../generated/vfio/index.js';
+import * as iommufd from '../../generated/iommufd/index.js';
+import * as vfio from '../../generated/vfio/index.js';
 import { checkFd } from './validate.js';
 import { ioctlArgsz, libcRawIoctl, type ArgszResult, type RawIoctl } from './argsz.js';
 import { capabilities, decodeCapability } from './capabilities.js';
-import type { Codec, FlexCodec, IoctlDescriptor } from './codec.js';
+import type { Codec, FlexCodec, IoctlDescriptor } from '../codec/codec.js';
 import { CapabilityChainError, IoctlError, SyscallError } from './errors.js';
 import { OwnedFd } from './fd.js';
 import { O_RDWR, errno, libc } from './libc.js';
