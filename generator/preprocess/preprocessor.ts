@@ -552,7 +552,12 @@ class Preprocessor {
     const params = macro.params ?? [];
     const argOf = (t: Token | undefined) => (t && t.kind === 'ident' ? params.indexOf(t.text) : -1);
     const expandedArgs = new Map<number, Token[]>();
-    const relocate = (t: Token, space: boolean): Token => ({ ...t, loc: at.loc, space, hide: t.hide ? new Set([...t.hide, ...hide]) : hide });
+    // One object shape, no spread; a token already hidden from nothing beyond `hide` shares its set (sets are never changed).
+    const hiddenToo = (h: ReadonlySet<string>) => {
+      for (const n of h) if (!hide.has(n)) return new Set([...h, ...hide]);
+      return hide;
+    };
+    const relocate = (t: Token, space: boolean): Token => ({ kind: t.kind, text: t.text, loc: at.loc, space, hide: t.hide ? hiddenToo(t.hide) : hide });
     const result: Token[] = [];
     const body = macro.body;
     for (let i = 0; i < body.length; i++) {
