@@ -9,19 +9,25 @@
  *   passing the out-argument.
  * - `koffi raw (unsigned long address)`: the argument in native memory, passed as an integer address:
  *   koffi's cheapest way to make this call (what the runtime does, see `ioctlBytes` in runtime/libc.ts).
- * - `runtime ioctl()`: `ioctl(fd, { name, request, arg: { kind: 'int-pointer' } }, bytes)`, which checks
- *   the request number and the argument against the descriptor, then makes the same koffi call and
- *   turns -1 into an IoctlError.
+ * - `v8 addon raw` / `napi addon raw (ioctlBytes)`: the fixed-prototype `ioctlBytes(fd, request, Uint8Array)` of
+ *   the V8-API addon (runtime/native/ioctl-v8.cc) and of the Node-API one (runtime/native/syscalls.c), each
+ *   built by `npm run build` where a C++ / C compiler is, called directly.
+ * - `runtime ioctl() via <path>`: `ioctl(fd, { name, request, arg: { kind: 'int-pointer' } }, bytes)`,
+ *   which checks the request number and the argument against the descriptor, then makes the call of that
+ *   path and turns -1 into an IoctlError. Minus the raw call of the same path, that is what the checks cost.
+ *   The runtime takes the fastest path built here (runtime/libc.ts `ioctlOrErrno`); one path per process, as in
+ *   a program (`VFIO_UAPI_IOCTL_PATH=napi` or `koffi` measures the others).
  *
  * Process CPU time, interleaved rounds, medians (bench/harness.ts); the ratio to the C loop is the figure.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { measure, formatOps, ring, totalChecksum, CLOCK, type Candidate } from './harness.js';
 import { ioctl, type IoctlRequest } from 'vfio-uapi/runtime/driver/ioctl';
-import { koffi, libc, check } from 'vfio-uapi/runtime/driver/libc';
+import { koffi, libc, check, ioctlPath, localAddonFile, IOCTL_PATH_ENV, LOCAL_ADDON, LOCAL_V8_ADDON } from 'vfio-uapi/runtime/driver/libc';
 import { isMainModule } from '../scripts/is-main.js';
 
 /** `FIONREAD` (`TIOCINQ`): 0x541B on the generic ioctl layout, 0x4004667F on powerpc, mips and sparc. */
@@ -59,6 +65,17 @@ function buildCLoop(dir: string): string {
   throw new Error(`cannot build the C loop (no working cc, gcc or clang): ${(lastError as Error).message}`);
 }
 
+/** An addon's `ioctlBytes`, where `npm run build` built it (the file the runtime loads); undefined otherwise. */
+function addonRaw(relative: string): ((fd: number, request: number, bytes: Uint8Array) => number) | undefined {
+  const file = localAddonFile(relative);
+  if (!file) return undefined;
+  try {
+    return (createRequire(import.meta.url)(file) as { ioctlBytes?: (fd: number, request: number, bytes: Uint8Array) => number }).ioctlBytes;
+  } catch {
+    return undefined; // built for another Node
+  }
+}
+
 if (isMainModule(import.meta.url)) {
   const dir = mkdtempSync(path.join(tmpdir(), 'vfio-uapi-bench-ioctl-'));
   try {
@@ -87,8 +104,18 @@ if (isMainModule(import.meta.url)) {
       { name: 'koffi raw (void *, Uint8Array)', run: (n) => { let s = 0; for (let i = 0; i < n; i++) { rawVoid(rd, request, bytes); s += view.getInt32(0, true); } return s; } },
       { name: 'koffi raw (_Out_ int *)', run: (n) => { let s = 0; for (let i = 0; i < n; i++) { rawInt(rd, request, out); s += out[0]!; } return s; } },
       { name: 'koffi raw (unsigned long address)', run: (n) => { let s = 0; for (let i = 0; i < n; i++) { rawValue(rd, request, nativeAddress); s += nativeView.getInt32(0, true); } return s; } },
-      { name: 'runtime ioctl()', run: (n) => { let s = 0; for (let i = 0; i < n; i++) { s += ioctl(rd, descriptor, bytes); s += view.getInt32(0, true); } return s; } },
     ];
+    // The addons' raw calls, fastest first (each where built: npm run build); each its own loop, so that its call
+    // site sees one function (a loop shared by both would make theirs polymorphic).
+    const v8Raw = addonRaw(LOCAL_V8_ADDON);
+    const napiRaw = addonRaw(LOCAL_ADDON);
+    if (v8Raw) candidates.push({ name: 'v8 addon raw (ioctlBytes)', run: (n) => { let s = 0; for (let i = 0; i < n; i++) { v8Raw(rd, request, bytes); s += view.getInt32(0, true); } return s; } });
+    if (napiRaw) candidates.push({ name: 'napi addon raw (ioctlBytes)', run: (n) => { let s = 0; for (let i = 0; i < n; i++) { napiRaw(rd, request, bytes); s += view.getInt32(0, true); } return s; } });
+    if (!v8Raw || !napiRaw) process.stdout.write(`bench:ioctl: not built here: ${[LOCAL_V8_ADDON, LOCAL_ADDON].filter((f) => !localAddonFile(f)).join(', ')} (npm run build needs a C and a C++ compiler)\n`);
+    // One runtime path per process: its call sites then see only that path, as in a program
+    // (VFIO_UAPI_IOCTL_PATH=napi or koffi measures the others).
+    const path = ioctlPath();
+    candidates.push({ name: `runtime ioctl() via ${path}`, run: (n) => { let s = 0; for (let i = 0; i < n; i++) { s += ioctl(rd, descriptor, bytes); s += view.getInt32(0, true); } return s; } });
     for (const c of candidates) ring[0] = c.run(10);
     if (view.getInt32(0, true) !== 3) throw new Error(`FIONREAD says ${view.getInt32(0, true)}, expected 3`);
     const results = measure(candidates, { rounds: Number(process.env.VFIO_BENCH_ROUNDS ?? 11) });
@@ -98,8 +125,11 @@ if (isMainModule(import.meta.url)) {
       const ns = 1e9 / r.opsPerSec;
       process.stdout.write(`  ${r.name.padEnd(34)} ${formatOps(r.opsPerSec).padStart(8)} calls/s  ${ns.toFixed(0).padStart(6)} ns/call  ${(c.opsPerSec / r.opsPerSec).toFixed(2)}x C  (spread ${(100 * r.spread).toFixed(0)}%)\n`);
     }
-    const rt = results[results.length - 1]!;
-    process.stdout.write(`bench:ioctl: runtime ioctl() = ${(c.opsPerSec / rt.opsPerSec).toFixed(2)}x the C loop per call (target <= 1.5x); checksum ${totalChecksum()}\n`);
+    const ns = (name: string) => { const r = results.find((x) => x.name === name); return r ? 1e9 / r.opsPerSec : NaN; };
+    const raw = path === 'koffi' ? 'koffi raw (unsigned long address)' : `${path} addon raw (ioctlBytes)`;
+    process.stdout.write(`bench:ioctl: the checks cost ${(ns(`runtime ioctl() via ${path}`) - ns(raw)).toFixed(0)} ns over ${raw} (runtime minus raw, same path)\n`);
+    const rt = results.find((x) => x.name === `runtime ioctl() via ${path}`)!;
+    process.stdout.write(`bench:ioctl: runtime ioctl() via ${path}${process.env[IOCTL_PATH_ENV] ? ` (${IOCTL_PATH_ENV}=${process.env[IOCTL_PATH_ENV]})` : " (this machine's default)"} = ${(c.opsPerSec / rt.opsPerSec).toFixed(2)}x the C loop per call (target <= 1.5x); checksum ${totalChecksum()}\n`);
     libc().close(rd);
     libc().close(wr);
   } finally {

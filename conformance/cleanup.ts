@@ -6,7 +6,7 @@
  * signal is raised again, so the exit status still says which signal ended the
  * process.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,9 @@ const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 let installed = false;
 
 function runAll(): void {
-  for (const c of [...cleanups]) {
+  // Last registered, first run: what was set up last (a child process using a device) is undone before what it
+  // depends on (the device's binding, which the kernel will not change while the child holds it open).
+  for (const c of [...cleanups].reverse()) {
     cleanups.delete(c);
     try {
       c();
@@ -36,7 +38,8 @@ function onSignal(signal: NodeJS.Signals): void {
 
 /**
  * Runs `cleanup` when the process exits or is interrupted, unless the returned
- * function is called first (which releases it without running it).
+ * function is called first (which releases it without running it). Cleanups
+ * run in the reverse order of registration.
  */
 export function onExitOrSignal(cleanup: () => void): () => void {
   if (!installed) {
@@ -85,4 +88,30 @@ export function removeTempDirSync(dir: string): void {
   releases.get(dir)?.();
   releases.delete(dir);
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * SIGKILLs `pid` and waits (synchronously, so it works in a signal handler) until it has exited, at most
+ * `timeoutMs`: a killed process has closed its files (device fds included) once it is gone or a zombie.
+ * @returns whether it is gone.
+ */
+export function killAndWaitSync(pid: number, timeoutMs = 30_000): boolean {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return true; // no such process
+  }
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return true;
+    }
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return true;
+    if (Date.now() >= deadline) return false;
+    Atomics.wait(sleeper, 0, 0, 10);
+  }
 }

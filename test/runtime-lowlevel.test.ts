@@ -10,6 +10,7 @@ import {
   O_CREAT, O_RDWR, O_TRUNC, O_CLOEXEC, O_NOCTTY,
   capabilities, decodeCapability, errnoDescription, errnoName, findCapability, ioctl, ioctlArgsz,
   isNoDevice, isWrongFdKind, libc, pageSize, type Capability, type RawIoctl, type StructIoctl,
+  ioctlPath, useIoctlPath,
 } from '../runtime/index.js';
 
 // ---------------------------------------------------------------------------
@@ -117,6 +118,46 @@ const tmp = mkdtempSync(join(tmpdir(), 'vfio-runtime-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 // ---------------------------------------------------------------------------
+
+// ioctl() takes the fastest addon `npm run build` built (V8-API, else Node-API), else koffi: every path passes
+// the same bytes (at a typed array's offset) and reports the errno of the call it made.
+const available = (path: 'v8' | 'napi') => {
+  try {
+    useIoctlPath(path);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    useIoctlPath('koffi');
+  }
+};
+describe.each([['koffi', true], ['napi', available('napi')], ['v8', available('v8')]] as const)('ioctl() through %s', (path, built) => {
+  it.skipIf(!built)(`FIONREAD, an offset view, and errno on failure (${path}${built ? '' : ': not built here, no C/C++ compiler'})`, () => {
+    useIoctlPath(path);
+    const [r, w] = pipe();
+    try {
+      expect(ioctlPath()).toBe(path);
+      const count = new Int32Array([-1]);
+      expect(ioctl(r, FIONREAD, count)).toBe(0);
+      expect(count[0]).toBe(0);
+      expect(writeSync(w, Buffer.alloc(77, 1))).toBe(77);
+      const backing = new Uint8Array(12).fill(0xee);
+      expect(ioctl(r, FIONREAD, new DataView(backing.buffer, 4, 4))).toBe(0);
+      expect(new DataView(backing.buffer).getInt32(4, true)).toBe(77);
+      expect([...backing.subarray(0, 4), ...backing.subarray(8)]).toEqual(new Array(8).fill(0xee));
+      // A pipe has no TCGETS: ENOTTY, from the path's own errno.
+      expect(() => ioctl(r, { name: 'TCGETS', request: 0x5401, arg: { kind: 'struct', codec: { size: 60 } } } as never, new Uint8Array(60)))
+        .toThrow(expect.objectContaining({ code: 'ENOTTY', ioctl: 'TCGETS' }));
+      closeSync(w);
+      const closed = w;
+      expect(() => ioctl(closed, FIONREAD, count)).toThrow(expect.objectContaining({ code: 'EBADF', ioctl: 'FIONREAD' }));
+    } finally {
+      closeSync(r);
+      try { closeSync(w); } catch { /* closed above */ }
+      useIoctlPath('koffi');
+    }
+  });
+});
 
 describe('errors', () => {
   it('names and describes errno values', () => {

@@ -4,7 +4,8 @@
  * output, diffs against the committed header, and touches nothing on failure.
  */
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { generateBindings, writeFileSet } from '../generator/pipeline/generate.js';
@@ -12,6 +13,7 @@ import { HeaderError } from '../generator/errors.js';
 import { compareHeaderVersions, findCommittedHeader, readProvenance, updateCommand, updateFromTree, type HeaderTree } from '../bin/commands/update.js';
 import { CliError, EXIT } from '../bin/commands/common.js';
 
+const CLI = join(import.meta.dirname, '..', 'dist', 'bin', 'vfio-uapi.js');
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 function tempDir(): string {
@@ -193,6 +195,26 @@ describe('update (no network)', () => {
     expect(err!.message).not.toMatch(/\n/);
     expect(err!.message).toMatch(/suite 'nosuchsuite'.*does not have a Release file/);
   });
+
+  // The real CLI and apt (Debian's mirror answers that the suite has no Release file): one line, exit 3, and the
+  // private apt directory it made for the suite is gone; the cache's other contents are left.
+  it.skipIf(!existsSync(CLI) || !existsSync('/usr/bin/apt-get'))('update --suite nosuchsuite: one line, exit 3, no apt directory left behind', () => {
+    const cache = tempDir();
+    mkdirSync(join(cache, 'apt', 'trixie'), { recursive: true });
+    writeFileSync(join(cache, 'apt', 'trixie', 'keep'), '');
+    for (const suite of ['nosuchsuite', '../escape']) {
+      const r = spawnSync(process.execPath, [CLI, 'update', '--suite', suite, '--out', join(cache, 'out')], { encoding: 'utf8', env: { ...process.env, VFIO_UAPI_CACHE: cache } });
+      expect(r.status, r.stderr).toBe(EXIT.USAGE);
+      const lines = r.stderr.trimEnd().split('\n').filter((l) => !l.startsWith('update: '));
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^vfio-uapi: cannot get linux-libc-dev from Debian suite '${suite.replace(/\./g, '\\.')}': `));
+      expect(lines[0]).not.toMatch(/\bat .*:\d+:\d+\)?$/);
+    }
+    expect(readdirSync(join(cache, 'apt')).sort()).toEqual(['trixie']);
+    expect(readdirSync(join(cache, 'apt', 'trixie'))).toEqual(['keep']);
+    expect(readdirSync(cache).filter((f) => f.startsWith('.download-') || f === 'escape')).toEqual([]);
+    expect(existsSync(join(cache, 'out'))).toBe(false);
+  }, 180_000);
 
   it('updateCommand: fetches through the injected step and prints the report', async () => {
     const { corpus, out } = committed('1.0', V1);

@@ -179,8 +179,18 @@ async function systemMirror(): Promise<{ uris: string; signedBy: string }> {
   return { uris: DEFAULT_MIRROR, signedBy: DEFAULT_KEYRING };
 }
 
+/** Whether apt's `lists` directory holds a suite's Release file (an `apt-get update` that once worked). */
+async function hasReleaseFile(lists: string): Promise<boolean> {
+  const names = await readdir(lists).catch(() => [] as string[]);
+  return names.some((n) => /_(In)?Release$/.test(n));
+}
+
+/** Debian suite and codename names (`sid`, `trixie-backports`, `stable-updates`): also a directory name here. */
+const SUITE_NAME = /^[a-z][a-z0-9.+-]*$/;
+
 /** Downloads the package's .deb with a private apt configuration; returns the file and its temp dir. */
 async function downloadPackage(cacheDir: string, suite: string, log: (m: string) => void): Promise<{ file: string; tmpDir: string }> {
+  if (!SUITE_NAME.test(suite)) throw new Error(`not a Debian suite name: ${JSON.stringify(suite)}`);
   const aptDir = path.join(cacheDir, 'apt', suite);
   const lists = path.join(aptDir, 'lists');
   const aptCache = path.join(aptDir, 'cache');
@@ -201,7 +211,14 @@ async function downloadPackage(cacheDir: string, suite: string, log: (m: string)
     '-q',
   ];
   log(`apt-get update (${suite}, private lists in ${lists})`);
-  await run('apt-get', [...aptOpts, 'update']);
+  try {
+    await run('apt-get', [...aptOpts, 'update']);
+  } catch (err) {
+    // A suite the mirror does not have (a typo) leaves no private apt directory behind; a known suite's
+    // directory, with its lists from an earlier update, stays (a network failure must not empty the cache).
+    if (!(await hasReleaseFile(lists))) await rm(aptDir, { recursive: true, force: true });
+    throw err;
+  }
   const tmpDir = await mkdtemp(path.join(cacheDir, '.download-'));
   try {
     log(`apt-get download ${PACKAGE}`);

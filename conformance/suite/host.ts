@@ -11,7 +11,7 @@ import path from 'node:path';
 import { HOST_ARCH, ensureKernel, runInGuest, type Accel, type ArchName, type CustomBuildInfo, type CustomKernel, type Suite } from '../vm/index.js';
 import { addHeader, buildManifest, corpusDir, corruptManifest, headerForKernel, type ManifestCorruption } from './manifest.js';
 import type { GuestResult, Manifest } from './types.js';
-import { makeTempDirSync, onExitOrSignal, removeTempDirSync } from '../cleanup.js';
+import { killAndWaitSync, makeTempDirSync, onExitOrSignal, removeTempDirSync } from '../cleanup.js';
 import { packageRoot } from '../../generator/paths.js';
 
 /** What one run of the suite on one kernel gave. */
@@ -333,6 +333,11 @@ async function runHostSuiteBound(opts: HostRunOptions, bdf: string, sys: string,
         env: { ...process.env, VFIO_UAPI_DEVICES: JSON.stringify(devices), VFIO_UAPI_RESULT: resultFile },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
+      // On exit or a signal, the suite process dies (and closes the device) before the device is given back:
+      // unbinding a vfio-pci device blocks until its last fd is closed, and a suite left running would keep
+      // using the device after we gave it back (and block on its stdout pipe once nobody reads it).
+      const stopSuite = child.pid === undefined ? () => {} : onExitOrSignal(() => killAndWaitSync(child.pid!));
+      child.on('exit', stopSuite);
       let buffered = '';
       child.stdout.on('data', (chunk: Buffer) => {
         buffered += chunk.toString();

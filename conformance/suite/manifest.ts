@@ -17,6 +17,7 @@ import { parseHeaderForAbis } from '../../generator/parse/parse.js';
 import { ARCHES, HOST_ARCH, type ArchName } from '../vm/arches.js';
 import type { GuestPlatform, Manifest, ManifestField, ManifestRecord } from './types.js';
 import { corpusDir } from '../../generator/paths.js';
+import { formatLoc } from '../../generator/errors.js';
 
 /** The guest platform of an architecture of the VM harness's table. */
 export function platformOf(arch: ArchName): GuestPlatform {
@@ -34,7 +35,9 @@ export function buildManifest(headerPath: string, arch: ArchName = HOST_ARCH, in
   // Per ABI: a header that includes a real kernel tree's <linux/types.h> tests ABI macros.
   const ir = parseHeaderForAbis(headerPath, [abiByName(abi)], includeDirs ? { includeDirs } : {}).get(abi)!;
   const layout = new AbiLayout(ir, abiByName(abi));
-  const values = new Map(layout.constants().values.map((c) => [c.name, c.value]));
+  const { values: evaluated, skipped } = layout.constants();
+  const values = new Map(evaluated.map((c) => [c.name, c.value]));
+  const notConstants = macrosWithoutValue(headerPath, ir, values, skipped);
 
   const constants: Record<string, number | string> = {};
   for (const [name, value] of values) constants[name] = jsonNumber(value);
@@ -52,9 +55,10 @@ export function buildManifest(headerPath: string, arch: ArchName = HOST_ARCH, in
     return { name: spec.name, number: Number(number), fd: spec.fd, arg: spec.arg, line: spec.line };
   });
 
-  const capabilities = capabilitySpecs(ir, layout).flatMap((c) => {
+  const capabilities = capabilitySpecs(ir, layout).map((c) => {
     const value = values.get(c.id);
-    return value === undefined ? [] : [{ info: c.info, id: c.id, value: Number(value), record: c.record }];
+    if (value === undefined) throw new Error(`${headerPath}: capability id ${c.id} (of ${c.info}) has no integer value on ${abi}`);
+    return { info: c.info, id: c.id, value: Number(value), record: c.record };
   });
 
   return {
@@ -67,8 +71,36 @@ export function buildManifest(headerPath: string, arch: ArchName = HOST_ARCH, in
     capabilities,
     features: featureIds(ir, values),
     extensions: extensionNames(ir, values),
+    notConstants,
     injected: [],
   };
+}
+
+/**
+ * Every macro of the header that is not an integer constant, with the reason: function-like, empty (a guard),
+ * a string, or not an expression. A macro that is an expression our evaluator could not evaluate is an error
+ * (thrown, each with its location and reason): the suite would otherwise check the kernel without it, silently.
+ */
+function macrosWithoutValue(headerPath: string, ir: HeaderIR, values: Map<string, bigint>, skipped: readonly { name: string; reason: string }[]): { name: string; reason: string }[] {
+  const why = new Map(skipped.map((s) => [s.name, s.reason]));
+  const out: { name: string; reason: string }[] = [];
+  const failed: string[] = [];
+  for (const m of ir.macros) {
+    if (values.has(m.name)) continue;
+    if (m.params) out.push({ name: m.name, reason: 'function-like' });
+    else if (!m.value) out.push({ name: m.name, reason: 'no value' });
+    else if (m.value.kind === 'empty') out.push({ name: m.name, reason: 'empty' });
+    else if (m.value.kind === 'string') out.push({ name: m.name, reason: 'a string' });
+    else if (m.value.kind === 'other') out.push({ name: m.name, reason: `not an expression: ${m.value.reason}` });
+    else {
+      // The evaluator's message usually starts with this very location: said once.
+      const at = formatLoc(m.loc);
+      const reason = (why.get(m.name) ?? 'not evaluated').replace(`${at}: error: `, '');
+      failed.push(`${at}: error: ${m.name}: ${reason}`);
+    }
+  }
+  if (failed.length > 0) throw new Error(`${headerPath}: cannot evaluate ${failed.length} integer macro(s) for the manifest:\n${failed.join('\n')}`);
+  return out;
 }
 
 /**
@@ -86,6 +118,7 @@ export function addHeader(manifest: Manifest, extra: Manifest, opts: { ioctls?: 
   const known = new Set(out.ioctls.map((i) => i.name));
   if (opts.ioctls !== false) out.ioctls.push(...extra.ioctls.filter((i) => !known.has(i.name)).map((i) => ({ ...i, header: path.basename(extra.header.path) })));
   out.capabilities.push(...extra.capabilities);
+  out.notConstants.push(...extra.notConstants);
   out.headers = [...(out.headers ?? []), extra.header];
   return out;
 }

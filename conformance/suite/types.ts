@@ -114,6 +114,8 @@ export interface Manifest {
   features: string[];
   /** The `VFIO_CHECK_EXTENSION` arguments: the constants defined between `VFIO_API_VERSION` and `VFIO_TYPE`. */
   extensions: string[];
+  /** The header's macros that are not integer constants (function-like, empty, strings...), each with the reason. */
+  notConstants: { name: string; reason: string }[];
   /** Deliberate corruptions applied to this manifest (tests of the suite itself); empty normally. */
   injected: string[];
 }

@@ -4,11 +4,12 @@
  * (handlers kill it), and if this process dies without running handlers
  * (QEMU is started under `setpriv --pdeathsig KILL` when setpriv exists).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ARCHES, HOST_ARCH, type Arch } from './arches.js';
 import { HOSTROOT_TAG, NODEROOT_TAG, SHARE_TAG } from './initramfs.js';
+import { killAndWaitSync, onExitOrSignal } from '../cleanup.js';
 
 /** How the guest CPU runs: TCG (default; works everywhere) or KVM (opt-in; nested KVM can hang). */
 export type Accel = 'tcg' | 'kvm';
@@ -37,6 +38,8 @@ export interface QemuConfig {
   arch?: Arch;
   /** Host directory shared read-only as the guest's node root (tag {@link NODEROOT_TAG}), for foreign architectures. */
   nodeRoot?: string;
+  /** QEMU arguments of devices besides the test devices (the init leaves them on their own drivers). */
+  extraDevices?: readonly string[];
 }
 
 /** Kernel command line of a guest of `arch`. */
@@ -70,68 +73,12 @@ export function qemuArgs(cfg: QemuConfig): string[] {
     ...arch.qemu.early,
     ...shares.flatMap((s, index) => arch.qemu.share({ ...s, index })),
     ...arch.devices.flatMap((d) => d.qemuArgs),
+    ...(cfg.extraDevices ?? []),
   ];
 }
 
 // ---------------------------------------------------------------------------
-// Supervision
-
-const liveChildren = new Set<ChildProcess>();
-const liveDirs = new Set<string>();
-const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-let exitHookInstalled = false;
-let signalHooksInstalled = false;
-
-function killAllNow(): void {
-  for (const child of liveChildren) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-  liveChildren.clear();
-  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
-  liveDirs.clear();
-}
-
-function onSignal(signal: NodeJS.Signals): void {
-  killAllNow();
-  uninstallSignalHooks();
-  // Re-raise so the default action (exit) happens unless someone else handles it.
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-}
-
-function installHooks(): void {
-  if (!exitHookInstalled) {
-    process.on('exit', killAllNow);
-    exitHookInstalled = true;
-  }
-  if (!signalHooksInstalled) {
-    for (const s of SIGNALS) process.on(s, onSignal);
-    signalHooksInstalled = true;
-  }
-}
-
-function uninstallSignalHooks(): void {
-  if (!signalHooksInstalled) return;
-  for (const s of SIGNALS) process.off(s, onSignal);
-  signalHooksInstalled = false;
-}
-
-function released(): void {
-  if (liveChildren.size === 0 && liveDirs.size === 0) uninstallSignalHooks();
-}
-
-/** Registers a temp dir that must be removed even if this process is killed by a signal. */
-export function trackTempDir(dir: string): () => void {
-  installHooks();
-  liveDirs.add(dir);
-  return () => {
-    liveDirs.delete(dir);
-    released();
-  };
-}
+// Supervision: a running QEMU is SIGKILLed, and waited for, on exit and on signals (conformance/cleanup.ts).
 
 /** The outcome of one QEMU run. */
 export interface QemuExit {
@@ -157,12 +104,12 @@ export function runQemu(
   const arch = opts.arch ?? ARCHES[HOST_ARCH];
   const qemu = findQemu(arch);
   if (!qemu) return Promise.reject(new Error(`${arch.qemu.binary} not found on PATH: apt-get install ${arch.qemu.package}`));
-  installHooks();
   const [cmd, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', qemu, ...args]] : [qemu, [...args]];
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    liveChildren.add(child);
+    // Waited for, not only killed: a QEMU still serving 9p could write into the run dir as it is removed.
+    const release = child.pid === undefined ? () => {} : onExitOrSignal(() => killAndWaitSync(child.pid!));
     let consoleText = '';
     let pending = '';
     let stderr = '';
@@ -195,8 +142,7 @@ export function runQemu(
     const finish = () => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
-      liveChildren.delete(child);
-      released();
+      release();
     };
     child.on('error', (e: NodeJS.ErrnoException) => {
       finish();

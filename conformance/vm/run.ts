@@ -9,7 +9,8 @@ import { HOST_ARCH, archByName, type ArchName } from './arches.js';
 import type { GuestDevice } from './devices.js';
 import { INIT_MARK, ensureInitramfs } from './initramfs.js';
 import { ensureKernel, type Kernel, type Suite } from './kernel.js';
-import { qemuArgs, runQemu, trackTempDir, type Accel } from './qemu.js';
+import { qemuArgs, runQemu, type Accel } from './qemu.js';
+import { makeTempDirSync, removeTempDir } from '../cleanup.js';
 import { ensureSyscallsAddon } from './syscalls-addon.js';
 import { ensureGuestNode, type GuestNodeRoot } from './userland.js';
 import { shQuote, type ProgressFn } from './util.js';
@@ -38,6 +39,11 @@ export interface RunInGuestOptions {
   onConsoleLine?: (line: string) => void;
   /** Aborting kills QEMU; the run then rejects. */
   signal?: AbortSignal;
+  /**
+   * QEMU arguments of more devices (`['-device', 'virtio-rng-pci,...']`). The init binds only the test devices
+   * to vfio-pci: these stay on whatever driver the guest kernel gives them (a device with a driver to give back).
+   */
+  extraDevices?: readonly string[];
 }
 
 /** What a guest run produced. */
@@ -114,14 +120,14 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<GuestRun> {
 
   const tmpRoot = realpathSync(os.tmpdir());
   await sweepStaleRunDirs(tmpRoot);
-  const runDir = await fs.mkdtemp(path.join(tmpRoot, `${RUN_DIR_PREFIX}${process.pid}-`));
-  const untrack = trackTempDir(runDir);
+  // Removed on exit and on signals too (after QEMU is killed: cleanups run last registered first).
+  const runDir = makeTempDirSync(`${RUN_DIR_PREFIX}${process.pid}-`, tmpRoot);
   try {
     await fs.mkdir(path.join(runDir, 'tmp'));
     await fs.writeFile(path.join(runDir, 'job.sh'), jobScript(runDir, script, opts, kernel.suite, nodeRoot, addon));
 
     progress(`booting ${kernel.version} (${arch.name} ${opts.suite}, ${accel.toUpperCase()}${bootImage === kernel.vmlinuz ? '' : ', PVH'})`);
-    const exit = await runQemu(qemuArgs({ kernel: bootImage, initrd, shareDir: runDir, accel, arch, nodeRoot: nodeRoot?.root }), {
+    const exit = await runQemu(qemuArgs({ kernel: bootImage, initrd, shareDir: runDir, accel, arch, nodeRoot: nodeRoot?.root, extraDevices: opts.extraDevices }), {
       timeoutMs,
       signal: opts.signal,
       arch,
@@ -169,8 +175,7 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<GuestRun> {
       wallMs: exit.wallMs,
     };
   } finally {
-    await fs.rm(runDir, { recursive: true, force: true });
-    untrack();
+    await removeTempDir(runDir);
   }
 }
 

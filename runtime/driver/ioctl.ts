@@ -5,7 +5,7 @@
 import type { FdKind, IoctlArgument, StructIoctl } from '../codec/codec.js';
 import { ioctlByRequest } from '../codec/bindings.js';
 import { IoctlError } from './errors.js';
-import { errno, ioctlBytes, libc } from './libc.js';
+import { errno, ioctlOrErrno, libc } from './libc.js';
 import { checkFd } from './validate.js';
 
 /** What {@link ioctl} needs to know about a request: at least its name (for errors) and number. An {@link IoctlDescriptor} is one. */
@@ -53,6 +53,24 @@ export function ioctl(
   given: IoctlRequest | number,
   arg?: number | bigint | ArrayBufferView | object,
 ): number | StructIoctlResult<unknown> {
+  // The hot path, a descriptor and a byte array: the general path's checks in one pass (fd a non-negative int32,
+  // request a 32-bit unsigned integer, an argument kind that takes memory, enough bytes). Anything else, valid or
+  // not, takes the general path, which also gives each error its precise message. Kept small so that V8 inlines
+  // it, and the call, into the caller (about 50 ns a call, measured by `npm run bench:ioctl`).
+  if (arg instanceof Uint8Array && typeof given === 'object' && given !== null) {
+    const a = given.arg;
+    const need = a === undefined ? 0 : a.kind === 'int-pointer' ? 4 : a.kind === 'struct' ? a.codec.size : a.kind === 'none' || a.kind === 'int' ? -1 : 0;
+    if (need >= 0 && arg.byteLength >= need && (fd | 0) === fd && fd >= 0 && (given.request >>> 0) === given.request) {
+      const result = ioctlOrErrno(fd, given.request, arg);
+      if (result < 0) throw new IoctlError(given.name, given.request, fd, -result);
+      return result;
+    }
+  }
+  return ioctlGeneral(fd, given, arg);
+}
+
+/** {@link ioctl} for every other form of argument, and every error. */
+function ioctlGeneral(fd: number, given: IoctlRequest | number, arg?: number | bigint | ArrayBufferView | object): number | StructIoctlResult<unknown> {
   if (typeof given !== 'number' && (typeof given !== 'object' || given === null)) {
     throw new TypeError(`ioctl: request ${String(given)} is neither a descriptor nor a number; pass a descriptor such as vfio.ioctls.VFIO_GET_API_VERSION, or its number`);
   }
@@ -64,7 +82,7 @@ export function ioctl(
   if (request.arg?.kind === 'struct' && (arg === undefined || !isBufferLike(arg) && typeof arg === 'object')) {
     const { codec } = request.arg;
     const bytes = codec.encode((arg ?? {}) as Partial<unknown>);
-    const result = ioctlBuffer(fd, request, bytes);
+    const result = issue(fd, request, bytes);
     return { result, value: codec.decode(bytes), bytes };
   }
 
@@ -90,7 +108,7 @@ export function ioctl(
     if (bytes.byteLength < need) {
       throw new RangeError(`${request.name}: buffer of ${bytes.byteLength} bytes, needs at least ${need}`);
     }
-    return ioctlBuffer(fd, request, bytes);
+    return issue(fd, request, bytes);
   }
 
   throw new TypeError(`${request.name}: a struct value needs a struct descriptor (arg.kind is ${kind ?? 'absent'})`);
@@ -103,7 +121,14 @@ export function ioctl(
 export function ioctlBuffer(fd: number, request: { readonly name: string; readonly request: number }, bytes: Uint8Array): number {
   checkFd(fd);
   if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
-  return check(ioctlBytes(fd, request.request, bytes), fd, request);
+  return issue(fd, request, bytes);
+}
+
+/** The call itself, arguments checked: the result, or an {@link IoctlError} with the errno of the path that made it. */
+function issue(fd: number, request: { readonly name: string; readonly request: number }, bytes: Uint8Array): number {
+  const result = ioctlOrErrno(fd, request.request, bytes);
+  if (result < 0) throw new IoctlError(request.name, request.request, fd, -result);
+  return result;
 }
 
 function check(result: number, fd: number, request: { readonly name: string; readonly request: number }): number {

@@ -2,7 +2,10 @@
  * vfio-uapi system-call addon: the libc functions of runtime/libc.ts as a
  * Node-API module, for architectures koffi has no build for (ppc64le, s390x).
  * Built at test time with the guest's cross compiler against Node-API headers
- * (ABI-stable across Node versions); never committed as a binary.
+ * (ABI-stable across Node versions); never committed as a binary. Where koffi
+ * serves, the addon is built for this machine when a C compiler is there
+ * (npm run build: scripts/build-addon.ts) for ioctl()'s hot
+ * path (`ioctlBytes`), koffi being the fallback.
  *
  * Pointers are BigInt addresses. Every call records errno right after the
  * system call returns; errno() reads it back (the JS side is single-threaded).
@@ -112,6 +115,30 @@ static napi_value f_ioctl_value(napi_env env, napi_callback_info info) {
   ARGS(3) I32(0, fd) U64(1, req) U64(2, arg)
   long r = ioctl(fd, (unsigned long)req, (unsigned long)arg);
   return done(env, r);
+}
+
+/* ioctlBytes(fd, request, typedArray): the runtime's ioctl() hot path on every architecture, also where koffi
+ * serves the rest (when built there): fixed types (int32 fd, uint32 request, a typed array's own bytes), only
+ * the conversions these need. -1 and errno() as the others. */
+static napi_value f_ioctl_bytes(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd;
+  uint32_t req;
+  void *data;
+  size_t length, offset;
+  napi_typedarray_type type;
+  napi_value r;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_uint32(env, argv[1], &req) != napi_ok ||
+      napi_get_typedarray_info(env, argv[2], &type, &length, &data, NULL, &offset) != napi_ok) {
+    napi_throw_type_error(env, NULL, "vfio-uapi syscalls: ioctlBytes(int32 fd, uint32 request, typed array)");
+    return NULL;
+  }
+  int res = ioctl(fd, (unsigned long)req, data);
+  last_errno = res < 0 ? errno : 0;
+  CHECK(napi_create_int32(env, res, &r));
+  return r;
 }
 
 static napi_value f_open(napi_env env, napi_callback_info info) {
@@ -260,7 +287,7 @@ static napi_value f_poll_async(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   static const struct { const char *name; napi_callback fn; } fns[] = {
-    {"ioctlPointer", f_ioctl_pointer}, {"ioctlValue", f_ioctl_value}, {"open", f_open}, {"close", f_close},
+    {"ioctlPointer", f_ioctl_pointer}, {"ioctlBytes", f_ioctl_bytes}, {"ioctlValue", f_ioctl_value}, {"open", f_open}, {"close", f_close},
     {"read", f_read}, {"write", f_write}, {"pread", f_pread}, {"pwrite", f_pwrite}, {"mmap", f_mmap},
     {"munmap", f_munmap}, {"eventfd", f_eventfd}, {"poll", f_poll}, {"pollAsync", f_poll_async},
     {"sysconf", f_sysconf}, {"pipe2", f_pipe2}, {"errno", f_errno}, {"view", f_view},
