@@ -49,7 +49,7 @@ export function generateBindings(options: GenerateOptions): FileSet {
   // Codecs and types share record ids across ABIs: an ABI-dependent header must declare the same records everywhere.
   const recordNames = (x: HeaderIR) => x.records.map((r) => `${r.tag} ${r.name ?? ''}`).join(',');
   for (const l of layouts) {
-    if (recordNames(l.ir) !== recordNames(ir)) throw new Error(`${ir.file}: its records differ between ABIs (${abis[0]!.name} and ${l.abi.name}); generate does not support ABI-dependent declarations`);
+    if (l.ir.records !== ir.records && recordNames(l.ir) !== recordNames(ir)) throw new Error(`${ir.file}: its records differ between ABIs (${abis[0]!.name} and ${l.abi.name}); generate does not support ABI-dependent declarations`);
   }
   // Flags that change the output, recorded in the provenance line.
   const flags = [
