@@ -31,6 +31,13 @@ export const MAX_MACRO_NESTING = 200;
 /** Member access paths listed per record in `layout --json` (nested named members of nested records). */
 export const MAX_MEMBER_PATHS = 100_000;
 
+/**
+ * Code of the codecs of one header (each distinct codec counted once). A record nested in a record inlines
+ * its members, so a chain of n records each holding the previous prints O(n^3) bytes; real headers stay
+ * under 1 MB.
+ */
+export const MAX_CODEC_BYTES = 32 * 1024 * 1024;
+
 /** The wording of an error caused by one of our limits rather than by the C language. */
 export function ourLimit(what: string, limit: number | string): string {
   return `${what} exceeds a limit of vfio-uapi (${limit}); the header may be valid C, but vfio-uapi cannot process it`;

@@ -45,6 +45,15 @@ describe.skipIf(!existsSync(cli))('exit codes', () => {
     expect(existsSync(join(dir, 'ok', 'index.ts'))).toBe(true);
   });
 
+  it('3: generate of a header whose records differ between ABIs: a located error, not a stack trace', () => {
+    const h = writeHeaders({ 'dep.h': 'struct both { __u32 a; };\n#ifdef __x86_64__\nstruct only_x86 { __u32 b; };\n#endif\n' });
+    const r = run(['generate', '--header', h, '--out', join(h, '..', 'gen')]);
+    expect(r.status).toBe(EXIT.USAGE);
+    expect(r.stderr.trim()).toMatch(/^vfio-uapi: .*dep\.h:3:1: error: the header declares different records on different ABIs \(struct only_x86 on x86_64 only\)/);
+    noStack(r);
+    expect(run(['generate', '--header', h, '--abi', 'x86_64', '--out', join(h, '..', 'gen')]).status).toBe(EXIT.OK);
+  });
+
   it('1: a check found a problem (diff --fail-on, generate --check)', () => {
     const breaking = run(['diff', ok, changed, '--abi', 'x86_64', '--fail-on', 'breaking']);
     expect(breaking.status).toBe(EXIT.PROBLEM);

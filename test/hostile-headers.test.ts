@@ -14,6 +14,9 @@ import { hostileShapes } from '../scripts/fuzz.js';
 import { abiByName } from '../generator/abi/abis.js';
 import { AbiLayout } from '../generator/layout/layout.js';
 import { parseHeaderForAbis } from '../generator/parse/parse.js';
+import { generateBindings } from '../generator/pipeline/generate.js';
+import { ABIS } from '../generator/abi/abis.js';
+import { tmpdir } from 'node:os';
 
 function error(text: string): string {
   try {
@@ -101,4 +104,42 @@ describe('hostile shapes end quickly with an answer or a located error', () => {
       }
     }, 60_000);
   }
+});
+
+describe('generate on hostile shapes', () => {
+  it('a chain of records each holding the previous (codecs growing as n^3) is a located error of ours, not gigabytes of code', () => {
+    const h = hostileShapes().find((x) => x.what.startsWith('a chain of 1000 structs'))!;
+    let err: unknown;
+    try {
+      generateBindings({ header: writeHeaders({ 'chain.h': h.text }), out: join(tmpdir(), 'vfio-uapi-unused') });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(HeaderError);
+    expect((err as Error).message).toMatch(/chain\.h:\d+:1: error: the code of the codecs of chain\.h \(at struct s\d+\) exceeds a limit of vfio-uapi/);
+  }, 60_000);
+});
+
+describe('layouts shared by alike ABIs', () => {
+  // Layouts of one IR share their results between ABIs with the same layout rules: the rules must include
+  // everything a layout reads. AAPCS (aarch64) aligns a record to an unnamed zero-width bit-field's type,
+  // riscv64 does not (clang: sizeof 8 and 5); otherwise the two ABIs' rules are the same.
+  it('an ABI that differs only in zero-width bit-fields gets its own layout', () => {
+    const file = writeHeaders({ 'zw.h': 'struct zw { char a; int :0; char c; };\n' });
+    const irs = parseHeaderForAbis(file, ABIS);
+    const size = (abi: string) => {
+      const ir = irs.get(abi)!;
+      return new AbiLayout(ir, abiByName(abi)).recordLayout(ir.records.find((r) => r.name === 'zw')!.id).size;
+    };
+    expect([size('aarch64'), size('riscv64'), size('aarch64'), size('x86_64')]).toEqual([8, 5, 8, 5]);
+  });
+
+  it('emit writes the codecs of such ABIs apart (they were merged by byte order, char and scalars only)', () => {
+    const files = generateBindings({ header: writeHeaders({ 'zw.h': 'struct zw { char a; int :0; char c; };\n' }), out: join(tmpdir(), 'vfio-uapi-unused') });
+    const sizeIn = (abi: string) => {
+      const group = /from '\.\.\/codecs\/(\w+)\.js'/.exec(files.get(`abi/${abi}.ts`)!)![1]!;
+      return Number(/^\s+size: (\d+),$/m.exec(files.get(`codecs/${group}.ts`)!)![1]);
+    };
+    expect([sizeIn('aarch64'), sizeIn('riscv64'), sizeIn('ppc64le'), sizeIn('x86_64')]).toEqual([8, 5, 5, 5]);
+  });
 });

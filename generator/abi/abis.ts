@@ -154,8 +154,10 @@ export function abiPredefines(abi: Abi): Record<string, string> {
 
 /** Every name any ABI predefines: a header whose `#if`s test one of these is ABI-dependent. */
 export function abiSensitiveNames(): ReadonlySet<string> {
-  return new Set([...ABIS.flatMap((a) => Object.keys(abiPredefines(a)).filter((n) => !(n in COMMON_PREDEFINES))), '__BITS_PER_LONG', '__LITTLE_ENDIAN_BITFIELD', '__BIG_ENDIAN_BITFIELD', '__LITTLE_ENDIAN', '__BIG_ENDIAN']);
+  // Asked for by every preprocessing pass (a sweep makes tens of thousands): computed once.
+  return (sensitiveNames ??= new Set([...ABIS.flatMap((a) => Object.keys(abiPredefines(a)).filter((n) => !(n in COMMON_PREDEFINES))), '__BITS_PER_LONG', '__LITTLE_ENDIAN_BITFIELD', '__BIG_ENDIAN_BITFIELD', '__LITTLE_ENDIAN', '__BIG_ENDIAN']));
 }
+let sensitiveNames: ReadonlySet<string> | undefined;
 
 /** Names of every ABI, in table order. */
 export const ABI_NAMES: readonly string[] = ABIS.map((a) => a.name);

@@ -62,9 +62,14 @@ export interface FunctionSpec {
 const IOC_DIRECTION = new Set([`${ABI_BUILTIN_PREFIX}ioc_none`, `${ABI_BUILTIN_PREFIX}ioc_read`, `${ABI_BUILTIN_PREFIX}ioc_write`]);
 
 /** Names of the integer constants defined by the header on the given layout. */
-function integerConstants(layout: AbiLayout): Map<string, bigint> {
-  return new Map(layout.constants().values.map((c) => [c.name, c.value]));
+function integerConstants(layout: AbiLayout): ReadonlyMap<string, bigint> {
+  // Asked by several analyses for every ABI: one map per constants() answer (alike ABIs share theirs).
+  const list = layout.constants();
+  let map = constantMaps.get(list);
+  if (!map) constantMaps.set(list, (map = new Map(list.values.map((c) => [c.name, c.value]))));
+  return map;
 }
+const constantMaps = new WeakMap<object, ReadonlyMap<string, bigint>>();
 
 /** Flags written inside a struct, right after the field they belong to. */
 export function flagGroups(ir: HeaderIR, layout: AbiLayout): FlagGroup[] {
@@ -203,7 +208,9 @@ export function capabilitySpecs(ir: HeaderIR, layout: AbiLayout): CapabilitySpec
 export function functionSpecs(ir: HeaderIR, layouts: readonly AbiLayout[]): { specs: FunctionSpec[]; skipped: { name: string; reason: string }[] } {
   const specs: FunctionSpec[] = [];
   const skipped: { name: string; reason: string }[] = [];
-  const everywhere = layouts.map(integerConstants);
+  // Built on first need: most headers' function-like macros are few, a hostile one's constants many.
+  let everywhere: ReadonlyMap<string, bigint>[] | undefined;
+  const isConstantEverywhere = (name: string) => (everywhere ??= [...new Set(layouts.map(integerConstants))]).every((c) => c.has(name));
   for (const m of ir.macros) {
     if (!m.params) continue;
     let expr: Expr;
@@ -213,7 +220,7 @@ export function functionSpecs(ir: HeaderIR, layouts: readonly AbiLayout[]): { sp
       skipped.push({ name: m.name, reason: `body is not an expression: ${(e as Error).message}` });
       continue;
     }
-    const unknown = [...identifiersOf(expr)].filter((i) => !m.params!.includes(i) && !everywhere.every((c) => c.has(i)));
+    const unknown = [...identifiersOf(expr)].filter((i) => !m.params!.includes(i) && !isConstantEverywhere(i));
     if (unknown.length > 0) { skipped.push({ name: m.name, reason: `refers to ${unknown.join(', ')}, not a constant of this header` }); continue; }
     if (hasUnsupported(expr)) { skipped.push({ name: m.name, reason: 'uses casts, sizeof or calls' }); continue; }
     specs.push({ macro: m, expr });

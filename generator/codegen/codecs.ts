@@ -416,6 +416,53 @@ export class CodecWriter {
     return out;
   }
 
+  private readonly fingerprints = new Map<number, number>();
+
+  /**
+   * Everything the codec of record `id` reads of this ABI's layout, as a number from `interned` (shared by
+   * the writers of one header): the size, alignment, offsets and bit positions of its members, nested
+   * records and array elements, and each scalar's size, signedness and kind. The IR being the same, a
+   * record prints alike on ABIs where this is the same, so emit writes it once. Undefined where the
+   * layout cannot be read (the codec reports why).
+   */
+  fingerprint(id: number, interned: Map<string, number>): number | undefined {
+    const known = this.fingerprints.get(id);
+    if (known !== undefined) return known;
+    try {
+      const rec = this.layout.recordLayout(id);
+      const members = rec.members.map((m) => `${m.offset},${m.size},${m.align},${m.bitOffset ?? ''},${m.bitWidth ?? ''}:${this.typeFingerprint(m.resolved, m.field.loc, interned)}`);
+      const text = `${rec.size},${rec.align};${members.join(';')}`;
+      let n = interned.get(text);
+      if (n === undefined) interned.set(text, (n = interned.size));
+      this.fingerprints.set(id, n);
+      return n;
+    } catch (e) {
+      if (e instanceof HeaderError) return undefined;
+      throw e;
+    }
+  }
+
+  private typeFingerprint(t: CType, loc: MemberLayout['field']['loc'], interned: Map<string, number>): string {
+    const r = this.layout.resolve(t, loc);
+    const s = scalarOf(this.layout, r, loc);
+    if (s) return `${s.size}${s.signed ? 's' : 'u'}${s.float ? 'f' : ''}`;
+    switch (r.kind) {
+      case 'array': {
+        const el = this.layout.resolve(r.of, loc);
+        const elSize = this.layout.typeLayout(el, loc).size;
+        const n = r.length === null ? 'flex' : elSize === 0 ? 0 : this.layout.typeLayout(r, loc).size / elSize;
+        return `[${n}x${elSize} ${this.typeFingerprint(el, loc, interned)}]`;
+      }
+      case 'record': {
+        const fp = this.fingerprint(r.id, interned);
+        if (fp === undefined) throw new HeaderError(loc, 'no layout');
+        return `r${r.id}#${fp}`;
+      }
+      default:
+        return r.kind;
+    }
+  }
+
   /** The codec of record `decl`: field table, codec object and writer. */
   codec(decl: RecordDecl): CodecUnit {
     const c = this.collect(() => `${this.fieldTable(decl)}\n\n${this.codecText(decl)}`);

@@ -13,11 +13,13 @@
 import path from 'node:path';
 import type { Abi } from '../abi/abis.js';
 import type { HeaderIR, RecordDecl } from '../ir/types.js';
-import type { AbiLayout, ConstantValue } from '../layout/layout.js';
+import { layoutRulesOf, type AbiLayout, type ConstantValue } from '../layout/layout.js';
 import { identifiersOf, type Expr } from '../expr/ast.js';
 import { commentText } from '../source/lexer.js';
 import type { HeaderAnalysis } from '../analysis/conventions.js';
 import { formatProvenance, type Provenance } from '../provenance.js';
+import { HeaderError } from '../errors.js';
+import { MAX_CODEC_BYTES, ourLimit } from '../limits.js';
 import { CODEGEN_RUNTIME, CodecWriter, Shapes, TYPES, type CodecUnit } from './codecs.js';
 import { isBindable, propertyKey, typeName } from './names.js';
 import { docText, Imports, ModuleWriter, type Chunk, type ModuleRef } from './printer.js';
@@ -48,11 +50,46 @@ const indent = (text: string) => text.split('\n').map((l) => (l ? `  ${l}` : l))
 
 /**
  * Which ABIs must come out alike: the IR they were parsed into (one object when the header does not
- * depend on the ABI) and the ABI table's entries that a layout or an evaluation reads.
+ * depend on the ABI) and what a layout reads of the ABI table (byte order is not written into codecs).
  */
-function layoutRulesKey(layout: AbiLayout, layouts: readonly AbiLayout[], fields: readonly (keyof Abi)[]): string {
+function layoutRulesKey(layout: AbiLayout, layouts: readonly AbiLayout[]): string {
   const irIndex = [...new Set(layouts.map((l) => l.ir))].indexOf(layout.ir);
-  return JSON.stringify([irIndex, fields.map((f) => layout.abi[f])]);
+  return `${irIndex} ${layoutRulesOf(layout.abi)}`;
+}
+
+/**
+ * The constants of each group of alike ABIs, by name. Lists usually name the same constants in the same
+ * order on every ABI (only values differ): those are looked up through one index of the first list's names
+ * instead of a map each (a header may define tens of thousands of constants). Answers as `new Map(list)` would.
+ */
+class ConstantLookup {
+  /** The distinct lists, the first ABI's first. */
+  readonly lists: readonly ConstantValue[][];
+  private readonly index: Map<string, number>;
+  private readonly maps = new Map<ConstantValue[], Map<string, ConstantValue>>();
+
+  constructor(perAbi: readonly ConstantValue[][]) {
+    this.lists = [...new Set(perAbi)];
+    const first = this.lists[0]!;
+    this.index = new Map(first.map((c, k) => [c.name, k]));
+    for (const l of this.lists.slice(1)) {
+      const aligned = l.length === first.length && l.every((c, k) => c.name === first[k]!.name);
+      if (!aligned) this.maps.set(l, new Map(l.map((c) => [c.name, c])));
+    }
+  }
+
+  /** Whether `list` names the first list's constants in the same order. */
+  isAligned(list: ConstantValue[]): boolean {
+    return !this.maps.has(list);
+  }
+
+  /** The constant `name` of `list`. */
+  get(list: ConstantValue[], name: string): ConstantValue | undefined {
+    const m = this.maps.get(list);
+    if (m) return m.get(name);
+    const k = this.index.get(name);
+    return k === undefined ? undefined : list[k];
+  }
 }
 
 /** Groups ABIs by identical text, keeping table order; each group is named after its first ABI. */
@@ -104,50 +141,74 @@ export function emitBindings(input: EmitInput): FileSet {
 
   // ---- codecs: merged record by record ----
   // ABIs that share the IR and every layout rule of the table lay records out alike: write their codecs once.
-  const codecMemo = new Map<string, { w: CodecWriter; units: CodecUnit[]; keys: string[] }>();
+  // Across groups, a record whose layout reads alike (CodecWriter.fingerprint) is written once too.
+  type Written = { unit: CodecUnit; w: CodecWriter };
+  const codecMemo = new Map<string, { units: Written[]; keys: string[] }>();
+  const unitMemo = new Map<string, Written>();
+  const interned = new Map<string, number>();
+  const irsByRecords = [...new Set(layouts.map((l) => l.ir.records))];
+  let codecBytes = 0;
+  const write = (w: CodecWriter, r: RecordDecl): Written => {
+    const unit = w.codec(r);
+    codecBytes += unit.text.length;
+    if (codecBytes > MAX_CODEC_BYTES) throw new HeaderError(r.loc, ourLimit(`the code of the codecs of ${header} (at ${r.tag} ${r.name})`, `${MAX_CODEC_BYTES} bytes`));
+    return { unit, w };
+  };
   const perAbi = layouts.map((layout) => {
-    const rules = layoutRulesKey(layout, layouts, ['endian', 'charSigned', 'scalars', 'maxAlign']);
+    const rules = layoutRulesKey(layout, layouts);
     let written = codecMemo.get(rules);
     if (!written) {
       const w = new CodecWriter(layout, layouts, shapes);
-      const units = analysis.records.map((r) => w.codec(r));
+      const units = analysis.records.map((r) => {
+        const fp = w.fingerprint(r.id, interned);
+        if (fp === undefined) return write(w, r);
+        // The same record of the same parse (ABI-dependent headers may be parsed into several IRs).
+        const key = `${irsByRecords.indexOf(layout.ir.records)} ${r.id} ${fp}`;
+        let hit = unitMemo.get(key);
+        if (!hit) unitMemo.set(key, (hit = write(w, r)));
+        return hit;
+      });
       // What a unit is, for the merge: its code and the code of the helpers it calls.
-      const keys = units.map((u) => [u.text, ...[...u.helpers].sort((a, b) => a - b).map((h) => w.helperChunk(h).text)].join('\n'));
-      codecMemo.set(rules, (written = { w, units, keys }));
+      const keys = units.map(({ unit: u, w: uw }) => [u.text, ...[...u.helpers].sort((a, b) => a - b).map((h) => uw.helperChunk(h).text)].join('\n'));
+      codecMemo.set(rules, (written = { units, keys }));
     }
     return { abi: layout.abi, ...written };
   });
   const shared = analysis.records.map((_, k) => perAbi.every((p) => p.keys[k] === perAbi[0]!.keys[k]));
-  const factory = (w: CodecWriter, units: CodecUnit[], fn: string, doc: string): Chunk => {
-    const helperIds = [...new Set(units.flatMap((u) => [...u.helpers]))].sort((a, b) => a - b);
-    const chunks: Chunk[] = [...units, ...helperIds.map((h) => w.helperChunk(h))];
+  const factory = (units: Written[], fn: string, doc: string): Chunk => {
+    // A helper's code is the same from every writer that wrote it (its record's fingerprint is part of the callers').
+    const helperChunks = new Map<number, Chunk>();
+    for (const { unit, w } of units) for (const h of unit.helpers) if (!helperChunks.has(h)) helperChunks.set(h, w.helperChunk(h));
+    const helperIds = [...helperChunks.keys()].sort((a, b) => a - b);
+    const chunks: Chunk[] = [...units.map((u) => u.unit), ...helperIds.map((h) => helperChunks.get(h)!)];
     const imports = new Imports();
     chunks.forEach((c) => imports.merge(c.imports));
     const body = chunks.map((c) => indent(c.text)).join('\n\n');
     return {
-      text: `${doc}\nexport function ${fn}(le: boolean) {\n${body}\n\n  return { ${units.map((u) => u.record).join(', ')} };\n}`,
+      text: `${doc}\nexport function ${fn}(le: boolean) {\n${body}\n\n  return { ${units.map((u) => u.unit.record).join(', ')} };\n}`,
       imports,
     };
   };
   const sharedUnits = perAbi[0]!.units.filter((_, k) => shared[k]);
   put('codecs.ts', 'codecs', new ModuleWriter().add(
-    factory(perAbi[0]!.w, sharedUnits, 'sharedCodecs', '/** The codecs laid out alike on every ABI, for the byte order `le`. */')));
+    factory(sharedUnits, 'sharedCodecs', '/** The codecs laid out alike on every ABI, for the byte order `le`. */')));
   const codecGroups = groupByText(perAbi.map((p) => ({ abi: p.abi, text: p.keys.filter((_, k) => !shared[k]).join('\n'), value: p })))
     .filter((g) => g.text !== '');
   for (const g of codecGroups) {
     const units = g.value.units.filter((_, k) => !shared[k]);
     const list = g.abis.map((a) => a.name).join(', ');
     put(`codecs/${g.name}.ts`, 'codecs-group', new ModuleWriter().add(
-      factory(g.value.w, units, 'abiCodecs', `/** The codecs of ${list} that other ABIs lay out differently, for the byte order \`le\`. */`)), { abiList: list });
+      factory(units, 'abiCodecs', `/** The codecs of ${list} that other ABIs lay out differently, for the byte order \`le\`. */`)), { abiList: list });
   }
 
   // ---- constants: merged constant by constant ----
   const macroBody = new Map(ir.macros.map((m) => [m.name, m.body]));
-  const constantMemo = new Map<string, ConstantValue[]>();
+  // One list per group of alike ABIs (their layouts share one constants() answer); work below is per list, not per ABI.
+  const constantMemo = new Map<object, ConstantValue[]>();
   const constantLists = layouts.map((l) => {
-    const rules = layoutRulesKey(l, layouts, ['charSigned', 'scalars', 'maxAlign', 'ioc']);
-    let list = constantMemo.get(rules);
-    if (!list) constantMemo.set(rules, (list = l.constants().values.filter((c) => isBindable(c.name))));
+    const all = l.constants();
+    let list = constantMemo.get(all);
+    if (!list) constantMemo.set(all, (list = all.values.filter((c) => isBindable(c.name))));
     return list;
   });
   const constSource = (c: ConstantValue) => (c.source === 'macro' ? `\`${docText(macroBody.get(c.name) ?? '')}\`` : 'enumerator');
@@ -156,20 +217,31 @@ export function emitBindings(input: EmitInput): FileSet {
     const v = tsValue(c.value);
     return `/** ${constDoc(c)} */\nexport const ${c.name}${literal ? '' : `: ${v.ts}`} = ${v.text};`;
   };
+  // Whether constText(o, true) === constText(c, true) for two constants of one name, without printing them.
+  const sameText = (o: ConstantValue, c: ConstantValue) => o === c || (o.value === c.value && o.source === c.source && o.type.name === c.type.name
+    && o.loc.line === c.loc.line && (o.loc.file === c.loc.file || path.basename(o.loc.file) === path.basename(c.loc.file)));
   const firstList = constantLists[0]!;
-  // Maps, not list searches: a header may define tens of thousands of constants.
-  const byName = constantLists.map((l) => new Map(l.map((c) => [c.name, c])));
-  const sharedConsts = new Set(firstList.filter((c) => byName.every((m) => {
-    const o = m.get(c.name);
-    return o !== undefined && (o === c || constText(o, true) === constText(c, true));
-  })).map((c) => c.name));
+  const lookup = new ConstantLookup(constantLists);
+  const distinctLists = lookup.lists;
+  const otherLists = distinctLists.slice(1);
+  const isShared = firstList.map((c) => otherLists.every((l) => {
+    const o = lookup.get(l, c.name);
+    return o !== undefined && sameText(o, c);
+  }));
+  const sharedConsts = new Set(firstList.filter((_, k) => isShared[k]).map((c) => c.name));
   const constants = new ModuleWriter();
-  for (const c of firstList) if (sharedConsts.has(c.name)) constants.add(constText(c, true));
+  firstList.forEach((c, k) => { if (isShared[k]) constants.add(constText(c, true)); });
   put('constants.ts', 'constants', constants);
+  const groupTexts = new Map(distinctLists.map((l) => {
+    // An aligned list's shared constants are where the first list's are (no lookup by name).
+    const list = sharedConsts.size === 0 ? l : lookup.isAligned(l) ? l.filter((_, k) => !isShared[k]) : l.filter((c) => !sharedConsts.has(c.name));
+    return [l, { text: list.map((c) => constText(c, false)).join('\n\n'), list }];
+  }));
   const constGroups = groupByText(layouts.map((l, i) => {
-    const list = constantLists[i]!.filter((c) => !sharedConsts.has(c.name));
-    return { abi: l.abi, text: list.map((c) => constText(c, false)).join('\n\n'), value: list };
-  })).filter((g) => g.text !== '');
+    const g = groupTexts.get(constantLists[i]!)!;
+    return { abi: l.abi, text: g.text, value: g.list };
+  }))
+    .filter((g) => g.text !== '');
   for (const g of constGroups) {
     put(`constants/${g.name}.ts`, 'constants-group', new ModuleWriter().add(g.text), { abiList: g.abis.map((a) => a.name).join(', ') });
   }
@@ -187,23 +259,23 @@ export function emitBindings(input: EmitInput): FileSet {
     const le = abi.endian === 'little' ? 'true' : 'false';
     if (sharedUnits.length) {
       im.value(CODECS, 'sharedCodecs');
-      m.add(`export const { ${sharedUnits.map((u) => u.record).join(', ')} } = sharedCodecs(${le});`);
+      m.add(`export const { ${sharedUnits.map((u) => u.unit.record).join(', ')} } = sharedCodecs(${le});`);
     }
     if (cg) {
       im.value(`codecs/${cg.name}`, 'abiCodecs');
-      m.add(`export const { ${perAbi[i]!.units.filter((_, k) => !shared[k]).map((u) => u.record).join(', ')} } = abiCodecs(${le});`);
+      m.add(`export const { ${perAbi[i]!.units.filter((_, k) => !shared[k]).map((u) => u.unit.record).join(', ')} } = abiCodecs(${le});`);
     }
     put(`abi/${abi.name}.ts`, 'abi', m.uses(im), { abi: abi.name });
   }
 
   const differingDoc = (c: ConstantValue, values: string) => `${constSource(c)} on the running ABI: ${values}; ${originOf(c.loc)}.`;
-  files.set('index.ts', emitIndex(input, shapes, sharedConsts, constantLists, differingDoc, first, resolver('index.ts')));
+  files.set('index.ts', emitIndex(input, shapes, sharedConsts, constantLists, lookup, differingDoc, first, resolver('index.ts')));
   return files;
 }
 
 /** index.ts: the running ABI's bindings, ioctl descriptors, flag sets, capability registry; `byAbi` for every ABI. */
 function emitIndex(
-  input: EmitInput, shapes: Shapes, sharedConsts: ReadonlySet<string>, constantLists: ConstantValue[][],
+  input: EmitInput, shapes: Shapes, sharedConsts: ReadonlySet<string>, constantLists: ConstantValue[][], lookup: ConstantLookup,
   constDoc: (c: ConstantValue, values: string) => string, first: string, resolve: (ref: ModuleRef) => string,
 ): string {
   const { layouts, analysis } = input;
@@ -213,10 +285,12 @@ function emitIndex(
   const out = new ModuleWriter();
   // Every constant defined on every ABI is a binding of the index: imported when the same everywhere, else the running ABI's.
   // Maps and sets, not list searches: a header may define tens of thousands of constants.
-  const byName = constantLists.map((l) => new Map(l.map((c) => [c.name, c])));
-  const everywhereList = constantLists[0]!.filter((c) => byName.every((m) => m.has(c.name))).map((c) => c.name);
+  const otherLists = lookup.lists.slice(1);
+  const everywhereList = constantLists[0]!.filter((c) => otherLists.every((l) => lookup.get(l, c.name) !== undefined)).map((c) => c.name);
   const everywhere = new Set(everywhereList);
-  const tsTypes = new Map(everywhereList.map((n) => [n, [...new Set(byName.map((m) => tsValue(m.get(n)!.value).ts))].sort().join(' | ')]));
+  const tsTypes = new Map(everywhereList.map((n) => [n, sharedConsts.has(n)
+    ? tsValue(lookup.get(constantLists[0]!, n)!.value).ts
+    : [...new Set(lookup.lists.map((l) => tsValue(lookup.get(l, n)!.value).ts))].sort().join(' | ')]));
   const ref = (n: string) => (sharedConsts.has(n) ? im.value(CONSTANTS, n) : n);
   const isNumber = (n: string) => tsTypes.get(n) === 'number';
 
@@ -247,12 +321,12 @@ function emitIndex(
   for (const n of everywhereList) {
     if (sharedConsts.has(n)) continue;
     const groups = new Map<string, string[]>();
-    byName.forEach((m, i) => {
-      const c = m.get(n)!;
+    constantLists.forEach((l, i) => {
+      const c = lookup.get(l, n)!;
       const k = hexOf(c.value);
       groups.set(k, [...(groups.get(k) ?? []), abis[i]!.name]);
     });
-    const c = byName[0]!.get(n)!;
+    const c = lookup.get(constantLists[0]!, n)!;
     const values = [...groups].map(([v, a]) => `${v} on ${a.join(', ')}`).join('; ');
     out.add(`/** ${constDoc(c, values)} */\nexport const ${n}: ${tsTypes.get(n)} = current.${n};`);
   }

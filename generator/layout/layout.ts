@@ -74,12 +74,89 @@ function computeBuiltinScalar(words: readonly string[], abi: Abi): { scalar: Sca
   return { scalar, signed };
 }
 
+/**
+ * What a layout reads of its ABI (the rest of the table entry, byte order included, never changes a size, an
+ * offset or a constant): layouts of one IR on ABIs equal in these are equal, and share their results.
+ */
+export function layoutRulesOf(abi: Abi): string {
+  return JSON.stringify([abi.charSigned, abi.scalars, abi.maxAlign, abi.ioc, abi.zeroWidthBitFieldAligns === true]);
+}
+
+/** The memoised results of a layout: shared by the layouts of one IR on ABIs with the same {@link layoutRulesOf}. */
+interface LayoutMemo {
+  readonly rules: string;
+  readonly records: Map<number, RecordLayout>;
+  readonly inProgress: Set<number>;
+  readonly enumTypes: Map<number, IntType>;
+  /** The enumerators' values: shared more widely still where they read little of the ABI (see {@link enumRulesOf}). */
+  readonly enumerators: { values?: Map<string, ConstantValue> };
+  constantList?: ConstantList;
+}
+
+/** {@link AbiLayout.constants}' answer. */
+export interface ConstantList {
+  readonly values: readonly ConstantValue[];
+  readonly skipped: readonly { readonly name: string; readonly reason: string }[];
+}
+
+/**
+ * Results by IR and layout rules. Keyed by the IR's record list, which the IRs of ABIs that share a parse
+ * share (parseHeaderForAbis): 13 layouts of vfio.h compute each record and constant on 10 rule sets only,
+ * and a sweep's layouts of one header on alike ABIs compute it once. The IR is never changed, so the results
+ * stay true for as long as it lives (and go with it).
+ */
+const memos = new WeakMap<object, Map<string, LayoutMemo>>();
+const enumMemos = new WeakMap<object, Map<string, LayoutMemo['enumerators']>>();
+function sharedMemo(ir: HeaderIR, abi: Abi): LayoutMemo {
+  let byRules = memos.get(ir.records);
+  if (!byRules) memos.set(ir.records, (byRules = new Map()));
+  const rules = layoutRulesOf(abi);
+  let memo = byRules.get(rules);
+  if (!memo) {
+    let enums = enumMemos.get(ir.records);
+    if (!enums) enumMemos.set(ir.records, (enums = new Map()));
+    const enumRules = enumRulesOf(ir, abi);
+    let enumerators = enums.get(enumRules);
+    if (!enumerators) enums.set(enumRules, (enumerators = {}));
+    byRules.set(rules, (memo = { rules, records: new Map(), inProgress: new Set(), enumTypes: new Map(), enumerators }));
+  }
+  return memo;
+}
+
+/**
+ * What the enumerators' values read of the ABI. Where every explicit value is plain arithmetic on literals and
+ * other enumerators (no sizeof, alignof, cast, typeof or ioctl builtin), only `long`'s width (the type of a large
+ * literal) and `char`'s signedness do: a header with 90k enumerators evaluates them 4 times, not once per rule set.
+ */
+function enumRulesOf(ir: HeaderIR, abi: Abi): string {
+  let plain = plainEnums.get(ir.enums);
+  if (plain === undefined) plainEnums.set(ir.enums, (plain = ir.enums.every((d) => (d.enumerators ?? []).every((e) => !e.value || isPlain(e.value)))));
+  return plain ? `plain ${abi.scalars.long.size} ${abi.charSigned}` : layoutRulesOf(abi);
+}
+const plainEnums = new WeakMap<object, boolean>();
+
+/** Whether `e` is arithmetic on literals and identifiers other than the ABI's builtins (iteratively: expressions may nest deeply). */
+function isPlain(e: Expr): boolean {
+  const todo: Expr[] = [e];
+  for (let x = todo.pop(); x !== undefined; x = todo.pop()) {
+    switch (x.k) {
+      case 'int': case 'char': break;
+      case 'ident': if (x.name.startsWith(ABI_BUILTIN_PREFIX)) return false; break;
+      case 'unary': todo.push(x.e); break;
+      case 'binary': todo.push(x.l, x.r); break;
+      case 'cond': todo.push(x.c, x.t, x.f); break;
+      default: return false;
+    }
+  }
+  return true;
+}
+
 /** The layout of one header on one ABI. Results are computed on demand and memoised. */
 export class AbiLayout {
-  private readonly records = new Map<number, RecordLayout>();
-  private readonly inProgress = new Set<number>();
-  private readonly enumTypes = new Map<number, IntType>();
-  private enumValues?: Map<string, ConstantValue>;
+  private readonly memo: LayoutMemo;
+  private get records() { return this.memo.records; }
+  private get inProgress() { return this.memo.inProgress; }
+  private get enumTypes() { return this.memo.enumTypes; }
   private enumError?: Error;
   private readonly T: ReturnType<typeof intTypes>;
   readonly env: EvalEnv;
@@ -88,6 +165,7 @@ export class AbiLayout {
     if (ir.abiSensitive && ir.abi !== abi.name) {
       throw new Error(`${ir.file} depends on the ABI (its #ifs test ABI macros): parse it for ${abi.name} (parseHeaderForAbis), not ${ir.abi ?? 'ABI-independently'}`);
     }
+    this.memo = sharedMemo(ir, abi);
     this.T = intTypes(abi.scalars.long.size * 8);
     this.env = {
       longBits: abi.scalars.long.size * 8,
@@ -192,16 +270,16 @@ export class AbiLayout {
   /** Every enumerator of the translation unit (headers included), by name. */
   allEnumerators(): Map<string, ConstantValue> {
     if (this.enumError) throw this.enumError;
-    if (this.enumValues) return this.enumValues;
+    if (this.memo.enumerators.values) return this.memo.enumerators.values;
     const values = new Map<string, ConstantValue>();
     // Set before evaluating: an enumerator's value may name the ones before it.
-    this.enumValues = values;
+    this.memo.enumerators.values = values;
     try {
       this.evaluateEnumerators(values);
     } catch (e) {
       // An enumerator C cannot evaluate makes the header invalid: every later use reports it, none sees a partial table.
       this.enumError = e as Error;
-      this.enumValues = undefined;
+      this.memo.enumerators.values = undefined;
       throw e;
     }
     return values;
@@ -454,15 +532,13 @@ export class AbiLayout {
    * expansion is an integer constant expression, and enumerators. Macros that are
    * not (strings, types, empty) are left out; `skipped` says why.
    */
-  constants(): { values: ConstantValue[]; skipped: { name: string; reason: string }[] } {
-    // Computed once: emit asks for them several times per ABI, and a header may define tens of thousands.
-    this.constantList ??= this.computeConstants();
-    return { values: [...this.constantList.values], skipped: [...this.constantList.skipped] };
+  constants(): ConstantList {
+    // Computed once (per group of alike ABIs), never copied: emit and analysis ask several times per ABI,
+    // and a header may define tens of thousands.
+    return (this.memo.constantList ??= this.computeConstants());
   }
 
-  private constantList?: { values: ConstantValue[]; skipped: { name: string; reason: string }[] };
-
-  private computeConstants(): { values: ConstantValue[]; skipped: { name: string; reason: string }[] } {
+  private computeConstants(): ConstantList {
     const values: ConstantValue[] = [];
     const skipped: { name: string; reason: string }[] = [];
     // Enumerators first and outside the per-macro catch: an invalid enum is an error in the header, not a skipped macro.

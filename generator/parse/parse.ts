@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import type TreeSitter from 'tree-sitter';
 import { HeaderError, type SourceLoc } from '../errors.js';
 import type { Token } from '../source/lexer.js';
-import { preprocess, type PreprocessedUnit } from '../preprocess/preprocessor.js';
+import { FileCache, preprocess, type PreprocessedUnit } from '../preprocess/preprocessor.js';
 import { ABIS, COMMON_PREDEFINES, abiPredefines, abiSensitiveNames, type Abi } from '../abi/abis.js';
 import { parseExpression, parseTypeName } from '../expr/parser.js';
 import type { Expr } from '../expr/ast.js';
@@ -43,6 +43,9 @@ function checkNesting(tokens: readonly Token[]): void {
   }
 }
 
+/** The keywords that start an attribute tree-sitter-c parses as an `attribute_specifier` or `alignas_qualifier`. */
+const ATTRIBUTE_WORDS = new Set(['__attribute__', '__attribute', '_Alignas', 'alignas']);
+
 /** Attributes that do not change a layout, accepted and ignored. */
 const NEUTRAL_ATTRIBUTES = new Set([
   'deprecated', '__deprecated__', 'unused', '__unused__', 'nonstring', '__nonstring__', 'counted_by', '__counted_by__',
@@ -68,8 +71,9 @@ export function parseHeader(path: string, options: ParseOptions = {}): HeaderIR 
   return new DeclarationParser(preprocessFor(path, options), options.abi?.name).run();
 }
 
-function preprocessFor(path: string, options: ParseOptions): PreprocessedUnit {
+function preprocessFor(path: string, options: ParseOptions, files?: FileCache): PreprocessedUnit {
   return preprocess(path, {
+    files,
     includeDirs: options.includeDirs,
     predefines: options.abi ? abiPredefines(options.abi) : COMMON_PREDEFINES,
     sensitiveNames: abiSensitiveNames(),
@@ -87,19 +91,25 @@ const MULTIARCH_FOLDERS = ABIS.map((a) => a.debianTriplet);
  * IR are most of the cost; with a kernel include tree every header reaches `asm/` and is ABI-dependent).
  */
 export function parseHeaderForAbis(path: string, abis: readonly Abi[], options: Omit<ParseOptions, 'abi'> = {}): Map<string, HeaderIR> {
-  let common: HeaderIR | undefined;
+  // The passes read the same files: each is looked up and read once.
+  const files = new FileCache();
+  let commonUnit: PreprocessedUnit | undefined;
   try {
-    common = parseHeader(path, options);
+    commonUnit = preprocessFor(path, options, files);
   } catch (err) {
     // Without an ABI's macros the header may not preprocess at all (mips's asm/bitfield.h: `#error` unless
     // __MIPSEL__ or __MIPSEB__): it is ABI-dependent; each ABI's own pass below says what C says there.
     if (!(err instanceof HeaderError)) throw err;
   }
-  if (common && !common.abiSensitive) return new Map(abis.map((abi) => [abi.name, common!]));
+  if (commonUnit && !commonUnit.abiSensitive) {
+    const common = new DeclarationParser(commonUnit).run();
+    return new Map(abis.map((abi) => [abi.name, common]));
+  }
+  // ABI-dependent: the ABI-independent pass's tokens are not parsed (no ABI would use its IR).
   const byKey = new Map<string, HeaderIR>();
   const out = new Map<string, HeaderIR>();
   for (const abi of abis) {
-    const unit = preprocessFor(path, { ...options, abi });
+    const unit = preprocessFor(path, { ...options, abi }, files);
     const key = unitKey(unit);
     const parsed = byKey.get(key);
     if (parsed) {
@@ -159,6 +169,8 @@ class DeclarationParser {
   private text = '';
   /** Start offset in `text` of each token of the unit. */
   private readonly offsets: number[] = [];
+  /** How many attribute keywords come before each token (and at the end): a node without one has no attributes. */
+  private readonly attributeWords: number[] = [];
   private readonly records: RecordDecl[] = [];
   private readonly enums: EnumDecl[] = [];
   private readonly typedefs = new Map<string, TypedefDecl>();
@@ -178,10 +190,13 @@ class DeclarationParser {
     let prev: Token | undefined;
     let parens = 0;
     const hidden = this.hiddenAttributeSpans(tokens);
+    let attributeCount = 0;
     for (const [i, t] of tokens.entries()) {
       const sep = !prev ? '' : prev.loc.line !== t.loc.line || prev.loc.file !== t.loc.file ? '\n' : ' ';
       length += sep.length;
       this.offsets.push(length);
+      this.attributeWords.push(attributeCount);
+      if (ATTRIBUTE_WORDS.has(t.text)) attributeCount++;
       if (t.text === '(') parens++; else if (t.text === ')') parens--;
       // An empty declaration `;;` or `{ ;` (GNU C accepts one in a struct: nfc.h, little-endian mips's asm/inst.h
       // through __BITFIELD_FIELD) is blanked for tree-sitter; `for (;;)` is not.
@@ -193,6 +208,7 @@ class DeclarationParser {
       length += text.length;
       prev = t;
     }
+    this.attributeWords.push(attributeCount);
     this.text = parts.join('');
     checkNesting(tokens);
     const tree = treeSitter().parse(this.text);
@@ -592,6 +608,9 @@ class DeclarationParser {
 
   /** The layout attributes among a node's `__attribute__((...))` children. */
   private attributesOf(node: SyntaxNode): LayoutAttributes {
+    // Most declarations have none: found from the tokens, without walking the node's children (native calls).
+    const end = node.endIndex;
+    if (this.attributeWords[this.tokenIndexAt(node.startIndex)] === this.attributeWords[end > node.startIndex ? this.tokenIndexAt(end - 1) + 1 : this.tokenIndexAt(end)]) return {};
     let packed = false;
     let aligned: Expr | 'max' | undefined;
     let alignas: Expr | undefined;

@@ -6,6 +6,7 @@
 import { basename, dirname, resolve } from 'node:path';
 import { ABIS, type Abi } from '../abi/abis.js';
 import type { HeaderIR } from '../ir/types.js';
+import { HeaderError } from '../errors.js';
 import { AbiLayout } from '../layout/layout.js';
 import { parseHeaderForAbis } from '../parse/parse.js';
 import { analyzeHeader } from '../analysis/conventions.js';
@@ -47,9 +48,18 @@ export function generateBindings(options: GenerateOptions): FileSet {
   const name = options.name ?? basename(options.header).replace(/\.h$/, '');
   const layouts = abis.map((abi) => new AbiLayout(irs.get(abi.name)!, abi));
   // Codecs and types share record ids across ABIs: an ABI-dependent header must declare the same records everywhere.
-  const recordNames = (x: HeaderIR) => x.records.map((r) => `${r.tag} ${r.name ?? ''}`).join(',');
+  // A located error at the first record that differs (a limit of ours: C has no such rule).
+  const recordName = (r: HeaderIR['records'][number]) => `${r.tag} ${r.name ?? '(anonymous)'}`;
   for (const l of layouts) {
-    if (recordNames(l.ir) !== recordNames(ir)) throw new Error(`${ir.file}: its records differ between ABIs (${abis[0]!.name} and ${l.abi.name}); generate does not support ABI-dependent declarations`);
+    if (l.ir.records === ir.records) continue;
+    const n = Math.max(l.ir.records.length, ir.records.length);
+    for (let i = 0; i < n; i++) {
+      const [a, b] = [ir.records[i], l.ir.records[i]];
+      if (a && b && recordName(a) === recordName(b)) continue;
+      const at = (a ?? b)!;
+      const which = a && b ? `${recordName(a)} on ${abis[0]!.name}, ${recordName(b)} on ${l.abi.name}` : `${recordName(at)} on ${a ? abis[0]!.name : l.abi.name} only`;
+      throw new HeaderError(at.loc, `the header declares different records on different ABIs (${which}); generate needs the same records on every ABI it emits (give one ABI with --abi, or use layout)`);
+    }
   }
   // Flags that change the output, recorded in the provenance line.
   const flags = [

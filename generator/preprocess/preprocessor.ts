@@ -72,6 +72,31 @@ export interface PreprocessOptions {
   readonly predefines?: Readonly<Record<string, string>>;
   /** Names that make a header ABI-dependent when it mentions them (see abiSensitiveNames). */
   readonly sensitiveNames?: ReadonlySet<string>;
+  /**
+   * What the file system answered, shared by passes over one header (one per ABI) so that each file is
+   * looked up and read once: give a fresh {@link FileCache} per batch of passes made at one moment.
+   */
+  readonly files?: FileCache;
+}
+
+/** Files found and read, for {@link PreprocessOptions.files}. */
+export class FileCache {
+  private readonly found = new Map<string, boolean>();
+  private readonly texts = new Map<string, string>();
+
+  /** Whether `path` exists. */
+  exists(path: string): boolean {
+    let hit = this.found.get(path);
+    if (hit === undefined) this.found.set(path, (hit = exists(path)));
+    return hit;
+  }
+
+  /** The text of header `file` (see {@link readHeaderFile}; errors are not kept). */
+  read(file: string, from: SourceLoc): string {
+    let text = this.texts.get(file);
+    if (text === undefined) this.texts.set(file, (text = readHeaderFile(file, from)));
+    return text;
+  }
 }
 
 interface Conditional {
@@ -120,7 +145,9 @@ class Preprocessor {
     const here: SourceLoc = { file: this.mainFile, line: 1, col: 1 };
     for (const [name, value] of Object.entries(this.options.predefines ?? {})) {
       const loc = { file: '<predefined>', line: 1, col: 1 };
-      this.macros.set(name, { name, variadic: false, body: lex('<predefined>', value).lines[0]?.tokens ?? [], loc });
+      const def = { name, variadic: false, body: lex('<predefined>', value).lines[0]?.tokens ?? [], loc };
+      this.macros.set(name, def);
+      this.mention(def, 1);
     }
     for (const name of IMPLICIT_INCLUDES) this.includeFile(name, here);
     const text = this.read(this.mainFile, here);
@@ -135,7 +162,11 @@ class Preprocessor {
   }
 
   private read(file: string, from: SourceLoc): string {
-    return readHeaderFile(file, from);
+    return this.options.files ? this.options.files.read(file, from) : readHeaderFile(file, from);
+  }
+
+  private exists(path: string): boolean {
+    return this.options.files ? this.options.files.exists(path) : exists(path);
   }
 
   private processFile(lines: readonly LogicalLine[], file: string): void {
@@ -198,6 +229,8 @@ class Preprocessor {
           else if (name === 'undef') {
             if (rest[0]?.kind !== 'ident') throw new HeaderError(directive.loc, '#undef expects a macro name');
             this.forget();
+            const old = this.macros.get(rest[0].text);
+            if (old) this.mention(old, -1);
             this.macros.delete(rest[0].text);
           } else if (name === 'include') this.include(rest, directive.loc, file);
           else if (name === 'error') throw new HeaderError(directive.loc, `#error ${rest.map((t) => t.text).join(' ')}`);
@@ -215,6 +248,40 @@ class Preprocessor {
   private forget(): void {
     if (this.memo.size > 0) this.memo.clear();
     this.graph = undefined;
+  }
+
+  /** How many macro bodies name each identifier (a macro or not). */
+  private readonly mentions = new Map<string, number>();
+
+  /** Counts (`by` 1) or uncounts (-1) the identifiers `def`'s body names, each once. */
+  private mention(def: MacroDefinition, by: 1 | -1): void {
+    const seen = new Set<string>();
+    for (const t of def.body) {
+      if (t.kind !== 'ident' || seen.has(t.text)) continue;
+      seen.add(t.text);
+      const n = (this.mentions.get(t.text) ?? 0) + by;
+      if (n === 0) this.mentions.delete(t.text); else this.mentions.set(t.text, n);
+    }
+  }
+
+  /**
+   * Adds a new macro `def`, which no other macro's body names, to the memoised state instead of dropping it
+   * (headers define thousands of macros, each followed by text to expand; recomputing the graph each time
+   * was quadratic). No expansion made so far can produce its name, so every memoised one stands; in the
+   * graph it is a component of its own (no edge leads to it), which pastes if its body does or reaches one that does.
+   */
+  private addNew(def: MacroDefinition): void {
+    const graph = this.graph;
+    if (!graph) return;
+    const id = graph.pastes.length;
+    let paste = false;
+    for (const b of def.body) {
+      if (b.text === '##') paste = true;
+      const d = b.kind === 'ident' && b.text !== def.name ? graph.component.get(b.text) : undefined;
+      if (d !== undefined && graph.pastes[d]) paste = true;
+    }
+    graph.component.set(def.name, id);
+    graph.pastes.push(paste);
   }
 
   /** `#pragma pack(n)`, `pack(push[, n])`, `pack(pop)`, `pack()`; other pragmas do not change layouts. */
@@ -282,19 +349,24 @@ class Preprocessor {
       }
       body = tokens.slice(i);
     }
+    const old = this.macros.get(nameTok.text);
     // An identical redefinition (same parameters, same tokens and separations: C11 6.10.3p2) changes nothing: the
     // macro stays where it was first defined, and the redefining file defines it too (mips's asm/signal.h defines
     // SA_NOMASK, asm-generic/signal-defs.h again; linux/elf.h defines PT_GNU_STACK, linux/elf-fdpic.h again).
-    const before = this.macros.get(nameTok.text);
-    if (before && before.loc.file !== '<predefined>' && before.variadic === variadic && (before.params ?? []).join(',') === (params ?? []).join(',')
-      && (before.params === undefined) === (params === undefined) && before.body.length === body.length
-      && before.body.every((t, k) => t.text === body[k]!.text && (k === 0 || !!t.space === !!body[k]!.space))) {
-      this.macros.set(nameTok.text, { ...before, redefinedAt: [...(before.redefinedAt ?? []), nameTok.loc] });
+    if (old && old.loc.file !== '<predefined>' && old.variadic === variadic && (old.params ?? []).join(',') === (params ?? []).join(',')
+      && (old.params === undefined) === (params === undefined) && old.body.length === body.length
+      && old.body.every((t, k) => t.text === body[k]!.text && (k === 0 || !!t.space === !!body[k]!.space))) {
+      this.macros.set(nameTok.text, { ...old, redefinedAt: [...(old.redefinedAt ?? []), nameTok.loc] });
       return;
     }
-    this.forget();
+    if (old) this.mention(old, -1);
+    const def: MacroDefinition = { name: nameTok.text, params, variadic, body, loc: nameTok.loc };
+    // New and named by no body: nothing memoised can change. Otherwise (a redefinition, or a name bodies use) start over.
+    const isNew = !old && !this.mentions.has(def.name);
     this.macros.delete(nameTok.text); // a redefinition moves to the end, as it now follows the others
-    this.macros.set(nameTok.text, { name: nameTok.text, params, variadic, body, loc: nameTok.loc });
+    this.macros.set(nameTok.text, def);
+    this.mention(def, 1);
+    if (isNew) this.addNew(def); else this.forget();
   }
 
   private include(tokens: readonly Token[], loc: SourceLoc, from: string): void {
@@ -309,7 +381,7 @@ class Preprocessor {
       name = first.text.slice(1, -1);
       // "X": the including file's directory first, as C compilers do.
       const here = isAbsolute(name) ? name : join(dirname(from), name);
-      if (!from.startsWith(BUILTIN_PREFIX) && !isAbsolute(name) && exists(here)) {
+      if (!from.startsWith(BUILTIN_PREFIX) && !isAbsolute(name) && this.exists(here)) {
         this.includeFile(name, loc, { file: here, text: this.read(here, loc), origin: 'sibling' });
         return;
       }
@@ -342,13 +414,13 @@ class Preprocessor {
     // lives in one of the include dirs, whose layout then answers exactly).
     if (!this.mainInIncludeDir) {
       const sibling = isAbsolute(name) ? name : join(dirname(this.mainFile), name.replace(/^linux\//, ''));
-      if (exists(sibling)) return { file: sibling, text: this.read(sibling, loc), origin: 'sibling' };
+      if (this.exists(sibling)) return { file: sibling, text: this.read(sibling, loc), origin: 'sibling' };
     }
     for (const dir of dirs) {
       const inMultiarch = this.findMultiarch(dir, name);
       if (inMultiarch) return { file: inMultiarch, text: this.read(inMultiarch, loc), origin: 'include-dir' };
       const candidate = resolve(dir, name);
-      if (exists(candidate)) return { file: candidate, text: this.read(candidate, loc), origin: 'include-dir' };
+      if (this.exists(candidate)) return { file: candidate, text: this.read(candidate, loc), origin: 'include-dir' };
     }
     if (builtin !== undefined) return { file: BUILTIN_PREFIX + name, text: builtin, origin: 'builtin' };
     const where = dirs.length ? `in ${dirs.join(', ')}${this.options.multiarch ? ` (nor its ${this.options.multiarch}/)` : ''}` : 'beside the header; pass --include DIR';
@@ -360,7 +432,7 @@ class Preprocessor {
     const folders = this.options.multiarch ? [this.options.multiarch] : this.options.multiarchFolders ?? [];
     for (const folder of folders) {
       const candidate = resolve(dir, folder, name);
-      if (!exists(candidate)) continue;
+      if (!this.exists(candidate)) continue;
       if (!this.options.multiarch) this.abiSensitive = true;
       return candidate;
     }
@@ -491,7 +563,12 @@ class Preprocessor {
     const params = macro.params ?? [];
     const argOf = (t: Token | undefined) => (t && t.kind === 'ident' ? params.indexOf(t.text) : -1);
     const expandedArgs = new Map<number, Token[]>();
-    const relocate = (t: Token, space: boolean): Token => ({ ...t, loc: at.loc, space, hide: t.hide ? new Set([...t.hide, ...hide]) : hide });
+    // One object shape, no spread; a token already hidden from nothing beyond `hide` shares its set (sets are never changed).
+    const hiddenToo = (h: ReadonlySet<string>) => {
+      for (const n of h) if (!hide.has(n)) return new Set([...h, ...hide]);
+      return hide;
+    };
+    const relocate = (t: Token, space: boolean): Token => ({ kind: t.kind, text: t.text, loc: at.loc, space, hide: t.hide ? hiddenToo(t.hide) : hide });
     const result: Token[] = [];
     const body = macro.body;
     for (let i = 0; i < body.length; i++) {
@@ -530,9 +607,9 @@ class Preprocessor {
 
 /** Strongly connected components of the macro reference graph (an edge for each macro name in a body). */
 interface MacroGraph {
-  readonly component: ReadonlyMap<string, number>;
+  readonly component: Map<string, number>;
   /** Per component: some macro reachable from it pastes tokens with `##`. */
-  readonly pastes: readonly boolean[];
+  readonly pastes: boolean[];
 }
 
 /** Tarjan's algorithm, iteratively (macro chains may be long); components come out sinks first. */
