@@ -13,7 +13,7 @@ import { verifyCommand } from '../bin/commands/verify.js';
 import { CORPUS, HAVE_CORPUS } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const DIST_VFIO = join(ROOT, 'dist', 'generated', 'vfio');
+const DIST_VFIO = join(ROOT, 'packages', 'vfio-uapi', 'dist', 'generated', 'vfio');
 const haveClang = installedClangs().some((c) => c.major >= 19);
 const haveDist = existsSync(join(DIST_VFIO, 'abi', 'i386.js'));
 
