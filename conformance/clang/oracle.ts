@@ -248,6 +248,8 @@ class HeaderContext {
    * knock out a good name.
    */
   private async integerConstants(abi: Abi, candidates: readonly string[]): Promise<string[]> {
+    // File names per ABI: the ABIs of one header are checked at the same time in the same folder (a shared name
+    // let one clang read another ABI's half-written file: crashes and stray errors, seen in CI).
     const clang = findClang(abi);
     const check = async (names: readonly string[], file: string): Promise<Set<string>> => {
       const { text, lineOf } = checkSource(this.header, names, (n, i) => iceCheck(n, i));
@@ -258,7 +260,7 @@ class HeaderContext {
     let good = [...candidates];
     const suspects = new Set<string>();
     for (let round = 0; good.length; round++) {
-      const failed = await check(good, path.join(this.tmp, 'ice.c'));
+      const failed = await check(good, path.join(this.tmp, `ice-${abi.name}.c`));
       if (failed.size === 0) break;
       if (round > 20) throw new Error(`integer-constant check of ${this.given} does not converge`);
       for (const n of failed) suspects.add(n);
@@ -267,12 +269,12 @@ class HeaderContext {
     const rescued = new Set<string>();
     // The suspects once more, among themselves only: most are plainly not integer constants (strings, types,
     // empty macros) and fail again on their own lines; one clang run instead of one per name.
-    const again = suspects.size > 1 ? await check([...suspects], path.join(this.tmp, 'again.c')).catch(() => undefined) : undefined;
+    const again = suspects.size > 1 ? await check([...suspects], path.join(this.tmp, `again-${abi.name}.c`)).catch(() => undefined) : undefined;
     for (const n of suspects) {
       if (again && !again.has(n)) { rescued.add(n); continue; }
       if (again && suspects.size > 8) continue;
       // Alone, any error at all (even one clang places elsewhere) means the name is out.
-      if ((await check([n], path.join(this.tmp, 'one.c')).catch(() => undefined))?.size === 0) rescued.add(n);
+      if ((await check([n], path.join(this.tmp, `one-${abi.name}.c`)).catch(() => undefined))?.size === 0) rescued.add(n);
     }
     return candidates.filter((n) => !suspects.has(n) || rescued.has(n));
   }
