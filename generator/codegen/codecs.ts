@@ -524,15 +524,16 @@ export class CodecWriter {
     const flexSize = (n: string) => this.flexSize(rec.size, lastMember!.offset, flexElSize, n);
     out.push(`  encode(value: Partial<${T}>): Uint8Array {`);
     // The elements of a flexible array are read once: the size allocated is the size written (a length getter cannot grow in between).
-    // The writer gets the count checked here, and refuses more (list() reads a length once; the writer's own getters run after).
-    const flexValue = flexName ? `f === value.${flexName} ? value : { ...value, ${flexName}: f } as Partial<${T}>, n` : 'value';
+    // The writer's arguments after the view and offset: the value, and for a flexible array the count checked here,
+    // which the writer refuses to exceed (list() reads a length once; the writer's own getters run after it).
+    const writerArgs = flexName ? `f === value.${flexName} ? value : { ...value, ${flexName}: f } as Partial<${T}>, n` : 'value';
     if (flexName) {
       out.push(`    const f = ${this.rt('list')}(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)});`);
       out.push(`    const n = f.length;`);
       out.push(`    const bytes = ${this.rt('allocate')}(${flexSize('n')});`);
     } else out.push(`    const bytes = ${this.rt('allocate')}(${rec.size});`);
     // allocate() gives zeroed memory: padding stays zero without a fill.
-    out.push(`    write$${name}(${this.rt('bufferView')}(bytes), bytes.byteOffset, ${flexValue});`, '    return bytes;', '  },');
+    out.push(`    write$${name}(${this.rt('bufferView')}(bytes), bytes.byteOffset, ${writerArgs});`, '    return bytes;', '  },');
     out.push(`  encodeInto(view: DataView, offset: number, value: Partial<${T}>): void {`);
     if (flexName) {
       out.push(`    const f = ${this.rt('list')}(value.${flexName}, Infinity, ${JSON.stringify(`${name}.${flexName}`)});`);
@@ -541,7 +542,7 @@ export class CodecWriter {
       out.push(`    ${this.rt('checkView')}(view, offset, size, ${cn});`);
     } else out.push(`    ${this.rt('checkView')}(view, offset, ${rec.size}, ${cn});`);
     if (needsZero) out.push(`    new Uint8Array(view.buffer, view.byteOffset + offset, ${flexName ? 'size' : rec.size}).fill(0);`);
-    out.push(`    write$${name}(view, offset, ${flexValue});`, '  },');
+    out.push(`    write$${name}(view, offset, ${writerArgs});`, '  },');
     out.push('};');
     out.push('');
     out.push(`function write$${name}(v: DataView, o: number, value: Partial<${T}>${flexName ? ', flexLength = Infinity' : ''}): void {`);
